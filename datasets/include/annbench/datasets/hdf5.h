@@ -1,0 +1,88 @@
+#pragma once
+// A small RAII layer over the HDF5 C API: just what ANN-Benchmarks files need (2-D numeric
+// datasets and scalar root attributes). Every failure is an annbench::Error naming the file and
+// the dataset or attribute; HDF5's own error printing is switched off.
+
+#include <annbench/matrix.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace annbench::h5 {
+
+class File {
+ public:
+  // Throws "cannot open 'PATH' as HDF5 (reason)" for missing or non-HDF5 files.
+  static File open_read(const std::filesystem::path& path);
+  static File open_read_write(const std::filesystem::path& path);
+  // Creates the file, truncating any existing one.
+  static File create(const std::filesystem::path& path);
+
+  File(File&& other) noexcept;
+  File& operator=(File&& other) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  ~File();
+
+  const std::filesystem::path& path() const { return path_; }
+
+  // `name` is a path from the root ("train", "group/data").
+  bool has_dataset(std::string_view name) const;
+  std::vector<std::size_t> shape(std::string_view name) const;
+
+  // Rank-1 datasets read as n × 1, rank-2 as rows × cols; other ranks are errors. Any integer or
+  // float storage type is converted by HDF5 straight into the returned buffer (no second copy).
+  // max_rows > 0 reads only the first max_rows rows.
+  FloatMatrix read_floats(std::string_view name, std::size_t max_rows = 0) const;
+  Matrix<std::int32_t> read_ints(std::string_view name, std::size_t max_rows = 0) const;
+
+  // data: rows × cols, row-major. cols == 0 writes a 1-D dataset of `rows` values. An existing
+  // dataset of that name is replaced.
+  void write_floats(std::string_view name, const float* data, std::size_t rows, std::size_t cols);
+  void write_ints(std::string_view name, const std::int32_t* data, std::size_t rows,
+                  std::size_t cols);
+
+  // Root attributes, replacing any of the same name. Strings are variable-length UTF-8 (h5py
+  // reads them as str); bools are h5py's numpy-bool enum (int8 FALSE = 0, TRUE = 1).
+  void set_attribute(std::string_view name, std::string_view value);
+  void set_attribute(std::string_view name, const char* value);
+  void set_attribute(std::string_view name, double value);
+  void set_attribute(std::string_view name, std::int64_t value);
+  void set_attribute(std::string_view name, bool value);
+
+  // nullopt when the attribute is absent; an Error when it exists with another type.
+  std::optional<std::string> string_attribute(std::string_view name) const;  // var or fixed length
+  std::optional<double> number_attribute(std::string_view name) const;       // numeric or bool enum
+  std::vector<std::string> attribute_names() const;
+
+  void flush();
+
+ private:
+  File(std::filesystem::path path, std::int64_t id) : path_(std::move(path)), id_(id) {}
+  static File open_existing(const std::filesystem::path& path, bool writable);
+  void close() noexcept;
+  template <typename T>
+  Matrix<T> read_matrix(std::string_view name, std::size_t max_rows) const;
+  void write_matrix(std::string_view name, std::int64_t memory_type, const void* data,
+                    std::size_t rows, std::size_t cols);
+  std::int64_t open_attribute(std::string_view name) const;  // -1 when absent
+  void remove_attribute(std::string_view name);
+
+  std::filesystem::path path_;
+  std::int64_t id_ = -1;  // hid_t; kept as int64 so this header needs no HDF5 include
+};
+
+// Writes `final_path` all-or-nothing: `write` fills a temporary file in the same directory
+// (".<name>.tmp-<pid>"), which is fsynced and renamed over final_path. If `write` throws, the
+// temporary is removed, final_path is left as it was, and the exception propagates.
+void write_atomically(const std::filesystem::path& final_path,
+                      const std::function<void(const std::filesystem::path& temporary)>& write);
+
+}  // namespace annbench::h5

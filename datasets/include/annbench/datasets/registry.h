@@ -1,0 +1,59 @@
+#pragma once
+// Where datasets live and how to get them: the table of standard ANN-Benchmarks datasets, the
+// data directory, name → file resolution, download (fetch) and local build (prepare).
+
+#include <cstddef>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace annbench {
+
+struct RegistryEntry {
+  std::string_view name;      // e.g. "glove-100-angular"; the file is <name>.hdf5
+  std::size_t dim;            // vector dimension (0 for sparse sets)
+  std::size_t train_size;     // rows of train
+  std::size_t test_size;      // rows of test (queries)
+  std::string_view distance;  // the file's `distance` attribute
+  bool buildable;             // `annbench dataset prepare NAME` knows how to build it
+  bool supported;             // dense float with a metric annbench handles
+};
+
+// The standard datasets, sorted by name.
+std::span<const RegistryEntry> dataset_registry();
+// nullptr when `name` is not in the table.
+const RegistryEntry* find_registry_entry(std::string_view name);
+// https://ann-benchmarks.com/<name>.hdf5
+std::string dataset_url(std::string_view name);
+
+// $ANNBENCH_DATA_DIR when set and non-empty, else ./data.
+std::filesystem::path data_dir();
+
+// An existing path → itself; else data_dir()/<name>.hdf5 if it exists; else an Error saying how
+// to get it (`annbench dataset prepare NAME` / `annbench dataset fetch NAME`) or that the name is
+// unknown.
+std::filesystem::path resolve_dataset(std::string_view name_or_path);
+
+// True for names prepare_dataset can build: fashion-mnist-784-euclidean, mnist-784-euclidean
+// and random-<xs|s|N>-<dim>-<euclidean|angular|dot>.
+bool can_prepare(std::string_view name);
+
+// Downloads data_dir()/<name>.hdf5 with the curl binary, validates it with load_dataset and
+// only then moves it into place. Error "cannot download URL: no network here? (curl said ...)"
+// when offline. Returns the file written.
+std::filesystem::path fetch_dataset(std::string_view name);
+
+// Builds data_dir()/<name>.hdf5 locally (overwriting it), printing progress and the ground-truth
+// time to stdout. Returns the file written.
+//  - fashion-mnist-784-euclidean: Debian's dataset-fashion-mnist files ($ANNBENCH_FASHION_MNIST_DIR
+//    overrides /usr/share/datasets/fashion-mnist): 60,000 train / 10,000 test images as float32
+//    pixel values 0..255, k = 100 ground truth, as ANN-Benchmarks builds it.
+//  - mnist-784-euclidean: the same from MNIST IDX files in data_dir()/mnist or
+//    /usr/share/datasets/mnist, when present.
+//  - random-xs-20-*, random-s-100-* (and random-<N>-<dim>-<metric>): ANN-Benchmarks' recipe
+//    (make_blobs-like Gaussian blobs, one cluster per 100 points, 10 % test, seed 1) with our
+//    own generator, so the points differ from theirs.
+std::filesystem::path prepare_dataset(std::string_view name);
+
+}  // namespace annbench

@@ -1,0 +1,66 @@
+#pragma once
+// The one interface every algorithm module implements.
+//
+// Life cycle, as the harness drives it:
+//   create (module factory, with resolved build parameters) -> build(base) once ->
+//   { set_search_params(p) -> search / search_batch many times } for each search point.
+// set_search_params is never called concurrently with searches; search and search_batch may be
+// called from several threads at once and must be safe to do so.
+
+#include <annbench/matrix.h>
+#include <annbench/neighbor.h>
+#include <annbench/params.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+namespace annbench {
+
+class Index {
+ public:
+  virtual ~Index() = default;
+
+  // base: n × dim, row-major. The harness keeps it alive and unchanged for the index's whole
+  // lifetime, so a module may reference it instead of copying (but must then count it in
+  // memory_bytes()). Uses as many OpenMP threads as the harness has set.
+  virtual void build(MatrixView base) = 0;
+
+  // Search parameters, resolved against the module's search specs (defaults filled in).
+  virtual void set_search_params(const Params& params) { (void)params; }
+
+  // query: dim floats. out: k slots, filled nearest first; slots beyond the number of results
+  // found keep id -1. Distances are in the module's own scale (the harness recomputes them).
+  virtual void search(const float* query, std::size_t k, Neighbor* out) const = 0;
+
+  // queries: q × dim. out: q × k, row-major. Default: OpenMP over single searches.
+  virtual void search_batch(MatrixView queries, std::size_t k, Neighbor* out) const {
+    const auto n = static_cast<std::int64_t>(queries.rows);
+#pragma omp parallel for schedule(dynamic, 16)
+    for (std::int64_t i = 0; i < n; ++i) {
+      search(queries.row(static_cast<std::size_t>(i)), k, out + static_cast<std::size_t>(i) * k);
+    }
+  }
+
+  // Bytes the index needs to answer queries, including referenced base vectors.
+  virtual std::size_t memory_bytes() const = 0;
+
+  // Distance evaluations (full-dimensional, against base or centroid vectors) since build
+  // started, summed over threads; nullopt where a module cannot know (some peer libraries).
+  virtual std::optional<std::uint64_t> distance_count() const {
+    return std::nullopt;
+  }
+};
+
+// A cheap thread-safe counter for distance_count(): add once per query, not per distance.
+class DistanceCounter {
+ public:
+  void add(std::uint64_t n) const { count_.fetch_add(n, std::memory_order_relaxed); }
+  std::uint64_t get() const { return count_.load(std::memory_order_relaxed); }
+
+ private:
+  mutable std::atomic<std::uint64_t> count_{0};
+};
+
+}  // namespace annbench

@@ -1,0 +1,57 @@
+#pragma once
+// What a module shared library exports: one C-linkage entry point, annbench_module_v1(),
+// returning a ModuleInfo. The harness dlopen()s every lib*.so in its plugin directories and
+// ANNBENCH_PLUGIN_PATH and checks abi_version and info_size before touching anything else.
+//
+// The types crossing the boundary are C++ (std::span, std::unique_ptr, annbench::Error), so a
+// module must be built with the same compiler and standard library as the harness; the version
+// check turns a mismatch of annbench's own API into a clear error instead of a crash.
+//
+// Minimal module:
+//   const annbench::ModuleInfo kInfo = {.name = "mine", ..., .create = &create_mine};
+//   ANNBENCH_MODULE(kInfo)
+
+#include <annbench/index.h>
+#include <annbench/metric.h>
+#include <annbench/params.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+namespace annbench {
+
+inline constexpr std::uint32_t kAbiVersion = 1;
+
+// Capability bits: what the harness may rely on beyond the Index basics.
+enum Capability : std::uint32_t {
+  kCapNativeBatch = 1u << 0,  // search_batch is faster than a loop over search
+  kCapSaveLoad = 1u << 1,     // reserved: index files with magic, version, checksum
+};
+
+using IndexFactory = std::unique_ptr<Index> (*)(Metric metric, std::size_t dim,
+                                                const Params& build_params);
+
+struct ModuleInfo {
+  std::uint32_t abi_version = kAbiVersion;
+  std::uint32_t info_size = sizeof(ModuleInfo);
+  const char* name = nullptr;         // unique, used in configs: [a-z0-9_-]+
+  const char* description = nullptr;  // one line for `annbench modules`
+  std::span<const Metric> metrics;    // metrics the module serves
+  std::span<const ParamSpec> build_params;
+  std::span<const ParamSpec> search_params;
+  std::uint32_t capabilities = 0;
+  // Builds nothing yet: returns an index ready for build(). build_params is resolved against
+  // build_params specs. Throws annbench::Error on a bad combination of parameters.
+  IndexFactory create = nullptr;
+};
+
+}  // namespace annbench
+
+#define ANNBENCH_MODULE_ENTRY_POINT "annbench_module_v1"
+
+#define ANNBENCH_MODULE(info)                                                     \
+  extern "C" __attribute__((visibility("default"))) const ::annbench::ModuleInfo* \
+  annbench_module_v1() noexcept {                                                 \
+    return &(info);                                                               \
+  }

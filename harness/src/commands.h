@@ -1,0 +1,19 @@
+#pragma once
+// One function per `annbench` subcommand, each in its own cmd_<name>.cpp. `args` excludes the
+// program and subcommand names. Return value is the process exit code; annbench::Error thrown
+// from here is printed by main() and exits 1.
+
+#include <string>
+#include <vector>
+
+namespace annbench {
+
+int run_command(const std::vector<std::string>& args);      // annbench run CONFIG [...]
+int modules_command(const std::vector<std::string>& args);  // annbench modules
+int dataset_command(const std::vector<std::string>&
+                        args);  // annbench dataset prepare|fetch|convert|synthetic|list|info
+int groundtruth_command(
+    const std::vector<std::string>& args);               // annbench groundtruth FILE [--k 100]
+int plot_command(const std::vector<std::string>& args);  // annbench plot RESULTS [...]
+
+}  // namespace annbench

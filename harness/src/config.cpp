@@ -1,0 +1,229 @@
+#include "config.h"
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace annbench {
+
+namespace {
+
+std::string where(const std::filesystem::path& file, const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.line < 0) return file.string();
+  return fmt::format("{}:{}:{}", file.string(), mark.line + 1, mark.column + 1);
+}
+
+std::string scalar_text(const YAML::Node& node) {
+  return node.IsScalar() ? node.Scalar()
+                         : std::string("(a ") + (node.IsMap() ? "map" : "list") + ")";
+}
+
+template <typename T>
+T decode(const YAML::Node& node, const std::filesystem::path& file, const std::string& key,
+         const char* expected) {
+  try {
+    if (node.IsScalar()) return node.as<T>();
+  } catch (const YAML::Exception&) {
+  }
+  ANNBENCH_FAIL("{}: {} expects {}, got '{}'", where(file, node), key, expected, scalar_text(node));
+}
+
+// A scalar or a list of scalars, as a list.
+std::vector<YAML::Node> as_list(const YAML::Node& node) {
+  std::vector<YAML::Node> items;
+  if (node.IsSequence()) {
+    for (const auto& item : node) items.push_back(item);
+  } else {
+    items.push_back(node);
+  }
+  return items;
+}
+
+ParamValue decode_param(const YAML::Node& node, const ParamSpec& spec, const std::string& module,
+                        const std::string& kind, const std::filesystem::path& file) {
+  const std::string key = fmt::format("{} {} parameter '{}'", module, kind, spec.name);
+  switch (spec.type) {
+    case ParamType::Bool: return decode<bool>(node, file, key, "true or false");
+    case ParamType::Int: return decode<std::int64_t>(node, file, key, "an integer");
+    case ParamType::Float: return decode<double>(node, file, key, "a number");
+    case ParamType::String: return decode<std::string>(node, file, key, "a string");
+  }
+  return {};
+}
+
+std::vector<Params> expand_map(const YAML::Node& map, std::span<const ParamSpec> specs,
+                               const std::string& module, const std::string& kind,
+                               const std::filesystem::path& file) {
+  ANNBENCH_CHECK(map.IsMap(), "{}: {} {} parameters must be a map of key: value or key: [values]",
+                 where(file, map), module, kind);
+  std::vector<Params> points{Params{}};
+  // Sorted keys make the expansion order (and so run order) independent of YAML formatting.
+  std::map<std::string, YAML::Node> keyed;
+  for (const auto& item : map) keyed[item.first.as<std::string>()] = item.second;
+  for (const auto& [key, values] : keyed) {
+    const ParamSpec* spec = nullptr;
+    for (const ParamSpec& candidate : specs) {
+      if (candidate.name == key) spec = &candidate;
+    }
+    ANNBENCH_CHECK(spec != nullptr, "{}: module '{}': unknown {} parameter '{}'; accepted: {}",
+                   where(file, values), module, kind, key, accepted_keys(specs));
+    const auto list = as_list(values);
+    ANNBENCH_CHECK(!list.empty(), "{}: {} {} parameter '{}' has an empty list", where(file, values),
+                   module, kind, key);
+    std::vector<Params> next;
+    for (const Params& point : points) {
+      for (const auto& value : list) {
+        Params extended = point;
+        extended.set(key, decode_param(value, *spec, module, kind, file));
+        next.push_back(std::move(extended));
+      }
+    }
+    points = std::move(next);
+  }
+  std::vector<Params> resolved;
+  for (const Params& point : points) {
+    try {
+      resolved.push_back(resolve_params(point, specs, module, kind));
+    } catch (const Error& error) {
+      throw Error(fmt::format("{}: {}", where(file, map), error.what()));
+    }
+  }
+  return resolved;
+}
+
+}  // namespace
+
+std::vector<Params> expand_parameter_node(const YAML::Node& node, std::span<const ParamSpec> specs,
+                                          const std::string& module, const std::string& kind,
+                                          const std::filesystem::path& file) {
+  if (!node || node.IsNull())
+    return expand_map(YAML::Node(YAML::NodeType::Map), specs, module, kind, file);
+  if (!node.IsSequence()) return expand_map(node, specs, module, kind, file);
+  std::vector<Params> all;
+  for (const auto& group : node) {
+    auto points = expand_map(group, specs, module, kind, file);
+    all.insert(all.end(), points.begin(), points.end());
+  }
+  ANNBENCH_CHECK(!all.empty(), "{}: {} {} parameter groups are an empty list", where(file, node),
+                 module, kind);
+  return all;
+}
+
+SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesystem::path& file) {
+  YAML::Node root;
+  try {
+    root.reset(YAML::Load(yaml_text));
+  } catch (const YAML::ParserException& error) {
+    ANNBENCH_FAIL("{}:{}:{}: YAML syntax error: {}", file.string(), error.mark.line + 1,
+                  error.mark.column + 1, error.msg);
+  }
+  ANNBENCH_CHECK(root.IsMap(),
+                 "{}: a sweep config must be a YAML map (datasets, k, algorithms, ...)",
+                 file.string());
+  SweepConfig config;
+  config.file = file;
+  static const std::set<std::string> kKeys = {"datasets", "k",          "runs",
+                                              "queries",  "single",     "batch",
+                                              "threads",  "algorithms", "description"};
+  for (const auto& item : root) {
+    const auto key = item.first.as<std::string>();
+    ANNBENCH_CHECK(kKeys.count(key) != 0,
+                   "{}: unknown key '{}'; accepted: datasets, k, runs, queries, single, batch, "
+                   "threads, algorithms, description",
+                   where(file, item.first), key);
+  }
+  ANNBENCH_CHECK(root["datasets"], "{}: missing key 'datasets' (a dataset name, path, or list)",
+                 file.string());
+  for (const auto& node : as_list(root["datasets"])) {
+    config.datasets.push_back(
+        decode<std::string>(node, file, "'datasets'", "a dataset name or path"));
+  }
+  if (root["k"]) {
+    config.counts.clear();
+    for (const auto& node : as_list(root["k"])) {
+      const auto k = decode<std::int64_t>(node, file, "'k'", "a positive integer");
+      ANNBENCH_CHECK(k > 0, "{}: 'k' must be positive, got {}", where(file, node), k);
+      config.counts.push_back(static_cast<std::size_t>(k));
+    }
+  }
+  if (root["runs"]) {
+    config.runs =
+        static_cast<int>(decode<std::int64_t>(root["runs"], file, "'runs'", "an integer"));
+    ANNBENCH_CHECK(config.runs >= 1, "{}: 'runs' must be at least 1", where(file, root["runs"]));
+  }
+  if (root["queries"]) {
+    const auto queries = decode<std::int64_t>(root["queries"], file, "'queries'", "an integer");
+    ANNBENCH_CHECK(queries >= 0, "{}: 'queries' must be >= 0 (0 = all)",
+                   where(file, root["queries"]));
+    config.queries = static_cast<std::size_t>(queries);
+  }
+  if (root["single"])
+    config.single = decode<bool>(root["single"], file, "'single'", "true or false");
+  if (root["batch"]) config.batch = decode<bool>(root["batch"], file, "'batch'", "true or false");
+  if (root["threads"]) {
+    config.threads =
+        static_cast<int>(decode<std::int64_t>(root["threads"], file, "'threads'", "an integer"));
+    ANNBENCH_CHECK(config.threads >= 0, "{}: 'threads' must be >= 0 (0 = all cores)",
+                   where(file, root["threads"]));
+  }
+  const YAML::Node algorithms = root["algorithms"];
+  ANNBENCH_CHECK(algorithms && algorithms.IsSequence() && algorithms.size() > 0,
+                 "{}: 'algorithms' must be a non-empty list of entries like '- module: bruteforce'",
+                 algorithms ? where(file, algorithms) : file.string());
+  for (const auto& node : algorithms) {
+    ANNBENCH_CHECK(node.IsMap(), "{}: an algorithm entry must be a map with 'module'",
+                   where(file, node));
+    for (const auto& item : node) {
+      const auto key = item.first.as<std::string>();
+      ANNBENCH_CHECK(
+          key == "module" || key == "name" || key == "build" || key == "search",
+          "{}: unknown key '{}' in algorithm entry; accepted: module, name, build, search",
+          where(file, item.first), key);
+    }
+    ANNBENCH_CHECK(node["module"], "{}: algorithm entry without 'module'", where(file, node));
+    AlgorithmEntry entry;
+    entry.module = decode<std::string>(node["module"], file, "'module'", "a module name");
+    entry.name =
+        node["name"] ? decode<std::string>(node["name"], file, "'name'", "a name") : entry.module;
+    ANNBENCH_CHECK(!entry.name.empty() && entry.name.find('/') == std::string::npos,
+                   "{}: algorithm name '{}' must be non-empty and contain no '/'",
+                   where(file, node), entry.name);
+    // Node's operator= assigns content (and throws on a missing key): rebind with reset().
+    if (node["build"]) entry.build.reset(node["build"]);
+    if (node["search"]) entry.search.reset(node["search"]);
+    entry.line = node.Mark().line + 1;
+    config.algorithms.push_back(std::move(entry));
+  }
+  return config;
+}
+
+SweepConfig load_sweep_config(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  ANNBENCH_CHECK(in.good(), "cannot read config '{}'", file.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_sweep_config(text.str(), file);
+}
+
+std::vector<BuildPoint> expand_sweep(const SweepConfig& config, const ModuleRegistry& registry) {
+  std::vector<BuildPoint> points;
+  for (const auto& entry : config.algorithms) {
+    const LoadedModule* module = nullptr;
+    try {
+      module = &registry.get(entry.module);
+    } catch (const Error& error) {
+      throw Error(fmt::format("{}:{}: {}", config.file.string(), entry.line, error.what()));
+    }
+    const ModuleInfo& info = *module->info;
+    auto builds =
+        expand_parameter_node(entry.build, info.build_params, entry.module, "build", config.file);
+    auto searches = expand_parameter_node(entry.search, info.search_params, entry.module, "search",
+                                          config.file);
+    for (auto& build : builds) points.push_back({entry.name, module, std::move(build), searches});
+  }
+  return points;
+}
+
+}  // namespace annbench

@@ -1,0 +1,72 @@
+#pragma once
+// Sweep configs (YAML). A config names datasets, k values, repetitions and, per algorithm entry,
+// build and search parameters; every parameter may be a scalar or a list, and lists expand as a
+// cartesian product. Each index is built once per build point and then searched at every search
+// point. Example:
+//
+//   datasets: [fashion-mnist-784-euclidean]
+//   k: 10
+//   runs: 3
+//   algorithms:
+//     - module: bruteforce
+//     - module: hnsw
+//       name: hnsw-heuristic        # results folder (default: the module name)
+//       build: {M: [16, 32], ef_construction: 200}
+//       search: {ef: [10, 20, 40, 80]}
+//
+// `build` and `search` may also be lists of such maps (groups), expanded one after the other.
+// Errors name the file, line and key.
+
+#include "plugin_loader.h"
+
+#include <annbench/params.h>
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace annbench {
+
+struct AlgorithmEntry {
+  std::string name;    // results folder
+  std::string module;  // module name
+  YAML::Node build;    // null, a map, or a sequence of maps
+  YAML::Node search;
+  int line = 0;  // 1-based line of the entry
+};
+
+struct SweepConfig {
+  std::filesystem::path file;
+  std::vector<std::string> datasets;
+  std::vector<std::size_t> counts{10};  // k values
+  int runs = 3;
+  std::size_t queries = 0;  // 0 = all test queries
+  bool single = true;       // single-query mode (each query timed alone)
+  bool batch = false;       // batch mode (all queries at once, `threads` threads)
+  int threads = 0;          // 0 = all cores; used by build and batch search
+  std::vector<AlgorithmEntry> algorithms;
+};
+
+SweepConfig load_sweep_config(const std::filesystem::path& file);
+SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesystem::path& file);
+
+struct BuildPoint {
+  std::string algorithm;  // results folder name
+  const LoadedModule* module = nullptr;
+  Params build;                  // resolved (defaults filled)
+  std::vector<Params> searches;  // resolved, in expansion order
+};
+
+// Decodes every entry's parameters against its module's specs and expands the products.
+std::vector<BuildPoint> expand_sweep(const SweepConfig& config, const ModuleRegistry& registry);
+
+// Exposed for tests: the cartesian product of one map (or sequence of maps) decoded against
+// `specs`; `what` is e.g. "hnsw build" for messages.
+std::vector<Params> expand_parameter_node(const YAML::Node& node, std::span<const ParamSpec> specs,
+                                          const std::string& module, const std::string& kind,
+                                          const std::filesystem::path& file);
+
+}  // namespace annbench

@@ -1,0 +1,58 @@
+// annbench: one native process that runs nearest-neighbour benchmark sweeps.
+
+#include "commands.h"
+
+#include <annbench/error.h>
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: annbench COMMAND [ARGS]
+
+commands:
+  run CONFIG.yaml [options]    run a sweep (annbench run --help)
+  modules                      list the algorithm modules found, with their parameters
+  dataset prepare|fetch|convert|synthetic|list|info ...
+                               build, download, convert or inspect datasets
+  groundtruth FILE [--k 100]   (re)compute exact neighbours of a dataset file
+  plot RESULTS [options]       draw recall/QPS curves with matplotlib
+
+environment:
+  ANNBENCH_PLUGIN_PATH  extra module directories (colon-separated)
+  ANNBENCH_DATA_DIR     where datasets are looked up and written (default ./data)
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  bool verbose = std::getenv("ANNBENCH_VERBOSE") != nullptr;
+  try {
+    if (command == "run") return annbench::run_command(args);
+    if (command == "modules") return annbench::modules_command(args);
+    if (command == "dataset") return annbench::dataset_command(args);
+    if (command == "groundtruth") return annbench::groundtruth_command(args);
+    if (command == "plot") return annbench::plot_command(args);
+    fmt::print(stderr, "annbench: unknown command '{}'\n\n{}", command, kUsage);
+    return 2;
+  } catch (const annbench::Error& error) {
+    fmt::print(stderr, "annbench: error: {}\n", error.what());
+    if (verbose && !error.where().empty()) fmt::print(stderr, "  (raised at {})\n", error.where());
+    return 1;
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "annbench: internal error: {}\n", error.what());
+    return 1;
+  }
+}

@@ -1,0 +1,76 @@
+#pragma once
+// Run results: one HDF5 file per run, readable by ANN-Benchmarks' own plotting (same attribute
+// and dataset names), and a per-dataset summary.csv regenerated from those files.
+//
+//   <root>/<dataset>/<k>/<algorithm>[-batch]/<slug>.hdf5    finished run
+//   <root>/<dataset>/<k>/<algorithm>[-batch]/<slug>.failed  failed run: one line, the reason
+//   <root>/<dataset>/summary.csv                            one row per run (both kinds)
+
+#include <annbench/datasets/dataset.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace annbench {
+
+struct RunRecord {
+  // identity
+  std::string dataset;
+  std::size_t count = 0;  // k
+  std::string algorithm;  // results folder name
+  std::string module;
+  std::string slug;
+  std::string build_params;   // JSON
+  std::string search_params;  // JSON
+  bool batch_mode = false;
+  int threads = 1;
+  std::size_t queries = 0;
+  int runs = 0;
+  std::string distance;  // dataset metric name
+  // outcome
+  bool ok = false;
+  std::string error;
+  double recall = 0, epsilon_recall = 0, largeepsilon_recall = 0, rel = 0;
+  double best_search_time = 0;  // seconds per query, best run
+  double qps = 0;
+  double p50_ms = 0, p95_ms = 0, p99_ms = 0, p999_ms = 0;
+  double build_time = 0;  // seconds
+  double index_kb = 0;    // memory_bytes() / 1024
+  double rss_growth_kb = 0;
+  std::optional<double> distcomps;  // per query
+  double candidates = 0;            // mean results returned per query
+  std::size_t duplicate_ids = 0;
+  // reproducibility
+  std::string config;  // config file path
+  std::string git_commit, compiler, flags, cpu, hostname, dataset_sha256, timestamp;
+  // per-query data (ok runs)
+  std::vector<float> times;  // seconds, best run
+  IdMatrix neighbors;        // Q × k, -1 padded
+  FloatMatrix distances;     // Q × k, dataset metric, +inf padded
+};
+
+std::filesystem::path run_directory(const std::filesystem::path& root, const std::string& dataset,
+                                    std::size_t count, const std::string& algorithm, bool batch);
+std::filesystem::path run_file(const std::filesystem::path& root, const RunRecord& record);
+std::filesystem::path failed_file(const std::filesystem::path& root, const RunRecord& record);
+
+// Writes the run's .hdf5 (ok) or .failed (failed) atomically, removing the other kind.
+void write_run(const std::filesystem::path& root, const RunRecord& record);
+
+// Reads a run's attributes (not its per-query data) back.
+RunRecord read_run_summary(const std::filesystem::path& file);
+
+// Rewrites <root>/<dataset>/summary.csv from every run file under it (atomically); returns
+// the number of rows. Files that cannot be read are reported on stderr and skipped.
+std::size_t write_summary(const std::filesystem::path& root, const std::string& dataset);
+
+// The summary.csv header and one row (exposed for tests and tools).
+std::string summary_header();
+std::string summary_row(const RunRecord& record, const std::filesystem::path& root);
+
+// Removes stray temporary files left by a killed process under <root>/<dataset>; returns count.
+std::size_t clean_temporary_files(const std::filesystem::path& directory);
+
+}  // namespace annbench

@@ -1,0 +1,390 @@
+#include "metrics.h"
+#include "results.h"
+#include "runner.h"
+#include "system_info.h"
+
+#include <annbench/common/distance.h>
+#include <annbench/datasets/registry.h>
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+namespace annbench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds)) return "?";
+  if (seconds < 60) return fmt::format("{:.0f}s", seconds);
+  if (seconds < 3600)
+    return fmt::format("{:.0f}m{:02.0f}s", std::floor(seconds / 60), std::fmod(seconds, 60));
+  return fmt::format("{:.0f}h{:02.0f}m", std::floor(seconds / 3600), std::fmod(seconds, 3600) / 60);
+}
+
+// One timed measurement: the best run's per-query times and results.
+struct Measurement {
+  std::vector<float> times;
+  std::vector<Neighbor> results;  // Q × k
+  double best_mean = std::numeric_limits<double>::infinity();
+  std::optional<double> distcomps_per_query;
+};
+
+std::optional<std::uint64_t> count_now(const Index& index) {
+  return index.distance_count();
+}
+
+void finish_counts(Measurement& m, const Index& index, std::optional<std::uint64_t> before,
+                   std::size_t queries, int runs) {
+  const auto after = count_now(index);
+  if (before && after && queries > 0) {
+    m.distcomps_per_query =
+        static_cast<double>(*after - *before) / (static_cast<double>(queries) * runs);
+  }
+}
+
+// Each query timed alone on one thread, as ANN-Benchmarks does, after a warm-up pass over a
+// tenth of the queries; the best (lowest mean) of `runs` repetitions is kept, with its times.
+Measurement measure_single(const Index& index, const FloatMatrix& queries, std::size_t k,
+                           int runs) {
+  omp_set_num_threads(1);
+  const std::size_t q_count = queries.rows();
+  Measurement best;
+  std::vector<Neighbor> results(q_count * k);
+  std::vector<float> times(q_count);
+  for (std::size_t q = 0; q < std::max<std::size_t>(1, q_count / 10) && q < q_count; ++q) {
+    index.search(queries.row(q), k, results.data() + q * k);
+  }
+  const auto before = count_now(index);
+  for (int run = 0; run < runs; ++run) {
+    std::fill(results.begin(), results.end(), Neighbor{});
+    double total = 0;
+    for (std::size_t q = 0; q < q_count; ++q) {
+      const auto start = Clock::now();
+      index.search(queries.row(q), k, results.data() + q * k);
+      const double elapsed = seconds_since(start);
+      times[q] = static_cast<float>(elapsed);
+      total += elapsed;
+    }
+    const double mean = total / static_cast<double>(q_count);
+    if (mean < best.best_mean) {
+      best.best_mean = mean;
+      best.times = times;
+      best.results = results;
+    }
+  }
+  finish_counts(best, index, before, q_count, runs);
+  return best;
+}
+
+// All queries in one search_batch call on `threads` threads; per-query time = total / Q.
+Measurement measure_batch(const Index& index, const FloatMatrix& queries, std::size_t k, int runs,
+                          int threads) {
+  omp_set_num_threads(threads);
+  const std::size_t q_count = queries.rows();
+  Measurement best;
+  std::vector<Neighbor> results(q_count * k);
+  const auto before = count_now(index);
+  for (int run = 0; run < runs; ++run) {
+    std::fill(results.begin(), results.end(), Neighbor{});
+    const auto start = Clock::now();
+    index.search_batch(queries.view(), k, results.data());
+    const double mean = seconds_since(start) / static_cast<double>(q_count);
+    if (mean < best.best_mean) {
+      best.best_mean = mean;
+      best.results = results;
+    }
+  }
+  best.times.assign(q_count, static_cast<float>(best.best_mean));
+  finish_counts(best, index, before, q_count, runs);
+  return best;
+}
+
+// Fills the record's per-query data and metrics from a measurement. Throws when the module
+// returned ids that are not rows of train.
+void score(RunRecord& record, const Measurement& m, const Dataset& dataset, std::size_t k) {
+  const std::size_t q_count = dataset.test.rows();
+  const std::size_t n = dataset.train.rows();
+  record.neighbors = IdMatrix(q_count, k, -1);
+  record.distances = FloatMatrix(q_count, k, std::numeric_limits<float>::infinity());
+  std::size_t returned = 0;
+  for (std::size_t q = 0; q < q_count; ++q) {
+    for (std::size_t j = 0; j < k; ++j) {
+      const std::int64_t id = m.results[q * k + j].id;
+      if (id == -1) continue;
+      ANNBENCH_CHECK(id >= 0 && static_cast<std::size_t>(id) < n,
+                     "module returned id {} for query {}, outside the {} train vectors", id, q, n);
+      ++returned;
+      record.neighbors(q, j) = static_cast<std::int32_t>(id);
+      record.distances(q, j) = static_cast<float>(
+          exact_distance(dataset.metric, dataset.test.row(q),
+                         dataset.train.row(static_cast<std::size_t>(id)), dataset.dim()));
+    }
+  }
+  const QualityMetrics quality =
+      compute_quality(dataset.distances, record.neighbors, record.distances, k);
+  const LatencyStats latency = latency_stats(std::vector<double>(m.times.begin(), m.times.end()));
+  record.recall = quality.recall;
+  record.epsilon_recall = quality.epsilon_recall;
+  record.largeepsilon_recall = quality.largeepsilon_recall;
+  record.rel = quality.rel;
+  record.duplicate_ids = quality.duplicate_ids;
+  record.best_search_time = m.best_mean;
+  record.qps = m.best_mean > 0 ? 1.0 / m.best_mean : 0;
+  record.p50_ms = latency.p50_ms;
+  record.p95_ms = latency.p95_ms;
+  record.p99_ms = latency.p99_ms;
+  record.p999_ms = latency.p999_ms;
+  record.distcomps = m.distcomps_per_query;
+  record.candidates = static_cast<double>(returned) / static_cast<double>(q_count);
+  record.times = m.times;
+  record.ok = true;
+}
+
+struct PlannedRun {
+  RunRecord record;
+  const Params* search = nullptr;
+};
+
+bool module_serves(const ModuleInfo& info, Metric metric) {
+  return std::find(info.metrics.begin(), info.metrics.end(), metric) != info.metrics.end();
+}
+
+}  // namespace
+
+std::pair<std::size_t, std::size_t> parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  std::size_t index = 0, count = 0;
+  bool ok = slash != std::string::npos;
+  try {
+    if (ok) {
+      std::size_t used = 0;
+      index = std::stoul(text.substr(0, slash), &used);
+      ok = used == slash;
+      count = std::stoul(text.substr(slash + 1), &used);
+      ok = ok && used == text.size() - slash - 1;
+    }
+  } catch (const std::exception&) {
+    ok = false;
+  }
+  ANNBENCH_CHECK(ok && count >= 1 && index < count,
+                 "--shard expects i/N with 0 <= i < N (e.g. 0/4 for the first of 4), got '{}'",
+                 text);
+  return {index, count};
+}
+
+SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry,
+                       const RunOptions& options) {
+  const std::vector<std::string> datasets =
+      options.dataset ? std::vector<std::string>{*options.dataset} : config.datasets;
+  const std::vector<std::size_t> counts = options.counts.value_or(config.counts);
+  const int runs = options.runs.value_or(config.runs);
+  const std::size_t queries = options.queries.value_or(config.queries);
+  const bool batch = options.batch.value_or(config.batch);
+  const bool single = config.single || !batch;
+  const int configured_threads = options.threads.value_or(config.threads);
+  const int threads = configured_threads > 0 ? configured_threads : omp_get_num_procs();
+  ANNBENCH_CHECK(runs >= 1, "runs must be at least 1, got {}", runs);
+
+  std::vector<BuildPoint> points = expand_sweep(config, registry);
+  if (!options.algorithms.empty()) {
+    for (const auto& wanted : options.algorithms) {
+      const bool found = std::any_of(points.begin(), points.end(), [&](const BuildPoint& p) {
+        return p.algorithm == wanted || wanted == p.module->info->name;
+      });
+      ANNBENCH_CHECK(found, "--algorithm '{}' matches no entry of {}", wanted,
+                     config.file.string());
+    }
+    std::erase_if(points, [&](const BuildPoint& p) {
+      return std::none_of(
+          options.algorithms.begin(), options.algorithms.end(),
+          [&](const std::string& w) { return p.algorithm == w || w == p.module->info->name; });
+    });
+  }
+
+  const SystemInfo& system = system_info();
+  SweepOutcome outcome;
+  const std::size_t modes = static_cast<std::size_t>(single) + static_cast<std::size_t>(batch);
+  std::size_t total_runs = 0;
+  for (std::size_t d = 0; d < datasets.size(); ++d) {
+    for (std::size_t p = 0; p < points.size(); ++p) {
+      if ((d * points.size() + p) % options.shard_count == options.shard_index) {
+        total_runs += points[p].searches.size() * counts.size() * modes;
+      }
+    }
+  }
+  const auto sweep_start = Clock::now();
+
+  for (std::size_t d = 0; d < datasets.size(); ++d) {
+    const auto path = resolve_dataset(datasets[d]);
+    DatasetLoadOptions load_options;
+    load_options.max_queries = queries;
+    const Dataset dataset = load_dataset(path, load_options);
+    for (std::size_t k : counts) {
+      ANNBENCH_CHECK(k <= dataset.train.rows(),
+                     "k = {} is larger than the {} train vectors of '{}'", k, dataset.train.rows(),
+                     path.string());
+      ANNBENCH_CHECK(k <= dataset.neighbors.cols(),
+                     "k = {} is larger than the {} true neighbours stored in '{}' (recompute with "
+                     "`annbench groundtruth {} --k {}`)",
+                     k, dataset.neighbors.cols(), path.string(), path.string(), k);
+    }
+    if (!options.quiet) {
+      fmt::print("dataset {}: {} train × {} dims, {} queries, metric {}\n", dataset.name,
+                 dataset.train.rows(), dataset.dim(), dataset.test.rows(), dataset.distance);
+    }
+    if (options.dry_run) {
+      for (std::size_t p = 0; p < points.size(); ++p) {
+        if ((d * points.size() + p) % options.shard_count != options.shard_index) continue;
+        for (const auto& search : points[p].searches) {
+          fmt::print("  {} build {} search {}\n", points[p].algorithm, points[p].build.to_json(),
+                     search.to_json());
+        }
+      }
+      continue;
+    }
+    if (const std::size_t stray = clean_temporary_files(options.results_root / dataset.name);
+        stray) {
+      fmt::print(stderr, "annbench: removed {} temporary file(s) left by an interrupted run\n",
+                 stray);
+    }
+    const std::string sha256 = file_sha256(path);
+
+    for (std::size_t p = 0; p < points.size(); ++p) {
+      if ((d * points.size() + p) % options.shard_count != options.shard_index) continue;
+      const BuildPoint& point = points[p];
+      const ModuleInfo& info = *point.module->info;
+      const std::string build_json = point.build.to_json();
+
+      std::vector<PlannedRun> pending;
+      for (const Params& search : point.searches) {
+        for (std::size_t k : counts) {
+          for (bool batch_mode : {false, true}) {
+            if ((batch_mode && !batch) || (!batch_mode && !single)) continue;
+            RunRecord r;
+            r.dataset = dataset.name;
+            r.count = k;
+            r.algorithm = point.algorithm;
+            r.module = info.name;
+            r.build_params = build_json;
+            r.search_params = search.to_json();
+            r.slug = run_slug(r.build_params, r.search_params);
+            r.batch_mode = batch_mode;
+            r.threads = batch_mode ? threads : 1;
+            r.queries = dataset.test.rows();
+            r.runs = runs;
+            r.distance = std::string(metric_name(dataset.metric));
+            r.config = config.file.string();
+            r.git_commit = system.git_commit;
+            r.compiler = system.compiler;
+            r.flags = system.flags;
+            r.cpu = system.cpu;
+            r.hostname = system.hostname;
+            r.dataset_sha256 = sha256;
+            if (!options.force && std::filesystem::exists(run_file(options.results_root, r))) {
+              ++outcome.runs_skipped;
+              continue;
+            }
+            pending.push_back({std::move(r), &search});
+          }
+        }
+      }
+      if (pending.empty()) continue;
+
+      auto fail_all = [&](const std::string& reason, auto begin, auto end) {
+        for (auto it = begin; it != end; ++it) {
+          it->record.ok = false;
+          it->record.error = reason;
+          it->record.timestamp = utc_timestamp();
+          write_run(options.results_root, it->record);
+          ++outcome.runs_failed;
+          fmt::print(stderr, "  FAILED {} {} {}: {}\n", it->record.algorithm,
+                     it->record.build_params, it->record.search_params, reason);
+        }
+      };
+
+      if (!module_serves(info, dataset.metric)) {
+        fail_all(fmt::format("module '{}' does not serve metric {}", info.name, dataset.distance),
+                 pending.begin(), pending.end());
+        continue;
+      }
+
+      std::unique_ptr<Index> index;
+      double build_time = 0, rss_growth_kb = 0;
+      try {
+        omp_set_num_threads(threads);
+        const std::size_t rss_before = resident_bytes();
+        const auto start = Clock::now();
+        index = info.create(dataset.metric, dataset.dim(), point.build);
+        ANNBENCH_CHECK(index != nullptr, "module '{}' returned no index", info.name);
+        index->build(dataset.train.view());
+        build_time = seconds_since(start);
+        rss_growth_kb = static_cast<double>(resident_bytes()) / 1024.0 -
+                        static_cast<double>(rss_before) / 1024.0;
+      } catch (const std::exception& error) {
+        fail_all(fmt::format("build failed: {}", error.what()), pending.begin(), pending.end());
+        continue;
+      }
+      const double index_kb = static_cast<double>(index->memory_bytes()) / 1024.0;
+      if (!options.quiet) {
+        fmt::print("{} {}: built in {:.2f}s, index {:.0f} kB\n", point.algorithm, build_json,
+                   build_time, index_kb);
+      }
+
+      const Params* current_search = nullptr;
+      for (auto it = pending.begin(); it != pending.end(); ++it) {
+        RunRecord& r = it->record;
+        r.build_time = build_time;
+        r.index_kb = index_kb;
+        r.rss_growth_kb = rss_growth_kb;
+        try {
+          if (current_search != it->search) {
+            index->set_search_params(*it->search);
+            current_search = it->search;
+          }
+          const Measurement m = r.batch_mode
+                                    ? measure_batch(*index, dataset.test, r.count, runs, threads)
+                                    : measure_single(*index, dataset.test, r.count, runs);
+          score(r, m, dataset, r.count);
+          r.timestamp = utc_timestamp();
+          write_run(options.results_root, r);
+          ++outcome.runs_done;
+        } catch (const std::exception& error) {
+          current_search = nullptr;
+          fail_all(fmt::format("search failed: {}", error.what()), it, it + 1);
+        }
+        if (!options.quiet && r.ok) {
+          const std::size_t done = outcome.runs_done + outcome.runs_failed;
+          const double elapsed = seconds_since(sweep_start);
+          const double remaining =
+              static_cast<double>(total_runs - std::min(total_runs, done + outcome.runs_skipped));
+          const double eta = elapsed / static_cast<double>(done) * remaining;
+          fmt::print("  [{}/{}] {} {} k={}{}: recall {:.4f}  qps {:.1f}  p99 {:.3f} ms{}  ETA {}\n",
+                     done + outcome.runs_skipped, total_runs, r.algorithm, r.search_params, r.count,
+                     r.batch_mode ? " batch" : "", r.recall, r.qps, r.p99_ms,
+                     r.distcomps ? fmt::format("  dist/q {:.0f}", *r.distcomps) : "",
+                     format_duration(eta));
+        }
+      }
+      std::fflush(stdout);
+    }
+    const std::size_t rows = write_summary(options.results_root, dataset.name);
+    if (!options.quiet) {
+      fmt::print("summary: {} ({} runs)\n",
+                 (options.results_root / dataset.name / "summary.csv").string(), rows);
+    }
+  }
+  return outcome;
+}
+
+}  // namespace annbench

@@ -1,0 +1,80 @@
+#include "system_info.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <string>
+
+namespace annbench {
+
+namespace {
+
+std::string run_and_read(const std::string& command) {
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  if (!pipe) return {};
+  std::string out;
+  std::array<char, 256> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe.get()) != nullptr) out += buffer.data();
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::string cpu_model() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  }
+  return "unknown";
+}
+
+SystemInfo gather() {
+  SystemInfo info;
+  const std::string git = "git -C '" ANNBENCH_SOURCE_DIR "' ";
+  info.git_commit = run_and_read(git + "rev-parse HEAD 2>/dev/null");
+  if (info.git_commit.size() != 40) {
+    info.git_commit = "unknown";
+  } else if (!run_and_read(git + "status --porcelain --untracked-files=no 2>/dev/null").empty()) {
+    info.git_commit += "+dirty";
+  }
+  info.compiler = ANNBENCH_CXX_COMPILER;
+  info.flags = ANNBENCH_CXX_FLAGS;
+  info.cpu = cpu_model();
+  std::array<char, 256> host{};
+  info.hostname = gethostname(host.data(), host.size() - 1) == 0 ? host.data() : "unknown";
+  return info;
+}
+
+}  // namespace
+
+const SystemInfo& system_info() {
+  static const SystemInfo info = gather();
+  return info;
+}
+
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t total_pages = 0;
+  std::size_t resident_pages = 0;
+  if (!(statm >> total_pages >> resident_pages)) return 0;
+  return resident_pages * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::string utc_timestamp() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  std::array<char, 32> text{};
+  std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text.data();
+}
+
+}  // namespace annbench

@@ -1,0 +1,199 @@
+// The bruteforce module through its C entry point, as the harness loads it: exact results
+// against the naive reference for every metric, padding when k > n, distance counts, memory.
+
+#include "naive_knn.h"
+
+#include <annbench/error.h>
+#include <annbench/module.h>
+
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <limits>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace annbench {
+namespace {
+
+using testing::naive_knn;
+using testing::random_matrix;
+using testing::tied_matrix;
+
+class BruteForceModule : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string path = std::string(ANNBENCH_TEST_MODULE_DIR) + "/libannbench_bruteforce.so";
+    handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(handle_, nullptr) << dlerror();
+    using EntryPoint = const ModuleInfo* (*)();
+    auto entry = reinterpret_cast<EntryPoint>(dlsym(handle_, ANNBENCH_MODULE_ENTRY_POINT));
+    ASSERT_NE(entry, nullptr) << dlerror();
+    info_ = entry();
+    ASSERT_NE(info_, nullptr);
+  }
+  void TearDown() override {
+    if (handle_ != nullptr) dlclose(handle_);
+  }
+
+  std::unique_ptr<Index> create(Metric metric, std::size_t dim) const {
+    const Params build = resolve_params({}, info_->build_params, info_->name, "build");
+    return info_->create(metric, dim, build);
+  }
+
+  void* handle_ = nullptr;
+  const ModuleInfo* info_ = nullptr;
+};
+
+void expect_equal(const std::vector<Neighbor>& got, const std::vector<Neighbor>& expected,
+                  const std::string& what) {
+  ASSERT_EQ(got.size(), expected.size()) << what;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].id, expected[i].id) << what << " at " << i;
+    ASSERT_EQ(got[i].distance, expected[i].distance) << what << " at " << i;
+  }
+}
+
+TEST_F(BruteForceModule, DescribesItself) {
+  EXPECT_EQ(info_->abi_version, kAbiVersion);
+  EXPECT_EQ(info_->info_size, sizeof(ModuleInfo));
+  EXPECT_STREQ(info_->name, "bruteforce");
+  EXPECT_NE(info_->description, nullptr);
+  EXPECT_EQ(info_->metrics.size(), 3u);
+  EXPECT_TRUE(info_->build_params.empty());
+  EXPECT_TRUE(info_->search_params.empty());
+  EXPECT_NE(info_->capabilities & kCapNativeBatch, 0u);
+  Params unknown;
+  unknown.set("block", std::int64_t{64});
+  EXPECT_THROW(resolve_params(unknown, info_->build_params, info_->name, "build"), Error);
+}
+
+TEST_F(BruteForceModule, ExactForEveryMetricSingleAndBatch) {
+  const FloatMatrix base = random_matrix(1200, 40, 21);
+  const FloatMatrix queries = random_matrix(45, 40, 22);
+  for (const Metric metric : {Metric::L2, Metric::Angular, Metric::InnerProduct}) {
+    const std::string what(metric_name(metric));
+    auto index = create(metric, 40);
+    index->build(base.view());
+    for (const std::size_t k : {1, 10, 100}) {
+      const std::vector<Neighbor> expected = naive_knn(base.view(), queries.view(), metric, k);
+      std::vector<Neighbor> batch(queries.rows() * k);
+      index->search_batch(queries.view(), k, batch.data());
+      expect_equal(batch, expected, what + " batch k " + std::to_string(k));
+      std::vector<Neighbor> single(queries.rows() * k);
+      for (std::size_t q = 0; q < queries.rows(); ++q) {
+        index->search(queries.row(q), k, single.data() + q * k);
+      }
+      expect_equal(single, expected, what + " single k " + std::to_string(k));
+    }
+  }
+}
+
+TEST_F(BruteForceModule, TiesAndDuplicates) {
+  const FloatMatrix base = tied_matrix(300, 5, 8, 23);
+  const FloatMatrix queries = tied_matrix(12, 5, 8, 23);
+  for (const Metric metric : {Metric::L2, Metric::Angular, Metric::InnerProduct}) {
+    auto index = create(metric, 5);
+    index->build(base.view());
+    const std::vector<Neighbor> expected = naive_knn(base.view(), queries.view(), metric, 60);
+    std::vector<Neighbor> batch(queries.rows() * 60);
+    index->search_batch(queries.view(), 60, batch.data());
+    expect_equal(batch, expected, std::string(metric_name(metric)) + " ties");
+  }
+}
+
+TEST_F(BruteForceModule, KLargerThanBasePadsWithMinusOne) {
+  const FloatMatrix base = random_matrix(6, 12, 24);
+  const FloatMatrix queries = random_matrix(3, 12, 25);
+  auto index = create(Metric::L2, 12);
+  index->build(base.view());
+  const std::size_t k = 10;
+  std::vector<Neighbor> batch(queries.rows() * k);
+  index->search_batch(queries.view(), k, batch.data());
+  const std::vector<Neighbor> expected = naive_knn(base.view(), queries.view(), Metric::L2, k);
+  expect_equal(batch, expected, "k > n");
+  for (std::size_t q = 0; q < queries.rows(); ++q) {
+    for (std::size_t j = 6; j < k; ++j) {
+      EXPECT_EQ(batch[q * k + j].id, -1);
+      EXPECT_EQ(batch[q * k + j].distance, std::numeric_limits<float>::infinity());
+    }
+  }
+  std::vector<Neighbor> single(k);
+  index->search(queries.row(0), k, single.data());
+  EXPECT_EQ(single[5].id, expected[5].id);
+  EXPECT_EQ(single[6].id, -1);
+}
+
+TEST_F(BruteForceModule, EmptyBaseGivesNoResults) {
+  const FloatMatrix base(0, 4);
+  const FloatMatrix queries = random_matrix(2, 4, 26);
+  auto index = create(Metric::Angular, 4);
+  index->build(base.view());
+  std::vector<Neighbor> out(2 * 3, Neighbor{7, 1.0f});
+  index->search_batch(queries.view(), 3, out.data());
+  for (const Neighbor& n : out) EXPECT_EQ(n.id, -1);
+  EXPECT_EQ(index->memory_bytes(), 0u);
+}
+
+TEST_F(BruteForceModule, CountsDistancesPerQuery) {
+  const FloatMatrix base = random_matrix(500, 16, 27);
+  const FloatMatrix queries = random_matrix(20, 16, 28);
+  auto index = create(Metric::L2, 16);
+  index->build(base.view());
+  ASSERT_TRUE(index->distance_count().has_value());
+  EXPECT_EQ(*index->distance_count(), 0u);
+  std::vector<Neighbor> out(20 * 5);
+  index->search(queries.row(0), 5, out.data());
+  EXPECT_EQ(*index->distance_count(), 500u);
+  index->search_batch(queries.view(), 5, out.data());
+  EXPECT_EQ(*index->distance_count(), 500u + 20u * 500u);
+}
+
+TEST_F(BruteForceModule, MemoryCountsBaseAndOwnedCopies) {
+  const FloatMatrix base = random_matrix(1000, 32, 29);
+  const std::size_t base_bytes = base.bytes();
+  auto l2 = create(Metric::L2, 32);
+  l2->build(base.view());
+  EXPECT_GE(l2->memory_bytes(), base_bytes + 1000 * sizeof(float));  // base + squared norms
+  EXPECT_LE(l2->memory_bytes(), base_bytes + 1000 * sizeof(float) + 4096);
+  auto angular = create(Metric::Angular, 32);
+  angular->build(base.view());
+  EXPECT_GE(angular->memory_bytes(), 2 * base_bytes);  // base + normalised copy
+  EXPECT_LE(angular->memory_bytes(), 2 * base_bytes + 4096);
+}
+
+TEST_F(BruteForceModule, ErrorsAreClear) {
+  auto index = create(Metric::L2, 8);
+  Neighbor out[1];
+  const float query[8] = {};
+  EXPECT_THROW(index->search(query, 1, out), Error);  // before build
+  const FloatMatrix wrong = random_matrix(10, 9, 30);
+  EXPECT_THROW(index->build(wrong.view()), Error);
+}
+
+TEST_F(BruteForceModule, ConcurrentSearchesAgree) {
+  const FloatMatrix base = random_matrix(800, 24, 31);
+  const FloatMatrix queries = random_matrix(64, 24, 32);
+  auto index = create(Metric::InnerProduct, 24);
+  index->build(base.view());
+  const std::size_t k = 8;
+  const std::vector<Neighbor> expected =
+      naive_knn(base.view(), queries.view(), Metric::InnerProduct, k);
+  std::vector<Neighbor> got(queries.rows() * k);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (std::size_t q = t; q < queries.rows(); q += 4)
+        index->search(queries.row(q), k, got.data() + q * k);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  expect_equal(got, expected, "concurrent");
+  EXPECT_EQ(*index->distance_count(), 64u * 800u);
+}
+
+}  // namespace
+}  // namespace annbench

@@ -1,0 +1,82 @@
+// A plain exact L2 scan that fails on request: lets tests check that failures are recorded and
+// the sweep goes on, and that bad results (ids out of range, repeats) are caught by the harness.
+
+#include <annbench/module.h>
+
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+namespace {
+
+using namespace annbench;
+
+class FaultyIndex final : public Index {
+ public:
+  FaultyIndex(std::size_t dim, bool fail_build) : dim_(dim), fail_build_(fail_build) {}
+
+  void build(MatrixView base) override {
+    ANNBENCH_CHECK(!fail_build_, "fault injected at build");
+    base_ = base;
+  }
+  void set_search_params(const Params& params) override {
+    ANNBENCH_CHECK(!params.get_bool("fail_search"), "fault injected at search");
+    bad_ids_ = params.get_bool("bad_ids");
+    repeat_ids_ = params.get_bool("repeat_ids");
+  }
+  void search(const float* query, std::size_t k, Neighbor* out) const override {
+    std::vector<std::pair<float, std::int64_t>> all(base_.rows);
+    for (std::size_t i = 0; i < base_.rows; ++i) {
+      float sum = 0;
+      for (std::size_t d = 0; d < dim_; ++d) {
+        const float diff = query[d] - base_.row(i)[d];
+        sum += diff * diff;
+      }
+      all[i] = {sum, static_cast<std::int64_t>(i)};
+    }
+    const std::size_t found = std::min(k, all.size());
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(found), all.end());
+    for (std::size_t j = 0; j < found; ++j) out[j] = {all[j].second, all[j].first};
+    if (bad_ids_) out[0].id = static_cast<std::int64_t>(base_.rows) + 5;
+    if (repeat_ids_) {
+      for (std::size_t j = 1; j < found; ++j) out[j] = out[0];
+    }
+  }
+  std::size_t memory_bytes() const override { return base_.rows * dim_ * sizeof(float); }
+
+ private:
+  std::size_t dim_;
+  bool fail_build_;
+  MatrixView base_;
+  bool bad_ids_ = false;
+  bool repeat_ids_ = false;
+};
+
+const Metric kMetrics[] = {Metric::L2};
+const std::vector<ParamSpec> kBuildParams = {
+    {"fail_build", ParamType::Bool, false, "throw from build()"},
+};
+const std::vector<ParamSpec> kSearchParams = {
+    {"fail_search", ParamType::Bool, false, "throw from set_search_params()"},
+    {"bad_ids", ParamType::Bool, false, "return an id outside the data"},
+    {"repeat_ids", ParamType::Bool, false, "return the nearest id k times"},
+};
+
+std::unique_ptr<Index> create(Metric, std::size_t dim, const Params& build) {
+  return std::make_unique<FaultyIndex>(dim, build.get_bool("fail_build"));
+}
+
+const ModuleInfo kInfo = [] {
+  ModuleInfo info;
+  info.name = "fixture-faulty";
+  info.description = "test fixture: exact L2 scan with injectable faults";
+  info.metrics = kMetrics;
+  info.build_params = kBuildParams;
+  info.search_params = kSearchParams;
+  info.create = &create;
+  return info;
+}();
+
+}  // namespace
+
+ANNBENCH_MODULE(kInfo)

@@ -1,0 +1,58 @@
+#pragma once
+// Test helper: the naive O(nq x n x d) exact k-NN that the fast paths must equal: every
+// distance by exact_distance (the dataset definition), sorted by (distance, id).
+
+#include <annbench/common/distance.h>
+#include <annbench/matrix.h>
+#include <annbench/neighbor.h>
+
+#include <algorithm>
+#include <random>
+#include <utility>
+#include <vector>
+
+namespace annbench::testing {
+
+// nq × k, padded with id -1 / +inf when k > n.
+inline std::vector<Neighbor> naive_knn(MatrixView base, MatrixView queries, Metric metric,
+                                       std::size_t k) {
+  std::vector<Neighbor> out(queries.rows * k);
+  std::vector<std::pair<double, std::int64_t>> all(base.rows);
+  for (std::size_t q = 0; q < queries.rows; ++q) {
+    for (std::size_t i = 0; i < base.rows; ++i) {
+      all[i] = {exact_distance(metric, queries.row(q), base.row(i), base.dim),
+                static_cast<std::int64_t>(i)};
+    }
+    std::sort(all.begin(), all.end());
+    for (std::size_t j = 0; j < std::min(k, all.size()); ++j) {
+      out[q * k + j] = Neighbor{all[j].second, static_cast<float>(all[j].first)};
+    }
+  }
+  return out;
+}
+
+inline FloatMatrix random_matrix(std::size_t rows, std::size_t dim, std::uint32_t seed,
+                                 float mean = 0.0f, float stddev = 1.0f) {
+  FloatMatrix m(rows, dim);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(mean, stddev);
+  for (std::size_t i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
+  return m;
+}
+
+// Small integers with many repeated rows: exact ties everywhere, for the tie-breaking rules and
+// for more near-equal candidates than any fixed margin.
+inline FloatMatrix tied_matrix(std::size_t rows, std::size_t dim, std::size_t distinct,
+                               std::uint32_t seed) {
+  FloatMatrix prototypes(distinct, dim);
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> value(-2, 2);
+  for (std::size_t i = 0; i < prototypes.size(); ++i)
+    prototypes.data()[i] = static_cast<float>(value(rng));
+  FloatMatrix m(rows, dim);
+  std::uniform_int_distribution<std::size_t> pick(0, distinct - 1);
+  for (std::size_t r = 0; r < rows; ++r) std::copy_n(prototypes.row(pick(rng)), dim, m.row(r));
+  return m;
+}
+
+}  // namespace annbench::testing
