@@ -8,12 +8,17 @@
 
 namespace annbench {
 
-int run_command(const std::vector<std::string>& args);      // annbench run CONFIG [...]
-int modules_command(const std::vector<std::string>& args);  // annbench modules
-int dataset_command(const std::vector<std::string>&
-                        args);  // annbench dataset prepare|fetch|convert|synthetic|list|info
-int groundtruth_command(
-    const std::vector<std::string>& args);               // annbench groundtruth FILE [--k 100]
-int plot_command(const std::vector<std::string>& args);  // annbench plot RESULTS [...]
+// annbench run CONFIG [...]
+int run_command(const std::vector<std::string>& args);
+// annbench modules
+int modules_command(const std::vector<std::string>& args);
+// annbench dataset prepare|fetch|convert|synthetic|list|info
+int dataset_command(const std::vector<std::string>& args);
+// annbench groundtruth FILE [--k 100]
+int groundtruth_command(const std::vector<std::string>& args);
+// annbench plot RESULTS [...]
+int plot_command(const std::vector<std::string>& args);
+// annbench check RESULTS --baseline FILE
+int check_command(const std::vector<std::string>& args);
 
 }  // namespace annbench

@@ -22,6 +22,7 @@ commands:
                                build, download, convert or inspect datasets
   groundtruth FILE [--k 100]   (re)compute exact neighbours of a dataset file
   plot RESULTS [options]       draw recall/QPS curves with matplotlib
+  check RESULTS --baseline F   regression gate: recall, distance counts, QPS relative to brute force
 
 environment:
   ANNBENCH_PLUGIN_PATH  extra module directories (colon-separated)
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
     if (command == "dataset") return annbench::dataset_command(args);
     if (command == "groundtruth") return annbench::groundtruth_command(args);
     if (command == "plot") return annbench::plot_command(args);
+    if (command == "check") return annbench::check_command(args);
     fmt::print(stderr, "annbench: unknown command '{}'\n\n{}", command, kUsage);
     return 2;
   } catch (const annbench::Error& error) {

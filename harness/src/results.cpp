@@ -281,8 +281,7 @@ std::string summary_row(const RunRecord& r, const fs::path& root) {
   return row;
 }
 
-std::size_t write_summary(const fs::path& root, const std::string& dataset) {
-  const fs::path directory = root / dataset;
+std::vector<RunRecord> read_runs(const fs::path& directory) {
   std::vector<fs::path> files;
   std::error_code error;
   for (auto it = fs::recursive_directory_iterator(directory, error);
@@ -293,19 +292,24 @@ std::size_t write_summary(const fs::path& root, const std::string& dataset) {
     if (path.extension() == ".hdf5" || path.extension() == ".failed") files.push_back(path);
   }
   std::sort(files.begin(), files.end());
-  std::string text = summary_header() + "\n";
-  std::size_t rows = 0;
+  std::vector<RunRecord> records;
   for (const auto& file : files) {
     try {
-      text += summary_row(read_run_summary(file), root) + "\n";
-      ++rows;
+      records.push_back(read_run_summary(file));
     } catch (const std::exception& failure) {
       fmt::print(stderr, "annbench: skipping unreadable result '{}': {}\n", file.string(),
                  failure.what());
     }
   }
-  write_text_atomically(directory / "summary.csv", text);
-  return rows;
+  return records;
+}
+
+std::size_t write_summary(const fs::path& root, const std::string& dataset) {
+  const std::vector<RunRecord> records = read_runs(root / dataset);
+  std::string text = summary_header() + "\n";
+  for (const auto& record : records) text += summary_row(record, root) + "\n";
+  write_text_atomically(root / dataset / "summary.csv", text);
+  return records.size();
 }
 
 std::size_t clean_temporary_files(const fs::path& directory) {

@@ -62,6 +62,10 @@ void write_run(const std::filesystem::path& root, const RunRecord& record);
 // Reads a run's attributes (not its per-query data) back.
 RunRecord read_run_summary(const std::filesystem::path& file);
 
+// Every run (finished and failed) under `directory`, in path order. Unreadable files are
+// reported on stderr and skipped.
+std::vector<RunRecord> read_runs(const std::filesystem::path& directory);
+
 // Rewrites <root>/<dataset>/summary.csv from every run file under it (atomically); returns
 // the number of rows. Files that cannot be read are reported on stderr and skipped.
 std::size_t write_summary(const std::filesystem::path& root, const std::string& dataset);
