@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 namespace annbench {
 namespace {
@@ -121,11 +122,68 @@ TEST_F(CliTest, FailedRunsGiveExitCodeThreeAndKeepFinishedResults) {
   EXPECT_THAT(text, HasSubstr("build failed: fault injected at build"));
 }
 
+TEST_F(CliTest, IsolatedCrashHangAndMemoryHogAreRecordedAndTheSweepGoesOn) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "an address-space limit cannot be combined with AddressSanitizer's shadow memory";
+#endif
+  ASSERT_EQ(
+      annbench("dataset synthetic --n 300 --queries 10 --dim 4 --metric euclidean --out s.hdf5")
+          .exit_code,
+      0);
+  write("i.yaml",
+        "datasets: [s.hdf5]\nruns: 1\nalgorithms:\n"
+        "  - {module: fixture-faulty, name: crash, build: {crash: true}}\n"
+        "  - {module: fixture-faulty, name: hang, build: {hang: true}}\n"
+        "  - {module: fixture-faulty, name: hog, build: {allocate: true}}\n"
+        "  - module: bruteforce\n");
+  const Outcome outcome = annbench("run i.yaml --isolate --timeout 3 --memory-limit 1G");
+  EXPECT_EQ(outcome.exit_code, 3) << outcome.output;
+  EXPECT_THAT(outcome.output, HasSubstr("1 runs measured, 0 already finished, 3 failed"));
+  std::ifstream summary(dir_ / "results/s/summary.csv");
+  std::string text((std::istreambuf_iterator<char>(summary)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("crashed with signal 11"));
+  EXPECT_THAT(text, HasSubstr("timed out after 3 s"));
+  // The hog either gets std::bad_alloc (recorded by the child) or dies (recorded by the parent).
+  EXPECT_THAT(text, ::testing::AnyOf(HasSubstr("bad_alloc"), HasSubstr("memory limit was")));
+  EXPECT_THAT(text, HasSubstr("s/10/bruteforce/default.hdf5"));
+}
+
+TEST_F(CliTest, SweepKilledMidRunResumesToTheSameResultSet) {
+  ASSERT_EQ(
+      annbench("dataset synthetic --n 2000 --queries 200 --dim 32 --metric euclidean --out s.hdf5")
+          .exit_code,
+      0);
+  write("r.yaml",
+        "datasets: [s.hdf5]\nk: [1, 5, 10]\nruns: 3\nalgorithms:\n"
+        "  - {module: fixture-faulty, search: {repeat_ids: [false, true]}}\n"
+        "  - module: bruteforce\n  - {module: fixture-faulty, name: again}\n");
+  auto result_set = [&](const std::string& root) {
+    std::set<std::string> files;
+    for (const auto& entry : fs::recursive_directory_iterator(dir_ / root)) {
+      if (entry.path().extension() == ".hdf5")
+        files.insert(fs::relative(entry.path(), dir_ / root).string());
+    }
+    return files;
+  };
+  ASSERT_EQ(annbench("run r.yaml --quiet --results whole").exit_code, 0);
+  // Kill an identical sweep part-way (SIGKILL: no chance to clean up), then run it again.
+  annbench("run r.yaml --quiet --results killed & pid=$!; sleep 0.3; kill -9 $pid; wait $pid");
+  const auto partial = fs::exists(dir_ / "killed") ? result_set("killed") : std::set<std::string>{};
+  ASSERT_EQ(annbench("run r.yaml --quiet --results killed").exit_code, 0);
+  EXPECT_EQ(result_set("killed"), result_set("whole"));
+  EXPECT_LE(partial.size(), result_set("whole").size());
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ / "killed")) {
+    EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << entry.path();
+  }
+}
+
 TEST_F(CliTest, BadOptionsAreErrors) {
   EXPECT_THAT(annbench("run x.yaml --shard 3/2").output, HasSubstr("--shard expects i/N"));
   EXPECT_THAT(annbench("run x.yaml --queries 0").output, HasSubstr("--queries must be at least 1"));
   EXPECT_THAT(annbench("run x.yaml --bogus").output, HasSubstr("unknown option --bogus"));
   EXPECT_EQ(annbench("frobnicate").exit_code, 2);
+  EXPECT_THAT(annbench("run x.yaml --timeout 5").output, HasSubstr("need --isolate"));
+  EXPECT_THAT(annbench("run x.yaml --isolate --memory-limit lots").output, HasSubstr("got 'lots'"));
 }
 
 TEST_F(CliTest, ModulesListsBruteForceAndTheBrokenFixtures) {

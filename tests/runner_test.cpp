@@ -143,10 +143,11 @@ TEST_F(RunnerTest, FailuresAreRecordedAndTheSweepGoesOn) {
   EXPECT_THAT(all, HasSubstr("build failed: fault injected at build"));
   EXPECT_THAT(all, HasSubstr("search failed: fault injected at search"));
   EXPECT_THAT(all, HasSubstr("outside the 400 train vectors"));
-  const RunRecord repeated =
-      read_run_summary(root_ /
-                       "results/tiny-8-euclidean/10/fixture-faulty/"
-                       "fail_build_false_bad_ids_false_fail_search_false_repeat_ids_true.hdf5");
+  const RunRecord repeated = read_run_summary(
+      root_ /
+      "results/tiny-8-euclidean/10/fixture-faulty/"
+      "allocate_false_crash_false_fail_build_false_hang_false_bad_ids_false_fail_search_false_"
+      "repeat_ids_true.hdf5");
   EXPECT_DOUBLE_EQ(repeated.recall, 0.1);  // only the first of ten copies counts
   EXPECT_EQ(repeated.duplicate_ids, 9u * 25u);
   EXPECT_FALSE(repeated.distcomps.has_value());  // the fixture cannot count: unknown, not zero

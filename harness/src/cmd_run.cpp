@@ -3,6 +3,7 @@
 #include "args.h"
 #include "commands.h"
 #include "config.h"
+#include "isolation.h"
 #include "plugin_loader.h"
 #include "runner.h"
 
@@ -25,6 +26,10 @@ constexpr const char* kRunUsage = R"(annbench run CONFIG.yaml [options]
   --threads N           threads for build and batch search (default: the config's, else all)
   --results DIR         output root (default ./results)
   --shard i/N           run build points i, i+N, ... (for N machines or array jobs)
+  --isolate             run each build point in its own process: a crash, a hang past
+                        --timeout or memory past --memory-limit fails only its runs
+  --timeout SECONDS     wall-clock limit per build point (with --isolate)
+  --memory-limit SIZE   address-space limit per build point, e.g. 8G (with --isolate)
   --force               recompute runs that already have results
   --dry-run             list what would run
   --quiet               no progress lines
@@ -61,8 +66,10 @@ int run_command(const std::vector<std::string>& argv) {
       rest.push_back(argv[i]);
     }
   }
-  const Args args(rest, {"dataset", "queries", "k", "runs", "threads", "results", "shard"},
-                  {"batch", "force", "dry-run", "quiet"}, "annbench run");
+  const Args args(rest,
+                  {"dataset", "queries", "k", "runs", "threads", "results", "shard", "timeout",
+                   "memory-limit", "only-point"},
+                  {"batch", "force", "dry-run", "quiet", "isolate"}, "annbench run");
   args.expect_positionals(1, 1, "annbench run CONFIG.yaml [options] (see --help)");
 
   RunOptions options;
@@ -99,11 +106,42 @@ int run_command(const std::vector<std::string>& argv) {
   options.force = args.flag("force");
   options.dry_run = args.flag("dry-run");
   options.quiet = args.flag("quiet");
+  options.isolate = args.flag("isolate");
+  options.limits.timeout_s = args.get_float_or("timeout", 0);
+  ANNBENCH_CHECK(options.limits.timeout_s >= 0, "annbench run: --timeout must be >= 0");
+  if (auto limit = args.get("memory-limit"))
+    options.limits.memory_limit_bytes = parse_bytes(*limit);
+  ANNBENCH_CHECK(
+      options.isolate || (options.limits.timeout_s == 0 && options.limits.memory_limit_bytes == 0),
+      "annbench run: --timeout and --memory-limit need --isolate");
+  if (auto point = args.get("only-point")) {
+    // Internal: set by the parent of an --isolate run for its child.
+    const auto colon = point->find(':');
+    ANNBENCH_CHECK(colon != std::string::npos, "annbench run: --only-point expects D:P");
+    options.only_point = {std::stoul(point->substr(0, colon)),
+                          std::stoul(point->substr(colon + 1))};
+  }
+  if (options.isolate) {
+    // The child gets the same command line without the isolation and sharding options.
+    options.child_command = {"/proc/self/exe", "run"};
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+      const std::string& arg = argv[i];
+      if (arg == "--isolate" || arg.rfind("--timeout=", 0) == 0 ||
+          arg.rfind("--memory-limit=", 0) == 0 || arg.rfind("--shard=", 0) == 0) {
+        continue;
+      }
+      if (arg == "--timeout" || arg == "--memory-limit" || arg == "--shard") {
+        ++i;
+        continue;
+      }
+      options.child_command.push_back(arg);
+    }
+  }
 
   const SweepConfig config = load_sweep_config(args.positionals()[0]);
   const ModuleRegistry registry(default_module_directories());
   const SweepOutcome outcome = run_sweep(config, registry, options);
-  if (!options.quiet || outcome.runs_failed > 0) {
+  if ((!options.quiet || outcome.runs_failed > 0) && !options.only_point) {
     fmt::print("done: {} runs measured, {} already finished, {} failed\n", outcome.runs_done,
                outcome.runs_skipped, outcome.runs_failed);
   }

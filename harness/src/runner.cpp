@@ -239,7 +239,8 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
                      "`annbench groundtruth {} --k {}`)",
                      k, dataset.neighbors.cols(), path.string(), path.string(), k);
     }
-    if (!options.quiet) {
+    const bool child = options.only_point.has_value();
+    if (!options.quiet && !child) {
       fmt::print("dataset {}: {} train × {} dims, {} queries, metric {}\n", dataset.name,
                  dataset.train.rows(), dataset.dim(), dataset.test.rows(), dataset.distance);
     }
@@ -262,6 +263,7 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
 
     for (std::size_t p = 0; p < points.size(); ++p) {
       if ((d * points.size() + p) % options.shard_count != options.shard_index) continue;
+      if (child && *options.only_point != std::pair<std::size_t, std::size_t>{d, p}) continue;
       const BuildPoint& point = points[p];
       const ModuleInfo& info = *point.module->info;
       const std::string build_json = point.build.to_json();
@@ -312,6 +314,25 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
                      it->record.build_params, it->record.search_params, reason);
         }
       };
+
+      if (options.isolate) {
+        std::vector<std::string> command = options.child_command;
+        command.push_back("--only-point");
+        command.push_back(fmt::format("{}:{}", d, p));
+        const ChildOutcome result = run_child(command, options.limits);
+        for (auto it = pending.begin(); it != pending.end(); ++it) {
+          if (std::filesystem::exists(run_file(options.results_root, it->record))) {
+            ++outcome.runs_done;
+          } else if (!result.clean) {
+            fail_all(result.reason, it, it + 1);
+          } else if (std::filesystem::exists(failed_file(options.results_root, it->record))) {
+            ++outcome.runs_failed;  // the child recorded why
+          } else {
+            fail_all("the isolated child wrote no result for this run", it, it + 1);
+          }
+        }
+        continue;
+      }
 
       if (!module_serves(info, dataset.metric)) {
         fail_all(fmt::format("module '{}' does not serve metric {}", info.name, dataset.distance),
@@ -379,7 +400,7 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
       std::fflush(stdout);
     }
     const std::size_t rows = write_summary(options.results_root, dataset.name);
-    if (!options.quiet) {
+    if (!options.quiet && !child) {
       fmt::print("summary: {} ({} runs)\n",
                  (options.results_root / dataset.name / "summary.csv").string(), rows);
     }

@@ -3,6 +3,7 @@
 // search point × k × mode, writing each run's result as soon as it is measured.
 
 #include "config.h"
+#include "isolation.h"
 #include "plugin_loader.h"
 
 #include <cstddef>
@@ -27,6 +28,12 @@ struct RunOptions {
   std::size_t shard_count = 1;
   bool dry_run = false;
   bool quiet = false;
+  // --isolate: each build point runs in a child process started as child_command +
+  // "--only-point D:P", under `limits`; crashes, hangs and memory exhaustion become failed runs.
+  bool isolate = false;
+  IsolationLimits limits;
+  std::vector<std::string> child_command;
+  std::optional<std::pair<std::size_t, std::size_t>> only_point;  // (dataset, build point)
 };
 
 struct SweepOutcome {

@@ -4,7 +4,11 @@
 #include <annbench/module.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstring>
 #include <numeric>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -13,10 +17,22 @@ using namespace annbench;
 
 class FaultyIndex final : public Index {
  public:
-  FaultyIndex(std::size_t dim, bool fail_build) : dim_(dim), fail_build_(fail_build) {}
+  FaultyIndex(std::size_t dim, const Params& build) : dim_(dim), build_(build) {}
 
   void build(MatrixView base) override {
-    ANNBENCH_CHECK(!fail_build_, "fault injected at build");
+    ANNBENCH_CHECK(!build_.get_bool("fail_build"), "fault injected at build");
+    if (build_.get_bool("crash")) std::raise(SIGSEGV);
+    if (build_.get_bool("hang")) {
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    if (build_.get_bool("allocate")) {
+      // Touch every page so the memory is really used, as a leaking module's would be.
+      std::vector<std::unique_ptr<char[]>> blocks;
+      for (;;) {
+        blocks.emplace_back(new char[64 << 20]);
+        std::memset(blocks.back().get(), 1, 64 << 20);
+      }
+    }
     base_ = base;
   }
   void set_search_params(const Params& params) override {
@@ -46,7 +62,7 @@ class FaultyIndex final : public Index {
 
  private:
   std::size_t dim_;
-  bool fail_build_;
+  Params build_;
   MatrixView base_;
   bool bad_ids_ = false;
   bool repeat_ids_ = false;
@@ -55,6 +71,9 @@ class FaultyIndex final : public Index {
 const Metric kMetrics[] = {Metric::L2};
 const std::vector<ParamSpec> kBuildParams = {
     {"fail_build", ParamType::Bool, false, "throw from build()"},
+    {"crash", ParamType::Bool, false, "raise SIGSEGV in build()"},
+    {"hang", ParamType::Bool, false, "sleep forever in build()"},
+    {"allocate", ParamType::Bool, false, "allocate memory without bound in build()"},
 };
 const std::vector<ParamSpec> kSearchParams = {
     {"fail_search", ParamType::Bool, false, "throw from set_search_params()"},
@@ -63,7 +82,7 @@ const std::vector<ParamSpec> kSearchParams = {
 };
 
 std::unique_ptr<Index> create(Metric, std::size_t dim, const Params& build) {
-  return std::make_unique<FaultyIndex>(dim, build.get_bool("fail_build"));
+  return std::make_unique<FaultyIndex>(dim, build);
 }
 
 const ModuleInfo kInfo = [] {
