@@ -252,6 +252,19 @@ TEST_F(RunnerTest, QueriesOverrideAndAlgorithmSubset) {
   EXPECT_THROW(run_sweep(config("  - module: bruteforce\n"), registry_, o), Error);
 }
 
+TEST_F(RunnerTest, StrayTemporaryFilesOfDeadWritersAreRemoved) {
+  const fs::path folder = root_ / "results/tiny-8-euclidean/10/bruteforce";
+  fs::create_directories(folder);
+  // pid 4194304 is above Linux's pid_max: that writer is surely gone.
+  std::ofstream(folder / ".default.hdf5.tmp-4194304") << "half a file";
+  std::ofstream(folder / fmt::format(".other.hdf5.tmp-{}", ::getpid())) << "being written";
+  EXPECT_EQ(clean_temporary_files(root_ / "results"), 1u);
+  EXPECT_FALSE(fs::exists(folder / ".default.hdf5.tmp-4194304"));
+  EXPECT_TRUE(fs::exists(folder / fmt::format(".other.hdf5.tmp-{}", ::getpid())));
+  // A sweep over the folder ignores the live writer's file and finishes normally.
+  EXPECT_EQ(run_sweep(config("  - module: bruteforce\n"), registry_, options()).runs_done, 1u);
+}
+
 TEST(Shard, ParsesAndRejects) {
   EXPECT_EQ(parse_shard("1/4"), (std::pair<std::size_t, std::size_t>{1, 4}));
   EXPECT_THROW(parse_shard("4/4"), Error);

@@ -3,6 +3,7 @@
 #include <annbench/datasets/hdf5.h>
 
 #include <fmt/format.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cmath>
@@ -318,11 +319,17 @@ std::size_t clean_temporary_files(const fs::path& directory) {
   for (auto it = fs::recursive_directory_iterator(directory, error);
        !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
     const std::string name = it->path().filename().string();
-    if (it->is_regular_file() && name.size() > 1 && name[0] == '.' &&
-        name.find(".tmp-") != std::string::npos) {
-      std::error_code ignored;
-      if (fs::remove(it->path(), ignored)) ++removed;
+    const auto marker = name.rfind(".tmp-");
+    if (!it->is_regular_file() || name.size() < 2 || name[0] != '.' ||
+        marker == std::string::npos) {
+      continue;
     }
+    // A shard running beside us on this machine may be writing it right now: keep files of
+    // live processes.
+    const pid_t writer = static_cast<pid_t>(std::strtol(name.c_str() + marker + 5, nullptr, 10));
+    if (writer > 0 && ::kill(writer, 0) == 0) continue;
+    std::error_code ignored;
+    if (fs::remove(it->path(), ignored)) ++removed;
   }
   return removed;
 }
