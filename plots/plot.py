@@ -9,14 +9,19 @@ See plots/README.md for every option and how to read the plots.
 """
 
 import argparse
+import math
 import os
 import re
 import sys
+import textwrap
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+from matplotlib.ticker import (  # noqa: E402
+    FixedLocator, FuncFormatter, MaxNLocator, NullLocator,
+)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from annbench_results import (  # noqa: E402
@@ -29,6 +34,8 @@ PROG = "plot.py"
 # most distinct from one another (the light yellow, weakest on white paper, last).
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7",
           "#E69F00", "#56B4E9", "#000000", "#F0E442")
+# Marker edge per colour: white separates overlapping markers; the light yellow gets a dark edge.
+MARKER_EDGE = {"#F0E442": "#6B6400"}
 # Filled markers; 11 is coprime with 8 colours, so (colour, marker) stays unique for 88 algorithms.
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "p", "h")
 # Line style changes each time the colours wrap, so greyscale prints stay distinguishable too.
@@ -37,6 +44,7 @@ LINESTYLES = ("-", "--", "-.", ":")
 # --all-metrics: y metrics plotted against x (recall unless -x says otherwise).
 STANDARD_Y = ("qps", "build_s", "index_kb", "p99_ms", "distcomps")
 FORMATS = ("png", "svg", "pdf")
+RECALL_LIKE = ("recall", "epsilon_recall", "largeepsilon_recall")
 PNG_DPI = 200
 
 RC = {
@@ -87,23 +95,111 @@ def better_hint(xm, ym):
 
 # --------------------------------------------------------------------------- one plot
 
-def _apply_x_limits(ax, x_name, x_scale):
-    """Recall-like axes live in [0, 1]: do not let autoscale margins run past it."""
-    if x_name not in ("recall", "epsilon_recall", "largeepsilon_recall"):
-        return
-    x0, x1 = ax.get_xlim()
-    if x_scale == "logit":  # as ANN-Benchmarks: a subset of (0, 1)
-        ax.set_xlim(max(x0, 1e-4), min(x1, 1 - 1e-4))
-    elif x_scale == "linear":
-        pad = 0.015 * max(x1 - x0, 1e-9)
-        ax.set_xlim(max(x0, 0.0), min(x1, 1.0 + pad))
+# logit axis ticks: "nines" always; the in-between ones only when the axis spans few of them
+LOGIT_TICKS = (0.0001, 0.001, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999)
+LOGIT_TICKS_FINE = (0.2, 0.3, 0.7, 0.8, 0.95, 0.995, 0.9995)
 
 
-def _set_scale(set_scale, scale):
+def _logit(v):
+    return math.log(v / (1 - v))
+
+
+def _logit_limits(values):
+    """Limits for a logit axis: the data below 1 with a margin, inside (1e-4, 1 - 1e-4).
+
+    A value of exactly 1 cannot be placed on a logit axis: the upper limit is then
+    1 - 1e-4 (as ANN-Benchmarks does) and lines run off the right edge towards it.
+    """
+    lo_cap, hi_cap = 1e-4, 1 - 1e-4
+    inner = [v for v in values if 0 < v < 1]
+    if not inner:
+        return lo_cap, hi_cap
+    t = [_logit(v) for v in inner]
+    span = max(max(t) - min(t), 1.0)
+    lo = 1 / (1 + math.exp(-(min(t) - 0.05 * span)))
+    hi = 1 / (1 + math.exp(-(max(t) + 0.05 * span)))
+    if any(v >= 1 for v in values):
+        hi = hi_cap
+    return max(lo, lo_cap), min(hi, hi_cap)
+
+
+def _tick_text(v, plain):
+    """A plain number (0.5, 20, 3000, 20000) or, when not plain, 10^n / m x 10^n."""
+    if plain:
+        return format(float("%.3g" % v), ",.6g")
+    exponent = math.floor(math.log10(v) + 1e-9)
+    mantissa = float("%.3g" % (v / 10 ** exponent))
+    if mantissa == 1:
+        return r"$\mathdefault{10^{%d}}$" % exponent
+    return r"$\mathdefault{%g\times10^{%d}}$" % (mantissa, exponent)
+
+
+def _log_tick_formatter(axis, minor):
+    """Labels for a log axis: every decade; on a short axis (under two decades) also
+    the minor ticks at 2 and 5 (all of them under ~0.7 decades) so there are numbers to read.
+    Plain numbers when the whole axis lies within [0.001, 100000), powers of ten otherwise."""
+    def fmt(v, _pos):
+        if v <= 0:
+            return ""
+        lo, hi = sorted(axis.get_view_interval())
+        plain = lo >= 1e-3 and hi < 1e5
+        decades = math.log10(hi / lo) if lo > 0 else 99.0
+        mantissa = round(v / 10 ** math.floor(math.log10(v) + 1e-9), 6)
+        if minor:
+            wanted = (2, 5) if decades < 2 else ()
+            if decades < 0.7:
+                wanted = (2, 3, 4, 5, 6, 8)
+            if not any(abs(mantissa - m) < 1e-6 for m in wanted):
+                return ""
+        return _tick_text(v, plain)
+    return fmt
+
+
+def _short_log_formatter(axis):
+    """Labels for a log axis spanning under a decade (round-number ticks)."""
+    def fmt(v, _pos):
+        if v <= 0:
+            return ""
+        lo, hi = sorted(axis.get_view_interval())
+        if 1e-3 <= lo and hi < 1e7:
+            return format(float("%.4g" % v), ",.6g")  # 275,000 rather than 2.75 x 10^5
+        return _tick_text(v, False)
+    return fmt
+
+
+def _apply_scale_and_limits(ax, axis, name, scale, values):
+    """Set the scale of one axis; recall-like axes stay inside [0, 1]."""
+    set_scale = ax.set_xscale if axis == "x" else ax.set_yscale
+    get_lim = ax.get_xlim if axis == "x" else ax.get_ylim
+    set_lim = ax.set_xlim if axis == "x" else ax.set_ylim
+    target = ax.xaxis if axis == "x" else ax.yaxis
     if scale == "logit":
         set_scale("logit", nonpositive="clip")
-    else:
-        set_scale(scale)
+        lo, hi = _logit_limits(values)
+        set_lim(lo, hi)
+        # plain decimal ticks (0.9, 0.99, 0.999) instead of matplotlib's "1 - 10^-1"
+        ticks = LOGIT_TICKS
+        if _logit(hi) - _logit(lo) < 7:
+            ticks = sorted(LOGIT_TICKS + LOGIT_TICKS_FINE)
+        target.set_major_locator(FixedLocator([t for t in ticks if lo <= t <= hi]))
+        target.set_major_formatter(FuncFormatter(lambda v, _pos: "%g" % v))
+        target.set_minor_locator(NullLocator())
+        return
+    set_scale(scale)
+    if scale == "log":
+        pos = [v for v in values if v > 0]
+        if pos and 0 < math.log10(max(pos) / min(pos)) < 0.85:
+            # under a decade of data the log locator leaves one or two ticks: use round numbers
+            target.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+            target.set_minor_locator(NullLocator())
+            target.set_major_formatter(FuncFormatter(_short_log_formatter(target)))
+        else:
+            target.set_major_formatter(FuncFormatter(_log_tick_formatter(target, minor=False)))
+            target.set_minor_formatter(FuncFormatter(_log_tick_formatter(target, minor=True)))
+    if scale == "linear" and name in RECALL_LIKE:
+        v0, v1 = get_lim()
+        pad = 0.015 * max(v1 - v0, 1e-9)
+        set_lim(max(v0, 0.0), min(v1, 1.0 + pad))
 
 
 def make_plot(rows, x_name, y_name, styles, title, path_base, formats,
@@ -137,16 +233,20 @@ def make_plot(rows, x_name, y_name, styles, title, path_base, formats,
                             markeredgewidth=0, zorder=2)
             ax.plot([p[0] for p in front], [p[1] for p in front], label=algo,
                     color=color, marker=marker, linestyle=ls, linewidth=1.5,
-                    markersize=5.5, markeredgecolor="white", markeredgewidth=0.6,
+                    markersize=5.5, markeredgecolor=MARKER_EDGE.get(color, "white"),
+                    markeredgewidth=0.6,
                     zorder=3)
             drawn += 1
+        no_data = sorted(a for a in by_algo
+                         if not any(metric_value(r, x_name) and metric_value(r, y_name) for r in by_algo[a]))
         if drawn == 0:
             plt.close(fig)
             return []
 
-        _set_scale(ax.set_xscale, x_scale)
-        _set_scale(ax.set_yscale, y_scale)
-        _apply_x_limits(ax, x_name, x_scale)
+        xs = [v for v in (metric_value(r, x_name) for r in rows) if v]
+        ys = [v for v in (metric_value(r, y_name) for r in rows) if v]
+        _apply_scale_and_limits(ax, "x", x_name, x_scale, xs)
+        _apply_scale_and_limits(ax, "y", y_name, y_scale, ys)
         ax.set_xlabel(metric_label(x_name, k))
         ax.set_ylabel(metric_label(y_name, k))
         ax.set_title(title)
@@ -161,7 +261,10 @@ def make_plot(rows, x_name, y_name, styles, title, path_base, formats,
         ncol = 1 if drawn <= 16 else 2
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
                   frameon=False, ncol=ncol, title="Algorithm", alignment="left")
-        ax.text(1.02, 0.0, better_hint(xm, ym), transform=ax.transAxes,
+        note = better_hint(xm, ym)
+        if no_data:  # say who is missing rather than leave the reader guessing
+            note = "%s\n%s" % (textwrap.fill("no data: " + ", ".join(no_data), 30), note)
+        ax.text(1.02, 0.0, note, transform=ax.transAxes, linespacing=1.4,
                 ha="left", va="bottom", fontsize=8, color="0.35", style="italic")
 
         written = []
