@@ -79,6 +79,33 @@ TEST_F(DatasetCliTest, SyntheticThenInfo) {
                           HasSubstr("sha256: " + file_sha256(dir_ / "s.hdf5"))));
 }
 
+TEST_F(DatasetCliTest, SliceKeepsTheFirstRowsWithExactGroundTruth) {
+  ASSERT_EQ(run(dataset_command, {"synthetic", "--n", "500", "--queries", "20", "--dim", "5",
+                                  "--metric", "angular", "--out", p("big.hdf5")})
+                .first,
+            0);
+  ASSERT_EQ(run(dataset_command, {"slice", p("big.hdf5"), "--train", "120", "--queries", "7", "--k",
+                                  "15", "--out", p("small.hdf5")})
+                .first,
+            0);
+  const Dataset big = load_dataset(p("big.hdf5"));
+  const Dataset small = load_dataset(p("small.hdf5"));
+  EXPECT_EQ(small.metric, Metric::Angular);
+  ASSERT_EQ(small.train.rows(), 120u);
+  ASSERT_EQ(small.test.rows(), 7u);
+  ASSERT_EQ(small.neighbors.cols(), 15u);
+  EXPECT_EQ(std::memcmp(small.train.data(), big.train.data(), small.train.bytes()), 0);
+  EXPECT_EQ(std::memcmp(small.test.data(), big.test.data(), small.test.bytes()), 0);
+  const GroundTruth truth =
+      compute_ground_truth(small.train.view(), small.test.view(), Metric::Angular, 15);
+  for (std::size_t i = 0; i < truth.neighbors.size(); ++i) {
+    EXPECT_EQ(small.neighbors.data()[i], truth.neighbors.data()[i]);
+  }
+  EXPECT_THAT(
+      error_of({"slice", p("big.hdf5"), "--train", "501", "--queries", "1", "--out", p("x.hdf5")}),
+      HasSubstr("cannot slice 501"));
+}
+
 TEST_F(DatasetCliTest, MissingArgumentsShowUsage) {
   EXPECT_THAT(
       error_of({"synthetic", "--n", "10"}),

@@ -38,6 +38,7 @@ constexpr const char* kUsage = R"(usage: annbench dataset SUBCOMMAND ...
                                make a dataset from .fvecs/.bvecs/.ivecs/.npy/IDX(.gz) files,
                                computing exact ground truth
   synthetic --n N --queries Q --dim D --metric M --out FILE [--clusters C] [--seed S] [--k 100]
+  slice NAME|FILE --train N --queries Q --out FILE [--k 100]
                                Gaussian-blob dataset with exact ground truth
 
 data directory: $ANNBENCH_DATA_DIR, default ./data
@@ -217,6 +218,36 @@ int synthetic(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// A smaller dataset from a bigger one: the first N train and Q test vectors, with exact ground
+// truth recomputed for that train subset (e.g. for CI on a slice of fashion-mnist).
+int slice(const std::vector<std::string>& argv) {
+  constexpr const char* kSliceUsage =
+      "annbench dataset slice NAME|FILE --train N --queries Q --out OUT.hdf5 [--k 100]";
+  const Args args(argv, {"train", "queries", "out", "k"}, {}, "annbench dataset slice");
+  args.expect_positionals(1, 1, kSliceUsage);
+  for (const char* name : {"train", "queries"}) required(args, name, kSliceUsage);
+  const std::size_t n = positive(args, "train", 0);
+  const std::size_t queries = positive(args, "queries", 0);
+  const fs::path out = required(args, "out", kSliceUsage);
+  const std::size_t k = positive(args, "k", 100);
+  const fs::path source = resolve_dataset(args.positionals()[0]);
+  DatasetLoadOptions options;
+  options.max_queries = queries;
+  options.require_ground_truth = false;
+  const Dataset dataset = load_dataset(source, options);
+  ANNBENCH_CHECK(n <= dataset.train.rows() && queries <= dataset.test.rows(),
+                 "'{}' has {} train and {} test vectors; cannot slice {} and {}", source.string(),
+                 dataset.train.rows(), dataset.test.rows(), n, queries);
+  FloatMatrix train(n, dataset.dim());
+  std::copy(dataset.train.data(), dataset.train.data() + train.size(), train.data());
+  const GroundTruth truth = timed_ground_truth(train, dataset.test, dataset.metric, k);
+  write_dataset(out, dataset.metric, train, dataset.test, truth.neighbors, truth.distances,
+                {{"source", source.filename().string()},
+                 {"slice", fmt::format("first {} train, first {} test", n, queries)}});
+  fmt::print("wrote {} ({} train, {} test)\n", out.string(), n, queries);
+  return 0;
+}
+
 }  // namespace
 
 int dataset_command(const std::vector<std::string>& args) {
@@ -236,6 +267,7 @@ int dataset_command(const std::vector<std::string>& args) {
   if (sub == "info") return info(rest);
   if (sub == "convert") return convert(rest);
   if (sub == "synthetic") return synthetic(rest);
+  if (sub == "slice") return slice(rest);
   fmt::print(stderr, "annbench dataset: unknown subcommand '{}'\n\n{}", sub, kUsage);
   return 2;
 }
