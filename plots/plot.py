@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import textwrap
+from collections import namedtuple
 
 import matplotlib
 
@@ -362,6 +363,56 @@ def dataset_of(row):
     return os.path.basename(os.path.dirname(os.path.abspath(src))) if src else "unknown"
 
 
+PlotEntry = namedtuple("PlotEntry", "dataset k batch x y files")
+
+
+def group_rows(rows):
+    """Rows grouped by (dataset, k, batch 0/1), in sorted order: [((dataset, k, batch), rows)]."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((dataset_of(r), r.get("count"), 1 if r.get("batch_mode") else 0), []).append(r)
+    order = sorted(groups, key=lambda g: (g[0], g[1] if g[1] is not None else -1, g[2]))
+    return [(g, groups[g]) for g in order]
+
+
+def write_plots(rows, pairs, styles, out_dir, formats, x_scale=None, y_scale=None,
+                all_points=False, title_template=None):
+    """One plot per (dataset, k, mode) group and (x, y) pair; warnings go to stderr.
+
+    Returns a PlotEntry per plot drawn (files: the paths written, one per format).
+    """
+    entries = []
+    for (dataset, k, batch), grows in group_rows(rows):
+        mixed = {}
+        for r in grows:
+            mixed.setdefault(r["algorithm"], set()).add(r.get("threads"))
+        for algo, th in sorted(mixed.items()):
+            if len(th) > 1:
+                print("%s: warning: %s, k=%s, %s: %s mixes thread counts %s (use --threads N)" % (
+                    PROG, dataset, k, mode_name(batch), algo,
+                    ", ".join(str(t) for t in sorted(th, key=lambda t: (t is None, t or 0)))),
+                    file=sys.stderr)
+        for x_name, y_name in pairs:
+            fields = {"dataset": dataset, "k": k, "mode": mode_name(batch), "x": x_name, "y": y_name}
+            title = "{dataset}, k={k}, {mode}".format(**fields)
+            if title_template:
+                try:
+                    title = title_template.format(**fields)
+                except (KeyError, IndexError, ValueError):
+                    title = title_template
+            base = os.path.join(out_dir, "%s-k%s-%s-%s%s" % (
+                safe_name(dataset), k, x_name, y_name, "-batch" if batch else ""))
+            files = make_plot(grows, x_name, y_name, styles, title, base, formats,
+                              x_scale, y_scale, all_points)
+            if not files:
+                print("%s: warning: %s, k=%s, %s: no run has both %s and %s; %s-%s plot skipped" % (
+                    PROG, dataset, k, mode_name(batch), x_name, y_name, x_name, y_name),
+                    file=sys.stderr)
+                continue
+            entries.append(PlotEntry(dataset, k, batch, x_name, y_name, files))
+    return entries
+
+
 def run(argv=None):
     args = parse_args(argv)
     try:
@@ -402,41 +453,12 @@ def run(argv=None):
     out_dir = args.out or default_out_dir(args.results)
     os.makedirs(out_dir, exist_ok=True)
 
-    groups = {}
-    for r in rows:
-        groups.setdefault((dataset_of(r), r.get("count"), 1 if r.get("batch_mode") else 0), []).append(r)
-
     written = []
-    for (dataset, k, batch) in sorted(groups, key=lambda g: (g[0], g[1] if g[1] is not None else -1, g[2])):
-        grows = groups[(dataset, k, batch)]
-        mixed = {}
-        for r in grows:
-            mixed.setdefault(r["algorithm"], set()).add(r.get("threads"))
-        for algo, th in sorted(mixed.items()):
-            if len(th) > 1:
-                print("%s: warning: %s, k=%s, %s: %s mixes thread counts %s (use --threads N)" % (
-                    PROG, dataset, k, mode_name(batch), algo,
-                    ", ".join(str(t) for t in sorted(th, key=lambda t: (t is None, t or 0)))),
-                    file=sys.stderr)
-        for x_name, y_name in pairs:
-            fields = {"dataset": dataset, "k": k, "mode": mode_name(batch), "x": x_name, "y": y_name}
-            title = "{dataset}, k={k}, {mode}".format(**fields)
-            if args.title:
-                try:
-                    title = args.title.format(**fields)
-                except (KeyError, IndexError, ValueError):
-                    title = args.title
-            base = os.path.join(out_dir, "%s-k%s-%s-%s%s" % (
-                safe_name(dataset), k, x_name, y_name, "-batch" if batch else ""))
-            files = make_plot(grows, x_name, y_name, styles, title, base, args.formats,
-                              args.x_scale, args.y_scale, args.all_points)
-            if not files:
-                print("%s: warning: %s, k=%s, %s: no run has both %s and %s; %s-%s plot skipped" % (
-                    PROG, dataset, k, mode_name(batch), x_name, y_name, x_name, y_name),
-                    file=sys.stderr)
-            for f in files:
-                print(f)
-            written.extend(files)
+    for entry in write_plots(rows, pairs, styles, out_dir, args.formats, args.x_scale,
+                             args.y_scale, args.all_points, args.title):
+        for f in entry.files:
+            print(f)
+        written.extend(entry.files)
     if not written:
         raise UsageError("nothing plotted: no matching run has nonzero values for the requested metrics")
     return written

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, exactly what annbench's build, tests, demo and plots need.
-# Peer libraries (faiss, hnswlib, FLANN) are installed too so that peer modules can be built.
+# Peer libraries (faiss, hnswlib, FLANN, scikit-learn) are installed too so that peer modules
+# can be built; Annoy's headers are extracted from r-cran-rcppannoy without installing R.
 set -euo pipefail
 
 packages=(
@@ -9,7 +10,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-matplotlib python3-numpy python3-h5py
   dataset-fashion-mnist
+  libfaiss-dev libhnswlib-dev libflann-dev liblz4-dev python3-sklearn
 )
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 
 missing=()
 for package in "${packages[@]}"; do
@@ -17,11 +22,25 @@ for package in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-sudo_cmd=()
-if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
-echo "install-deps: installing ${missing[*]}"
-"${sudo_cmd[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Annoy (header-only) ships in Debian only inside R's RcppAnnoy package. Download that .deb and
+# unpack it into a cache instead of installing R; CMake's ANNBENCH_ANNOY_INCLUDE_DIR defaults to
+# the folder below. Skipped once the headers are there; a failure only skips the annoy-ref module.
+annoy_cache=${ANNBENCH_ANNOY_CACHE:-/var/cache/annbench}
+annoy_include="$annoy_cache/rcppannoy/usr/lib/R/site-library/RcppAnnoy/include"
+if [ ! -f "$annoy_include/annoylib.h" ]; then
+  echo "install-deps: extracting Annoy's headers from r-cran-rcppannoy into $annoy_cache"
+  "${sudo_cmd[@]}" mkdir -p "$annoy_cache"
+  if (cd "$annoy_cache" && "${sudo_cmd[@]}" apt-get download -qq r-cran-rcppannoy 2>/dev/null) &&
+     "${sudo_cmd[@]}" dpkg-deb -x "$(ls -t "$annoy_cache"/r-cran-rcppannoy_*.deb | head -n 1)" \
+       "$annoy_cache/rcppannoy"; then
+    echo "install-deps: Annoy headers in $annoy_include"
+  else
+    echo "install-deps: could not fetch r-cran-rcppannoy; the annoy-ref module will be skipped" >&2
+  fi
+fi

@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <type_traits>
@@ -198,6 +199,20 @@ Matrix<T> File::read_matrix(std::string_view name, std::size_t max_rows) const {
   }
   hsize_t dims[2] = {0, 1};
   H5Sget_simple_extent_dims(file_space.get(), dims, nullptr);
+  // The shape comes from the file: before allocating, check that rows x cols x sizeof(T) does not
+  // overflow (it wrapped to a tiny buffer that H5Dread then overran) and that the file really
+  // stores that much data (deflate expands at most ~1032:1), so a few corrupt bytes cannot ask
+  // for gigabytes.
+  std::size_t claimed_bytes = 0;
+  if (__builtin_mul_overflow(dims[0], dims[1], &claimed_bytes) ||
+      __builtin_mul_overflow(claimed_bytes, std::max(H5Tget_size(type.get()), sizeof(T)),
+                             &claimed_bytes) ||
+      claimed_bytes / 1032 > H5Dget_storage_size(dataset.get())) {
+    H5Eclear2(H5E_DEFAULT);
+    ANNBENCH_FAIL(
+        "dataset '{}' in '{}' claims shape {} x {} but the file stores only {} bytes of it", name,
+        path_.string(), dims[0], dims[1], H5Dget_storage_size(dataset.get()));
+  }
   const std::size_t rows =
       max_rows > 0 && max_rows < dims[0] ? max_rows : static_cast<std::size_t>(dims[0]);
   Matrix<T> out(rows, dims[1]);

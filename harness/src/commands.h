@@ -18,7 +18,13 @@ int dataset_command(const std::vector<std::string>& args);
 int groundtruth_command(const std::vector<std::string>& args);
 // annbench plot RESULTS [...]
 int plot_command(const std::vector<std::string>& args);
+// annbench compare RESULTS --baseline-algorithm NAME [...]
+int compare_command(const std::vector<std::string>& args);
 // annbench check RESULTS --baseline FILE
 int check_command(const std::vector<std::string>& args);
+// annbench report RESULTS [--out FILE]
+int report_command(const std::vector<std::string>& args);
+// annbench export RESULTS [--out FILE]
+int export_command(const std::vector<std::string>& args);
 
 }  // namespace annbench

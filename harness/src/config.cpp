@@ -20,6 +20,18 @@ std::string scalar_text(const YAML::Node& node) {
                          : std::string("(a ") + (node.IsMap() ? "map" : "list") + ")";
 }
 
+// Map keys must be scalars: `{[a, b]: 1}` is valid YAML, but as<std::string>() on it would throw
+// yaml-cpp's own exception instead of an annbench::Error.
+std::string key_text(const YAML::Node& key, const std::filesystem::path& file) {
+  ANNBENCH_CHECK(key.IsScalar(), "{}: a key must be a plain name, got {}", where(file, key),
+                 scalar_text(key));
+  return key.Scalar();
+}
+
+// A product of lists grows fast (and YAML aliases repeat a list for a few bytes); a sweep this
+// large is a typo, and expanding it would exhaust memory before anything ran.
+constexpr std::size_t kMaxPoints = 100000;
+
 template <typename T>
 T decode(const YAML::Node& node, const std::filesystem::path& file, const std::string& key,
          const char* expected) {
@@ -61,7 +73,7 @@ std::vector<Params> expand_map(const YAML::Node& map, std::span<const ParamSpec>
   std::vector<Params> points{Params{}};
   // Sorted keys make the expansion order (and so run order) independent of YAML formatting.
   std::map<std::string, YAML::Node> keyed;
-  for (const auto& item : map) keyed[item.first.as<std::string>()] = item.second;
+  for (const auto& item : map) keyed[key_text(item.first, file)] = item.second;
   for (const auto& [key, values] : keyed) {
     const ParamSpec* spec = nullptr;
     for (const ParamSpec& candidate : specs) {
@@ -72,6 +84,9 @@ std::vector<Params> expand_map(const YAML::Node& map, std::span<const ParamSpec>
     const auto list = as_list(values);
     ANNBENCH_CHECK(!list.empty(), "{}: {} {} parameter '{}' has an empty list", where(file, values),
                    module, kind, key);
+    ANNBENCH_CHECK(points.size() * list.size() <= kMaxPoints,
+                   "{}: {} {} parameters expand to more than {} points", where(file, values),
+                   module, kind, kMaxPoints);
     std::vector<Params> next;
     for (const Params& point : points) {
       for (const auto& value : list) {
@@ -104,6 +119,9 @@ std::vector<Params> expand_parameter_node(const YAML::Node& node, std::span<cons
   std::vector<Params> all;
   for (const auto& group : node) {
     auto points = expand_map(group, specs, module, kind, file);
+    ANNBENCH_CHECK(all.size() + points.size() <= kMaxPoints,
+                   "{}: {} {} parameter groups expand to more than {} points", where(file, node),
+                   module, kind, kMaxPoints);
     all.insert(all.end(), points.begin(), points.end());
   }
   ANNBENCH_CHECK(!all.empty(), "{}: {} {} parameter groups are an empty list", where(file, node),
@@ -128,7 +146,7 @@ SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesyst
                                               "queries",  "single",     "batch",
                                               "threads",  "algorithms", "description"};
   for (const auto& item : root) {
-    const auto key = item.first.as<std::string>();
+    const auto key = key_text(item.first, file);
     ANNBENCH_CHECK(kKeys.count(key) != 0,
                    "{}: unknown key '{}'; accepted: datasets, k, runs, queries, single, batch, "
                    "threads, algorithms, description",
@@ -176,7 +194,7 @@ SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesyst
     ANNBENCH_CHECK(node.IsMap(), "{}: an algorithm entry must be a map with 'module'",
                    where(file, node));
     for (const auto& item : node) {
-      const auto key = item.first.as<std::string>();
+      const auto key = key_text(item.first, file);
       ANNBENCH_CHECK(
           key == "module" || key == "name" || key == "build" || key == "search",
           "{}: unknown key '{}' in algorithm entry; accepted: module, name, build, search",
@@ -221,6 +239,9 @@ std::vector<BuildPoint> expand_sweep(const SweepConfig& config, const ModuleRegi
         expand_parameter_node(entry.build, info.build_params, entry.module, "build", config.file);
     auto searches = expand_parameter_node(entry.search, info.search_params, entry.module, "search",
                                           config.file);
+    ANNBENCH_CHECK(builds.size() * searches.size() <= kMaxPoints,
+                   "{}:{}: {} build x {} search points is more than {} runs per dataset",
+                   config.file.string(), entry.line, builds.size(), searches.size(), kMaxPoints);
     for (auto& build : builds) points.push_back({entry.name, module, std::move(build), searches});
   }
   return points;

@@ -22,7 +22,11 @@ commands:
                                build, download, convert or inspect datasets
   groundtruth FILE [--k 100]   (re)compute exact neighbours of a dataset file
   plot RESULTS [options]       draw recall/QPS curves with matplotlib
+  compare RESULTS --baseline-algorithm NAME [...]
+                               best QPS at recall thresholds vs a baseline (Markdown)
   check RESULTS --baseline F   regression gate: recall, distance counts, QPS relative to brute force
+  report RESULTS [--out F]     one self-contained HTML page: plots, run table, reproducibility
+  export RESULTS [--out F]     every run of every dataset in one CSV (default RESULTS/all_runs.csv)
 
 environment:
   ANNBENCH_PLUGIN_PATH  extra module directories (colon-separated)
@@ -46,7 +50,10 @@ int main(int argc, char** argv) {
     if (command == "dataset") return annbench::dataset_command(args);
     if (command == "groundtruth") return annbench::groundtruth_command(args);
     if (command == "plot") return annbench::plot_command(args);
+    if (command == "compare") return annbench::compare_command(args);
     if (command == "check") return annbench::check_command(args);
+    if (command == "report") return annbench::report_command(args);
+    if (command == "export") return annbench::export_command(args);
     fmt::print(stderr, "annbench: unknown command '{}'\n\n{}", command, kUsage);
     return 2;
   } catch (const annbench::Error& error) {

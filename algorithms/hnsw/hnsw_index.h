@@ -1,0 +1,155 @@
+#pragma once
+// HNSW (Malkov & Yashunin, 2018): a hierarchy of proximity graphs searched greedily from the
+// top layer down, with a beam of width ef on layer 0.
+//
+// Memory layout (why it is fast): layer 0 is one 64-byte-aligned array of fixed-size blocks,
+// one per node: the node's vector (dim floats) followed by its 2M layer-0 links (uint32 ids,
+// unused slots hold kNoLink), the stride rounded up to 64 bytes. Expanding a node therefore
+// touches one block, and a neighbour's distance reads one contiguous block. Links on layers
+// >= 1 (M per layer) live in a separate pool, since only ~1/M of the nodes have any.
+//
+// Distances are "smaller is closer" in the module's own scale: squared L2 for euclidean, the
+// negative dot product for inner product, and for angular the negative dot product of the
+// normalised vectors (base and query are normalised).
+//
+// Thread safety: build() runs on the OpenMP threads the harness set, with one spin lock per
+// node guarding its link lists; after build, search() is lock-free and may run on many threads
+// at once (scratch buffers come from a pool).
+
+#include <annbench/index.h>
+#include <annbench/metric.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace annbench::hnsw {
+
+inline constexpr std::uint32_t kNoLink = 0xFFFFFFFFu;
+inline constexpr std::size_t kMaxM = 128;  // ParamSpec bound; layer-0 lists hold up to 2 kMaxM
+inline constexpr std::size_t kMaxLinksPerList = 2 * kMaxM;
+inline constexpr int kMaxLevel = 64;  // levels are drawn geometric; this cap is never reached
+
+struct HnswConfig {
+  std::size_t M = 16;                 // links per node on layers >= 1; 2M on layer 0
+  std::size_t ef_construction = 200;  // beam width while inserting
+  std::uint64_t seed = 42;            // level draws
+};
+
+struct Candidate {
+  float distance;
+  std::uint32_t id;
+};
+
+struct SearchScratch;
+class ScratchPool;
+
+class HnswIndex final : public Index {
+ public:
+  HnswIndex(Metric metric, std::size_t dim, HnswConfig config);
+  ~HnswIndex() override;
+
+  void build(MatrixView base) override;
+  void set_search_params(const Params& params) override;
+  // ef below k is raised to k: the beam must hold at least k results.
+  void search(const float* query, std::size_t k, Neighbor* out) const override;
+  std::size_t memory_bytes() const override;
+  std::optional<std::uint64_t> distance_count() const override { return distances_.get(); }
+
+  void set_ef(std::size_t ef) { ef_ = ef; }
+
+  // File format: see hnsw_io.cpp. save() throws Error on I/O failure; load() throws Error
+  // naming the file when it is truncated, foreign, of another version or corrupted.
+  void save(const std::string& path) const;
+  static std::unique_ptr<HnswIndex> load(const std::string& path);
+
+  // Introspection (tests, tools). Inline so callers outside the module need no symbols.
+  Metric metric() const { return metric_; }
+  std::size_t dim() const { return dim_; }
+  std::size_t size() const { return n_; }
+  std::size_t max_degree(int level) const { return level == 0 ? 2 * config_.M : config_.M; }
+  const HnswConfig& config() const { return config_; }
+  int max_level() const { return max_level_; }
+  std::uint32_t entry_point() const { return entry_; }
+  int level(std::uint32_t node) const { return levels_[node]; }
+  const float* vector(std::uint32_t node) const {
+    return reinterpret_cast<const float*>(level0_.get() + node * stride_);
+  }
+  // The links of `node` on `level` (level <= level(node)).
+  std::span<const std::uint32_t> neighbors(std::uint32_t node, int level) const {
+    const std::uint32_t* links = link_list(node, level);
+    const std::size_t cap = max_degree(level);
+    std::size_t count = 0;
+    while (count < cap && links[count] != kNoLink) ++count;
+    return {links, count};
+  }
+
+ private:
+  struct AlignedFree {
+    void operator()(std::byte* p) const;
+  };
+  friend class HnswBuilder;
+  friend struct HnswFile;
+
+  const std::uint32_t* link_list(std::uint32_t node, int level) const {
+    if (level == 0) return reinterpret_cast<const std::uint32_t*>(vector(node) + dim_);
+    return upper_.data() + upper_offset_[node] + static_cast<std::size_t>(level - 1) * config_.M;
+  }
+  std::uint32_t* link_list(std::uint32_t node, int level) {
+    return const_cast<std::uint32_t*>(std::as_const(*this).link_list(node, level));
+  }
+  float distance(const float* a, const float* b) const {
+    const float d = kernel_(a, b, dim_);
+    return negate_ ? -d : d;
+  }
+
+  // Allocates blocks and upper-layer storage for n nodes with the given levels; copies (and for
+  // angular normalises) the vectors. Links all kNoLink.
+  void allocate(std::size_t n, std::vector<std::uint8_t> levels);
+  void copy_vector(std::uint32_t node, const float* source);
+  // dst = src / |src| (a zero vector stays zero).
+  void normalize_into(const float* src, float* dst) const;
+  const float* prepare_query(const float* query, SearchScratch& scratch) const;
+
+  // Beam search on layer 0 from `start`; leaves scratch.results a max-heap of at most ef
+  // candidates. Returns the number of distances computed. kLocked: read links under the
+  // per-node locks (during a parallel build).
+  template <bool kLocked>
+  std::size_t search_layer(const float* query, Candidate start, std::size_t ef, int level,
+                           SearchScratch& scratch) const;
+  // Greedy descent on one upper layer; returns the closest node found.
+  template <bool kLocked>
+  Candidate greedy_step(const float* query, Candidate start, int level, std::size_t& count) const;
+
+  void lock(std::uint32_t node) const;
+  void unlock(std::uint32_t node) const;
+
+  Metric metric_;
+  std::size_t dim_;
+  HnswConfig config_;
+  bool negate_ = false;
+  float (*kernel_)(const float*, const float*, std::size_t) = nullptr;
+  std::size_t ef_ = 10;
+
+  std::size_t n_ = 0;
+  std::size_t stride_ = 0;  // bytes per layer-0 block, a multiple of 64
+  std::unique_ptr<std::byte[], AlignedFree> level0_;
+  std::vector<std::uint8_t> levels_;
+  std::vector<std::uint32_t> upper_offset_;  // into upper_, for nodes with level >= 1
+  std::vector<std::uint32_t> upper_;
+  std::unique_ptr<std::atomic<std::uint8_t>[]> locks_;
+  int max_level_ = -1;
+  std::uint32_t entry_ = kNoLink;
+
+  std::unique_ptr<ScratchPool> scratch_;
+  DistanceCounter distances_;
+};
+
+}  // namespace annbench::hnsw

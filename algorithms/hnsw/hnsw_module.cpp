@@ -1,0 +1,73 @@
+// The hnsw module: parameters, factory and the exported save/load API around HnswIndex.
+
+#include "hnsw_api.h"
+#include "hnsw_index.h"
+
+#include <annbench/error.h>
+#include <annbench/module.h>
+
+#include <array>
+#include <memory>
+#include <vector>
+
+namespace annbench::hnsw {
+namespace {
+
+const std::vector<ParamSpec> kBuildParams = {
+    {"M", ParamType::Int, std::int64_t{16}, "links per node on layers >= 1 (2M on layer 0)", 2,
+     static_cast<double>(kMaxM)},
+    {"ef_construction", ParamType::Int, std::int64_t{200}, "beam width while inserting", 1,
+     1 << 20},
+    {"seed", ParamType::Int, std::int64_t{42}, "seed of the level draws", 0, 9.0e15},
+};
+
+const std::vector<ParamSpec> kSearchParams = {
+    {"ef", ParamType::Int, std::int64_t{10}, "beam width at query time (raised to k when below)", 1,
+     1 << 20},
+};
+
+std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& build) {
+  HnswConfig config;
+  config.M = static_cast<std::size_t>(build.get_int("M"));
+  config.ef_construction = static_cast<std::size_t>(build.get_int("ef_construction"));
+  config.seed = static_cast<std::uint64_t>(build.get_int("seed"));
+  return std::make_unique<HnswIndex>(metric, dim, config);
+}
+
+const HnswIndex* graph(const Index& index) {
+  return dynamic_cast<const HnswIndex*>(&index);
+}
+
+void save(const Index& index, const std::string& path) {
+  const HnswIndex* hnsw = graph(index);
+  ANNBENCH_CHECK(hnsw != nullptr, "hnsw: save('{}') given an index of another module", path);
+  hnsw->save(path);
+}
+
+std::unique_ptr<Index> load(const std::string& path) {
+  return HnswIndex::load(path);
+}
+
+constexpr std::array kMetrics = {Metric::L2, Metric::Angular, Metric::InnerProduct};
+
+const ModuleInfo kInfo = {
+    .name = "hnsw",
+    .description = "hierarchical navigable small-world graph (Malkov & Yashunin 2018)",
+    .metrics = kMetrics,
+    .build_params = kBuildParams,
+    .search_params = kSearchParams,
+    .capabilities = kCapSaveLoad,
+    .create = &create,
+};
+
+const HnswApi kApi = {.version = kHnswApiVersion, .save = &save, .load = &load, .graph = &graph};
+
+}  // namespace
+}  // namespace annbench::hnsw
+
+ANNBENCH_MODULE(annbench::hnsw::kInfo)
+
+extern "C" __attribute__((visibility("default"))) const annbench::hnsw::HnswApi*
+annbench_hnsw_api_v1() noexcept {
+  return &annbench::hnsw::kApi;
+}

@@ -1,0 +1,172 @@
+// HNSW search: the layer-0 beam search (Algorithm 2 of the paper) and the greedy descent
+// through the upper layers. This is the hot path of both queries and construction.
+
+#include "hnsw_index.h"
+#include "scratch_pool.h"
+
+#include <annbench/error.h>
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace annbench::hnsw {
+namespace {
+
+// Heap orders: the frontier pops the closest, the result heap evicts the farthest.
+inline bool farther(const Candidate& a, const Candidate& b) {
+  return a.distance > b.distance;
+}
+inline bool closer(const Candidate& a, const Candidate& b) {
+  return a.distance < b.distance;
+}
+
+// Cache lines of a neighbour's vector fetched while the previous distance is computed: the whole
+// vector up to this cap (fashion-mnist: 49 lines). Measured on fashion-mnist against hnswlib in
+// alternation (README): 1 line (hnswlib's choice) 1.08x, 4 lines 1.12x, 16 or all 1.22x.
+constexpr std::size_t kPrefetchLines = 64;
+
+inline void prefetch_lines(const void* p, std::size_t lines) {
+  const char* c = static_cast<const char*>(p);
+  for (std::size_t i = 0; i < lines; ++i) _mm_prefetch(c + 64 * i, _MM_HINT_T0);
+}
+
+}  // namespace
+
+template <bool kLocked>
+std::size_t HnswIndex::search_layer(const float* query, Candidate start, std::size_t ef, int level,
+                                    SearchScratch& scratch) const {
+  scratch.begin(n_);
+  std::uint8_t* tags = scratch.tags.data();
+  const std::uint8_t epoch = scratch.epoch;
+  auto& frontier = scratch.frontier;
+  auto& results = scratch.results;
+  tags[start.id] = epoch;
+  frontier.push_back(start);
+  results.push_back(start);
+  float bound = start.distance;
+
+  const std::size_t cap = max_degree(level);
+  const std::size_t vector_lines = std::min<std::size_t>(kPrefetchLines, (dim_ * 4 + 63) / 64);
+  std::uint32_t copy[kMaxLinksPerList];
+  std::uint32_t fresh[kMaxLinksPerList];
+  std::size_t count = 0;
+
+  while (!frontier.empty()) {
+    const Candidate current = frontier.front();
+    // Everything left in the frontier is farther than the worst kept result: done.
+    if (current.distance > bound && results.size() >= ef) break;
+    std::pop_heap(frontier.begin(), frontier.end(), farther);
+    frontier.pop_back();
+
+    const std::uint32_t* links = link_list(current.id, level);
+    if constexpr (kLocked) {
+      lock(current.id);
+      std::copy_n(links, cap, copy);
+      unlock(current.id);
+      links = copy;
+    }
+    // Two passes over the links: first the tags (prefetched together, so their misses
+    // overlap), then the unvisited ones' vectors, so that several vector fetches are in
+    // flight before the first distance needs its data.
+    std::size_t degree = 0;
+    while (degree < cap && links[degree] != kNoLink) {
+      _mm_prefetch(reinterpret_cast<const char*>(tags + links[degree]), _MM_HINT_T0);
+      ++degree;
+    }
+    std::size_t m = 0;
+    for (std::size_t j = 0; j < degree; ++j) {
+      const std::uint32_t id = links[j];
+      if (tags[id] == epoch) continue;
+      tags[id] = epoch;
+      fresh[m++] = id;
+      _mm_prefetch(reinterpret_cast<const char*>(vector(id)), _MM_HINT_T0);
+    }
+    if (m > 0) prefetch_lines(vector(fresh[0]), vector_lines);
+    for (std::size_t t = 0; t < m; ++t) {
+      if (t + 1 < m) prefetch_lines(vector(fresh[t + 1]), vector_lines);
+      const std::uint32_t id = fresh[t];
+      const float d = distance(query, vector(id));
+      if (results.size() < ef || d < bound) {
+        frontier.push_back({d, id});
+        std::push_heap(frontier.begin(), frontier.end(), farther);
+        // Its links are read when it is expanded, likely soon.
+        _mm_prefetch(reinterpret_cast<const char*>(link_list(id, level)), _MM_HINT_T0);
+        results.push_back({d, id});
+        std::push_heap(results.begin(), results.end(), closer);
+        if (results.size() > ef) {
+          std::pop_heap(results.begin(), results.end(), closer);
+          results.pop_back();
+        }
+        bound = results.front().distance;
+      }
+    }
+    count += m;
+  }
+  return count;
+}
+
+template <bool kLocked>
+Candidate HnswIndex::greedy_step(const float* query, Candidate start, int level,
+                                 std::size_t& count) const {
+  Candidate best = start;
+  std::uint32_t copy[kMaxLinksPerList];
+  const std::size_t cap = max_degree(level);
+  for (bool moved = true; moved;) {
+    moved = false;
+    const std::uint32_t* links = link_list(best.id, level);
+    if constexpr (kLocked) {
+      lock(best.id);
+      std::copy_n(links, cap, copy);
+      unlock(best.id);
+      links = copy;
+    }
+    for (std::size_t j = 0; j < cap && links[j] != kNoLink; ++j) {
+      const float d = distance(query, vector(links[j]));
+      ++count;
+      if (d < best.distance) {
+        best = {d, links[j]};
+        moved = true;
+      }
+    }
+  }
+  return best;
+}
+
+template std::size_t HnswIndex::search_layer<true>(const float*, Candidate, std::size_t, int,
+                                                   SearchScratch&) const;
+template std::size_t HnswIndex::search_layer<false>(const float*, Candidate, std::size_t, int,
+                                                    SearchScratch&) const;
+template Candidate HnswIndex::greedy_step<true>(const float*, Candidate, int, std::size_t&) const;
+template Candidate HnswIndex::greedy_step<false>(const float*, Candidate, int, std::size_t&) const;
+
+const float* HnswIndex::prepare_query(const float* query, SearchScratch& scratch) const {
+  if (metric_ != Metric::Angular) return query;
+  scratch.query.resize(dim_);
+  normalize_into(query, scratch.query.data());
+  return scratch.query.data();
+}
+
+void HnswIndex::search(const float* query, std::size_t k, Neighbor* out) const {
+  std::fill_n(out, k, Neighbor{});
+  if (n_ == 0 || k == 0) return;
+  auto lease = scratch_->acquire();
+  SearchScratch& scratch = *lease;
+  const float* q = prepare_query(query, scratch);
+
+  std::size_t count = 1;
+  Candidate current{distance(q, vector(entry_)), entry_};
+  for (int level = max_level_; level > 0; --level) {
+    current = greedy_step<false>(q, current, level, count);
+  }
+  count += search_layer<false>(q, current, std::max(ef_, k), 0, scratch);
+
+  auto& results = scratch.results;
+  std::sort_heap(results.begin(), results.end(), closer);
+  const std::size_t found = std::min(k, results.size());
+  for (std::size_t i = 0; i < found; ++i) out[i] = {results[i].id, results[i].distance};
+  distances_.add(count);
+}
+
+}  // namespace annbench::hnsw

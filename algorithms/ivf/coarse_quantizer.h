@@ -1,0 +1,78 @@
+#pragma once
+// What IVF-Flat and IVF-PQ share: the coarse quantizer (nlist k-means centroids), the metric
+// handling, and the permutation that lays the base out list by list.
+//
+// Metrics: angular is served as squared L2 on unit vectors (same order as cosine), so inside
+// the index there are only two: squared L2 and inner product. k-means always minimises squared
+// L2; with inner product, vectors are added to and probed in the list whose centroid has the
+// largest inner product with them (as faiss does with an IndexFlatIP quantizer).
+
+#include <annbench/common/topk.h>
+#include <annbench/matrix.h>
+#include <annbench/metric.h>
+#include <annbench/params.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace annbench::ivf {
+
+// Build parameters common to both modules (see README.md).
+struct CoarseParams {
+  std::size_t nlist = 0;
+  std::size_t train_size = 0;  // 0: min(n, 256 * nlist)
+  std::size_t iterations = 10;
+  std::uint64_t seed = 1234;
+  static CoarseParams from(const Params& build);
+};
+
+// The ParamSpecs behind CoarseParams (nlist, train_size, kmeans_iters, seed).
+std::vector<ParamSpec> coarse_param_specs();
+
+// Unit copy of x (a zero vector stays zero).
+void normalise(const float* x, float* out, std::size_t dim);
+
+// The vectors the index actually stores: a normalised copy for angular, else the view itself.
+class PreparedBase {
+ public:
+  PreparedBase(MatrixView base, Metric metric, const char* module);
+  MatrixView view() const { return view_; }
+
+ private:
+  FloatMatrix normalised_;
+  MatrixView view_;
+};
+
+class CoarseQuantizer {
+ public:
+  // Trains the centroids on (a sample of) base; inner_product selects how lists are chosen.
+  void train(MatrixView base, bool inner_product, const CoarseParams& params, const char* module);
+
+  std::size_t nlist() const { return centroids_.rows(); }
+  const FloatMatrix& centroids() const { return centroids_; }
+  bool inner_product() const { return inner_product_; }
+
+  // The list of each base row (parallel).
+  std::vector<std::uint32_t> assign(MatrixView base) const;
+
+  // The nprobe (clamped to nlist) lists to visit, best first, with their scores: squared L2
+  // |q - c|^2, or minus the inner product <q, c>.
+  void probe(const float* query, std::size_t nprobe, TopK<float>& heap,
+             std::vector<TopK<float>::Entry>& lists) const;
+
+  std::size_t memory_bytes() const { return centroids_.bytes(); }
+
+ private:
+  FloatMatrix centroids_;
+  bool inner_product_ = false;
+};
+
+// Lists laid out contiguously: rows of list l are order[offsets[l] .. offsets[l + 1]).
+struct ListLayout {
+  std::vector<std::size_t> offsets;  // nlist + 1
+  std::vector<std::uint32_t> order;  // base row ids, list by list, ascending within a list
+};
+ListLayout layout_lists(const std::vector<std::uint32_t>& labels, std::size_t nlist);
+
+}  // namespace annbench::ivf

@@ -1,0 +1,142 @@
+// ivf-flat: inverted file with uncompressed vectors (Sivic and Zisserman 2003; the IVF layer of
+// Jégou, Douze and Schmid 2011). k-means splits the base into nlist cells; a query scans the
+// vectors of its nprobe nearest cells exactly. With nprobe = nlist it is an exact scan.
+
+#include "coarse_quantizer.h"
+
+#include <annbench/common/distance.h>
+#include <annbench/common/topk.h>
+#include <annbench/error.h>
+#include <annbench/index.h>
+#include <annbench/module.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <memory>
+#include <optional>
+
+namespace annbench::ivf {
+namespace {
+
+constexpr const char* kName = "ivf-flat";
+
+// Per-thread buffers, so a search allocates nothing once warm.
+struct Scratch {
+  std::vector<float> query;
+  TopK<float> probe_heap;
+  std::vector<TopK<float>::Entry> lists;
+  TopK<float> top;
+};
+
+class IvfFlatIndex final : public Index {
+ public:
+  IvfFlatIndex(Metric metric, std::size_t dim, const CoarseParams& params)
+      : metric_(metric), dim_(dim), params_(params) {}
+
+  void build(MatrixView base) override {
+    ANNBENCH_CHECK(base.dim == dim_, "{}: base vectors have dimension {}, expected {}", kName,
+                   base.dim, dim_);
+    ANNBENCH_CHECK(base.rows < std::numeric_limits<std::uint32_t>::max(),
+                   "{}: {} vectors do not fit 32-bit list ids", kName, base.rows);
+    const PreparedBase prepared(base, metric_, kName);
+    const MatrixView data = prepared.view();
+    quantizer_.train(data, metric_ == Metric::InnerProduct, params_, kName);
+    const ListLayout layout = layout_lists(quantizer_.assign(data), quantizer_.nlist());
+    offsets_ = layout.offsets;
+    ids_ = layout.order;
+    vectors_ = FloatMatrix(base.rows, dim_);
+    const auto n = static_cast<std::int64_t>(base.rows);
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto slot = static_cast<std::size_t>(i);
+      std::copy_n(data.row(ids_[slot]), dim_, vectors_.row(slot));
+    }
+  }
+
+  // nprobe above nlist means "every list": clamped, so one sweep fits indexes of any nlist.
+  void set_search_params(const Params& params) override {
+    nprobe_ = static_cast<std::size_t>(params.get_int("nprobe"));
+  }
+
+  void search(const float* query, std::size_t k, Neighbor* out) const override {
+    ANNBENCH_CHECK(quantizer_.nlist() > 0, "{}: search before build", kName);
+    thread_local Scratch scratch;
+    const float* q = query;
+    if (metric_ == Metric::Angular) {
+      scratch.query.resize(dim_);
+      normalise(query, scratch.query.data(), dim_);
+      q = scratch.query.data();
+    }
+    quantizer_.probe(q, nprobe_, scratch.probe_heap, scratch.lists);
+    const auto& kernels = distance_kernels();
+    const bool inner_product = metric_ == Metric::InnerProduct;
+    TopK<float>& top = scratch.top;
+    top.reset(k);
+    float worst = top.worst();
+    std::size_t scanned = 0;
+    for (const auto& list : scratch.lists) {
+      const std::size_t begin = offsets_[static_cast<std::size_t>(list.id)];
+      const std::size_t end = offsets_[static_cast<std::size_t>(list.id) + 1];
+      scanned += end - begin;
+      for (std::size_t slot = begin; slot < end; ++slot) {
+        const float* x = vectors_.row(slot);
+        const float s =
+            inner_product ? -kernels.inner_product(q, x, dim_) : kernels.l2_squared(q, x, dim_);
+        if (s < worst) {
+          top.push(s, ids_[slot]);
+          worst = top.worst();
+        }
+      }
+    }
+    distances_.add(quantizer_.nlist() + scanned);
+    top.write_sorted(out, k);
+  }
+
+  // Vectors (normalised for angular) and 32-bit ids, list by list; list offsets; centroids.
+  std::size_t memory_bytes() const override {
+    return vectors_.bytes() + ids_.size() * sizeof(std::uint32_t) +
+           offsets_.size() * sizeof(std::size_t) + quantizer_.memory_bytes();
+  }
+
+  std::optional<std::uint64_t> distance_count() const override {
+    return distances_.get();
+  }
+
+ private:
+  Metric metric_;
+  std::size_t dim_;
+  CoarseParams params_;
+  CoarseQuantizer quantizer_;
+  std::vector<std::size_t> offsets_;
+  std::vector<std::uint32_t> ids_;
+  FloatMatrix vectors_;
+  std::size_t nprobe_ = 1;
+  DistanceCounter distances_;
+};
+
+std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& build) {
+  return std::make_unique<IvfFlatIndex>(metric, dim, CoarseParams::from(build));
+}
+
+constexpr std::array kMetrics = {Metric::L2, Metric::Angular, Metric::InnerProduct};
+const std::vector<ParamSpec> kBuild = coarse_param_specs();
+const std::vector<ParamSpec> kSearch = {
+    {"nprobe", ParamType::Int, std::int64_t{1}, "lists scanned per query (above nlist: all)", 1,
+     1 << 24},
+};
+
+const ModuleInfo kInfo = {
+    .name = kName,
+    .description = "inverted file, k-means coarse quantizer, exact scan of nprobe lists",
+    .metrics = kMetrics,
+    .build_params = kBuild,
+    .search_params = kSearch,
+    .capabilities = 0,
+    .create = &create,
+};
+
+}  // namespace
+}  // namespace annbench::ivf
+
+ANNBENCH_MODULE(annbench::ivf::kInfo)

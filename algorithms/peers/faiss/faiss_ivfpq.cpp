@@ -1,0 +1,69 @@
+// faiss-ivfpq: faiss::IndexIVFPQ, an inverted file whose lists hold product-quantised residuals
+// (m sub-quantizers of nbits each); distances are asymmetric PQ estimates. Build: nlist, m,
+// nbits; search: nprobe.
+
+#include "faiss_peer.h"
+
+#include <annbench/error.h>
+#include <annbench/module.h>
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexIVFPQ.h>
+
+#include <array>
+#include <memory>
+#include <vector>
+
+namespace annbench::peers {
+namespace {
+
+void apply_nprobe(faiss::Index& index, const Params& params) {
+  auto& ivf = dynamic_cast<faiss::IndexIVF&>(index);
+  const auto nprobe = static_cast<std::size_t>(params.get_int("nprobe"));
+  ANNBENCH_CHECK(nprobe <= ivf.nlist, "faiss-ivfpq: nprobe={} exceeds nlist={}", nprobe, ivf.nlist);
+  ivf.nprobe = nprobe;
+}
+
+std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& build) {
+  const auto nlist = static_cast<std::size_t>(build.get_int("nlist"));
+  const auto m = static_cast<std::size_t>(build.get_int("m"));
+  const auto nbits = static_cast<std::size_t>(build.get_int("nbits"));
+  ANNBENCH_CHECK(dim % m == 0, "faiss-ivfpq: m={} must divide the dimension {}", m, dim);
+  FaissRecipe recipe;
+  recipe.module = "faiss-ivfpq";
+  recipe.make = [nlist, m, nbits](std::size_t d, faiss::MetricType metric_type) {
+    FaissHolder holder;
+    holder.quantizer = std::make_unique<faiss::IndexFlat>(d, metric_type);
+    holder.index = std::make_unique<faiss::IndexIVFPQ>(holder.quantizer.get(), d, nlist, m, nbits,
+                                                       metric_type);
+    return holder;
+  };
+  recipe.apply_search = &apply_nprobe;
+  // Lists hold codes, not vectors: faiss's ndis counts PQ table look-ups, not distances.
+  recipe.counting = FaissCounting::kNone;
+  return std::make_unique<FaissPeer>(std::move(recipe), metric, dim);
+}
+
+constexpr std::array kMetrics = {Metric::L2, Metric::Angular, Metric::InnerProduct};
+const std::vector<ParamSpec> kBuild = {
+    {"nlist", ParamType::Int, std::int64_t{1024}, "k-means cells (inverted lists)", 1, 1 << 20},
+    {"m", ParamType::Int, std::int64_t{16}, "PQ sub-quantizers (must divide the dimension)", 1,
+     4096},
+    {"nbits", ParamType::Int, std::int64_t{8}, "bits per sub-quantizer code", 1, 16}};
+const std::vector<ParamSpec> kSearch = {
+    {"nprobe", ParamType::Int, std::int64_t{1}, "cells scanned per query (<= nlist)", 1, 1 << 20}};
+
+const ModuleInfo kInfo = {
+    .name = "faiss-ivfpq",
+    .description = "faiss IndexIVFPQ: inverted file with product-quantised residuals",
+    .metrics = kMetrics,
+    .build_params = kBuild,
+    .search_params = kSearch,
+    .capabilities = kCapNativeBatch,
+    .create = &create,
+};
+
+}  // namespace
+}  // namespace annbench::peers
+
+ANNBENCH_MODULE(annbench::peers::kInfo)

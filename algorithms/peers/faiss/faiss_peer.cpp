@@ -1,0 +1,151 @@
+// FaissPeer: metric handling, training, result conversion and accounting around a faiss index.
+
+#include "faiss_peer.h"
+#include "peer_util.h"
+
+#include <annbench/error.h>
+
+#include <dlfcn.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
+#include <omp.h>
+
+#include <vector>
+
+namespace annbench::peers {
+namespace {
+
+using idx_t = faiss::Index::idx_t;
+
+// faiss calls BLAS for k-means and for batches of >= 20 queries. Where the BLAS in use is
+// OpenBLAS (its own thread pool, deaf to omp_set_num_threads), pin it to the harness's thread
+// count too; Debian's default reference BLAS is single-threaded and has no such symbol.
+void pin_blas_threads() {
+  using SetThreads = void (*)(int);
+  static const auto set_threads =
+      reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (set_threads != nullptr) set_threads(omp_get_max_threads());
+}
+
+std::uint64_t global_count(FaissCounting counting) {
+  switch (counting) {
+    case FaissCounting::kIvfStats: return faiss::indexIVF_stats.ndis;
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+[[noreturn]] void rethrow_faiss(const char* module, const char* what, const std::exception& e) {
+  ANNBENCH_FAIL("{}: faiss failed to {}: {}", module, what, e.what());
+}
+
+FaissPeer::FaissPeer(FaissRecipe recipe, Metric metric, std::size_t dim)
+    : recipe_(std::move(recipe)), metric_(metric), dim_(dim) {
+  ANNBENCH_CHECK(dim > 0, "{}: dimension must be positive", recipe_.module);
+}
+
+void FaissPeer::build(MatrixView base) {
+  ANNBENCH_CHECK(base.dim == dim_, "{}: base vectors have dimension {}, expected {}",
+                 recipe_.module, base.dim, dim_);
+  pin_blas_threads();
+  // Angular: unit vectors under L2 rank exactly as 1 - cos does.
+  const faiss::MetricType faiss_metric =
+      metric_ == Metric::InnerProduct ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
+  FloatMatrix normalized;
+  const float* data = base.data;
+  if (metric_ == Metric::Angular) {
+    normalized = normalized_copy(base);
+    data = normalized.data();
+  }
+  holder_ = {};
+  try {
+    holder_ = recipe_.make(dim_, faiss_metric);
+    const auto n = static_cast<idx_t>(base.rows);
+    if (!holder_.index->is_trained) holder_.index->train(n, data);
+    if (n > 0) holder_.index->add(n, data);
+    faiss::VectorIOWriter writer;
+    faiss::write_index(holder_.index.get(), &writer);
+    memory_bytes_ = writer.data.size();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    rethrow_faiss(recipe_.module, "build", e);
+  }
+  global_at_build_ = global_count(recipe_.counting);
+}
+
+void FaissPeer::set_search_params(const Params& params) {
+  if (recipe_.apply_search && holder_.index) recipe_.apply_search(*holder_.index, params);
+}
+
+const faiss::Index& FaissPeer::ready() const {
+  ANNBENCH_CHECK(holder_.index != nullptr, "{}: search before build", recipe_.module);
+  return *holder_.index;
+}
+
+void FaissPeer::convert(std::size_t n, std::size_t k, const float* distances, const idx_t* labels,
+                        Neighbor* out) const {
+  // Inner product comes back as a similarity: negate so that smaller is nearer everywhere.
+  const float sign = metric_ == Metric::InnerProduct ? -1.0f : 1.0f;
+  for (std::size_t i = 0; i < n * k; ++i) {
+    out[i] = labels[i] < 0 ? Neighbor{} : Neighbor{labels[i], sign * distances[i]};
+  }
+}
+
+void FaissPeer::search(const float* query, std::size_t k, Neighbor* out) const {
+  const faiss::Index& index = ready();
+  thread_local std::vector<float> unit;
+  thread_local std::vector<float> distances;
+  thread_local std::vector<idx_t> labels;
+  distances.resize(k);
+  labels.resize(k);
+  if (metric_ == Metric::Angular) {
+    unit.resize(dim_);
+    normalize_into(query, dim_, unit.data());
+    query = unit.data();
+  }
+  index.search(1, query, static_cast<idx_t>(k), distances.data(), labels.data());
+  convert(1, k, distances.data(), labels.data(), out);
+  if (recipe_.counting == FaissCounting::kFullScan) own_count_.add(index.ntotal);
+  if (recipe_.counting == FaissCounting::kIvfStats) own_count_.add(recipe_.coarse_per_query);
+}
+
+// One faiss call for all queries: faiss parallelises over them with OpenMP (and BLAS for flat
+// indexes), on the threads the harness set.
+void FaissPeer::search_batch(MatrixView queries, std::size_t k, Neighbor* out) const {
+  const faiss::Index& index = ready();
+  pin_blas_threads();
+  FloatMatrix normalized;
+  const float* data = queries.data;
+  if (metric_ == Metric::Angular) {
+    normalized = normalized_copy(queries);
+    data = normalized.data();
+  }
+  std::vector<float> distances(queries.rows * k);
+  std::vector<idx_t> labels(queries.rows * k);
+  index.search(static_cast<idx_t>(queries.rows), data, static_cast<idx_t>(k), distances.data(),
+               labels.data());
+  convert(queries.rows, k, distances.data(), labels.data(), out);
+  if (recipe_.counting == FaissCounting::kFullScan) own_count_.add(index.ntotal * queries.rows);
+  if (recipe_.counting == FaissCounting::kIvfStats)
+    own_count_.add(recipe_.coarse_per_query * queries.rows);
+}
+
+// faiss keeps its counters in process-wide globals (faiss::indexIVF_stats),
+// so the count is "the global's growth since this index finished building" plus what we count
+// ourselves. Exact while one faiss index searches at a time, as the harness does; two faiss
+// indexes searched concurrently in one process would see each other's distances.
+std::optional<std::uint64_t> FaissPeer::distance_count() const {
+  switch (recipe_.counting) {
+    case FaissCounting::kNone: return std::nullopt;
+    case FaissCounting::kFullScan: return own_count_.get();
+    case FaissCounting::kIvfStats:
+      return global_count(recipe_.counting) - global_at_build_ + own_count_.get();
+  }
+  return std::nullopt;
+}
+
+}  // namespace annbench::peers

@@ -1,0 +1,77 @@
+#pragma once
+// FaissPeer: one annbench::Index over any faiss::Index, shared by the faiss-* modules. A module
+// supplies a FaissRecipe (how to make the empty faiss index, how to apply search parameters and
+// how distances are counted); FaissPeer does metric handling, training, result conversion,
+// thread pinning and memory accounting.
+//
+// Debian's libfaiss is a generic x86-64 build (no AVX2 kernels) linked against reference BLAS:
+// numbers measured through these modules are those of that build, not of an optimised faiss.
+
+#include <annbench/index.h>
+#include <annbench/matrix.h>
+#include <annbench/metric.h>
+#include <annbench/params.h>
+
+#include <faiss/Index.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+
+namespace annbench::peers {
+
+// A faiss index and the sub-index it references (IVF's coarse quantizer), destroyed in order.
+struct FaissHolder {
+  std::unique_ptr<faiss::Index> quantizer;  // may be null
+  std::unique_ptr<faiss::Index> index;      // declared after quantizer: destroyed first
+};
+
+// How distance_count() is obtained (see README: faiss's statistics are process-wide globals).
+enum class FaissCounting {
+  kNone,      // unknown (codes compared, not vectors)
+  kFullScan,  // ntotal per query, counted by FaissPeer
+  kIvfStats,  // faiss::indexIVF_stats.ndis + nlist coarse distances per query
+};
+
+struct FaissRecipe {
+  const char* module = "";
+  // Builds the empty index for dimension dim and faiss metric (METRIC_L2 or METRIC_INNER_PRODUCT).
+  std::function<FaissHolder(std::size_t dim, faiss::MetricType metric)> make;
+  // Applies resolved search parameters; called only between searches. May be empty.
+  std::function<void(faiss::Index& index, const Params& params)> apply_search;
+  FaissCounting counting = FaissCounting::kNone;
+  // Coarse-quantizer distances per query (IVF: nlist); used with kIvfStats.
+  std::size_t coarse_per_query = 0;
+};
+
+class FaissPeer final : public Index {
+ public:
+  FaissPeer(FaissRecipe recipe, Metric metric, std::size_t dim);
+
+  void build(MatrixView base) override;
+  void set_search_params(const Params& params) override;
+  void search(const float* query, std::size_t k, Neighbor* out) const override;
+  void search_batch(MatrixView queries, std::size_t k, Neighbor* out) const override;
+  std::size_t memory_bytes() const override { return memory_bytes_; }
+  std::optional<std::uint64_t> distance_count() const override;
+
+ private:
+  const faiss::Index& ready() const;
+  void convert(std::size_t n, std::size_t k, const float* distances,
+               const faiss::Index::idx_t* labels, Neighbor* out) const;
+
+  FaissRecipe recipe_;
+  Metric metric_;
+  std::size_t dim_;
+  FaissHolder holder_;
+  std::size_t memory_bytes_ = 0;
+  std::uint64_t global_at_build_ = 0;  // the global faiss counter when build finished
+  DistanceCounter own_count_;
+};
+
+// faiss::FaissException (and std::exception from faiss) -> annbench::Error naming the module.
+[[noreturn]] void rethrow_faiss(const char* module, const char* what, const std::exception& e);
+
+}  // namespace annbench::peers

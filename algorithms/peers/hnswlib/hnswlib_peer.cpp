@@ -1,0 +1,151 @@
+// hnswlib: the reference HNSW implementation (Malkov & Yashunin, TPAMI 2018), Debian's
+// libhnswlib-dev 0.6.2, compiled with our flags (so its AVX-512 distance kernels are on where
+// -march=native allows). Build: M, ef_construction, seed; search: ef.
+
+#include "peer_util.h"
+
+#include <annbench/error.h>
+#include <annbench/index.h>
+#include <annbench/module.h>
+
+#include <hnswlib/hnswlib.h>
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <vector>
+
+namespace annbench::peers {
+namespace {
+
+class HnswlibIndex final : public Index {
+ public:
+  HnswlibIndex(Metric metric, std::size_t dim, std::size_t m, std::size_t ef_construction,
+               std::size_t seed)
+      : metric_(metric), dim_(dim), m_(m), ef_construction_(ef_construction), seed_(seed) {
+    // Angular: unit vectors, then 1 - <q, x> (hnswlib's inner-product "distance") is 1 - cos.
+    if (metric == Metric::L2) {
+      space_ = std::make_unique<hnswlib::L2Space>(dim);
+    } else {
+      space_ = std::make_unique<hnswlib::InnerProductSpace>(dim);
+    }
+  }
+
+  void build(MatrixView base) override {
+    ANNBENCH_CHECK(base.dim == dim_, "hnswlib: base vectors have dimension {}, expected {}",
+                   base.dim, dim_);
+    graph_.reset();
+    if (base.rows == 0) return;
+    FloatMatrix normalized;
+    MatrixView data = base;
+    if (metric_ == Metric::Angular) {
+      normalized = normalized_copy(base);
+      data = normalized.view();
+    }
+    try {
+      graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), data.rows, m_,
+                                                                 ef_construction_, seed_);
+      // The first point alone (it becomes the entry point), then the rest in parallel on the
+      // harness's threads, as hnswlib's own Python binding does.
+      graph_->addPoint(data.row(0), 0);
+      const auto n = static_cast<std::int64_t>(data.rows);
+#pragma omp parallel for schedule(dynamic, 64)
+      for (std::int64_t i = 1; i < n; ++i) {
+        graph_->addPoint(data.row(static_cast<std::size_t>(i)), static_cast<std::size_t>(i));
+      }
+      graph_->setEf(ef_);
+    } catch (const std::exception& e) {
+      ANNBENCH_FAIL("hnswlib: build failed (M={}, ef_construction={}): {}", m_, ef_construction_,
+                    e.what());
+    }
+  }
+
+  void set_search_params(const Params& params) override {
+    ef_ = static_cast<std::size_t>(params.get_int("ef"));
+    if (graph_) graph_->setEf(ef_);
+  }
+
+  void search(const float* query, std::size_t k, Neighbor* out) const override {
+    if (!graph_) {
+      pad_results(out, 0, k);
+      return;
+    }
+    thread_local std::vector<float> unit;
+    if (metric_ == Metric::Angular) {
+      unit.resize(dim_);
+      normalize_into(query, dim_, unit.data());
+      query = unit.data();
+    }
+    // Max-heap, farthest on top: fill from the back.
+    auto heap = graph_->searchKnn(query, k);
+    const std::size_t found = heap.size();
+    pad_results(out, found, k);
+    for (std::size_t j = found; j-- > 0;) {
+      out[j] = Neighbor{static_cast<std::int64_t>(heap.top().second), heap.top().first};
+      heap.pop();
+    }
+  }
+
+  // The layout of hnswlib 0.6.2: one block per element (level-0 links, vector, label), upper
+  // level link lists per element, the level and pointer arrays, and one visited list.
+  std::size_t memory_bytes() const override {
+    if (!graph_) return 0;
+    const auto& g = *graph_;
+    std::size_t bytes = g.max_elements_ * g.size_data_per_element_;
+    for (const int level : g.element_levels_) {
+      bytes += static_cast<std::size_t>(level) * g.size_links_per_element_;
+    }
+    bytes += g.max_elements_ * (sizeof(int) + sizeof(char*) + sizeof(hnswlib::vl_type));
+    return bytes;
+  }
+
+  // hnswlib 0.6.2's metric_distance_computations adds the whole neighbour list of every
+  // expanded node, visited neighbours (whose distance is not computed) included: an upper
+  // bound, not a count. Reported as unknown rather than as a wrong number.
+  std::optional<std::uint64_t> distance_count() const override {
+    return std::nullopt;
+  }
+
+ private:
+  Metric metric_;
+  std::size_t dim_;
+  std::size_t m_;
+  std::size_t ef_construction_;
+  std::size_t seed_;
+  std::size_t ef_ = 10;
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space_;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph_;  // after space_: destroyed first
+};
+
+std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& build) {
+  return std::make_unique<HnswlibIndex>(metric, dim, static_cast<std::size_t>(build.get_int("M")),
+                                        static_cast<std::size_t>(build.get_int("ef_construction")),
+                                        static_cast<std::size_t>(build.get_int("seed")));
+}
+
+constexpr std::array kMetrics = {Metric::L2, Metric::Angular, Metric::InnerProduct};
+const std::vector<ParamSpec> kBuild = {
+    {"M", ParamType::Int, std::int64_t{16}, "links per node (2 M on layer 0)", 2, 10000},
+    {"ef_construction", ParamType::Int, std::int64_t{200}, "candidate list size while building", 1,
+     1 << 20},
+    {"seed", ParamType::Int, std::int64_t{100}, "level generator seed (hnswlib's default 100)", 0,
+     static_cast<double>(std::numeric_limits<std::int32_t>::max())}};
+const std::vector<ParamSpec> kSearch = {{"ef", ParamType::Int, std::int64_t{10},
+                                         "candidate list size while searching (max(ef, k))", 1,
+                                         1 << 20}};
+
+const ModuleInfo kInfo = {
+    .name = "hnswlib",
+    .description = "hnswlib 0.6.2: the reference HNSW graph (Malkov & Yashunin)",
+    .metrics = kMetrics,
+    .build_params = kBuild,
+    .search_params = kSearch,
+    .capabilities = 0,
+    .create = &create,
+};
+
+}  // namespace
+}  // namespace annbench::peers
+
+ANNBENCH_MODULE(annbench::peers::kInfo)

@@ -1,0 +1,55 @@
+#pragma once
+// `annbench compare`: QPS of each algorithm at recall thresholds, relative to a baseline.
+//
+// Rule (no interpolation): an algorithm's figure at threshold t is the highest QPS among its runs
+// whose recall is >= t; it has none when no run reaches t. The ratio is that figure over the
+// baseline algorithm's figure at the same t, and is missing when either is missing.
+
+#include "csv.h"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace annbench {
+
+// One successful run, as far as the comparison needs it.
+struct CompareRun {
+  std::string dataset;
+  long long count = 0;  // k
+  bool batch = false;
+  std::string algorithm;
+  double recall = 0;
+  double qps = 0;
+};
+
+struct CompareTable {
+  std::string dataset;
+  long long count = 0;
+  bool batch = false;
+  std::string baseline;
+  std::vector<double> thresholds;
+  std::vector<std::string> algorithms;  // baseline first, then by name
+  // best_qps[a][t]: algorithm a's best QPS at recall >= thresholds[t].
+  std::vector<std::vector<std::optional<double>>> best_qps;
+
+  std::optional<double> ratio(std::size_t algorithm, std::size_t threshold) const;
+};
+
+// The ok rows of summary.csv tables (rows with status other than ok are skipped).
+std::vector<CompareRun> compare_runs_from_csv(const CsvTable& table, std::string_view what);
+
+// Every summary.csv under root (or root itself when it is a file).
+std::vector<CompareRun> read_compare_runs(const std::filesystem::path& root);
+
+// One table per (dataset, k, mode) present in runs. Throws when the baseline has no run in a
+// group that has runs, listing the algorithms there.
+std::vector<CompareTable> compare_tables(const std::vector<CompareRun>& runs,
+                                         const std::string& baseline,
+                                         const std::vector<double>& thresholds);
+
+// A Markdown table; missing values are "—".
+std::string format_compare_markdown(const CompareTable& table);
+
+}  // namespace annbench

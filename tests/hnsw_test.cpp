@@ -1,0 +1,354 @@
+// The hnsw module as the harness loads it: recall against exact search for every metric, graph
+// invariants (reachability, degree bounds, determinism), save/load round trips and refusal of
+// bad files, ef below k, duplicates, and concurrent searches.
+
+#include "../algorithms/hnsw/hnsw_api.h"
+#include "naive_knn.h"
+#include "plugin_loader.h"
+
+#include <annbench/error.h>
+#include <annbench/module.h>
+
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+#include <omp.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace annbench {
+namespace {
+
+using hnsw::HnswApi;
+using hnsw::HnswIndex;
+using testing::naive_knn;
+using testing::random_matrix;
+
+class HnswModule : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static ModuleRegistry registry({ANNBENCH_TEST_MODULE_DIR});
+    const LoadedModule& loaded = registry.get("hnsw");
+    info_ = loaded.info;
+    // Already loaded by the registry: this only takes another reference to find the API.
+    handle_ = dlopen(loaded.path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+    ASSERT_NE(handle_, nullptr) << dlerror();
+    using ApiEntry = const HnswApi* (*)();
+    auto entry = reinterpret_cast<ApiEntry>(dlsym(handle_, ANNBENCH_HNSW_API_ENTRY_POINT));
+    ASSERT_NE(entry, nullptr) << dlerror();
+    api_ = entry();
+    ASSERT_EQ(api_->version, hnsw::kHnswApiVersion);
+    dir_ = std::filesystem::temp_directory_path() /
+           ("hnsw_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (handle_ != nullptr) dlclose(handle_);
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::unique_ptr<Index> build(Metric metric, MatrixView base, std::int64_t m = 8,
+                               std::int64_t ef_construction = 64, int threads = 2) const {
+    Params given;
+    given.set("M", m);
+    given.set("ef_construction", ef_construction);
+    given.set("seed", std::int64_t{7});
+    auto index = info_->create(metric, base.dim,
+                               resolve_params(given, info_->build_params, "hnsw", "build"));
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    index->build(base);
+    omp_set_num_threads(saved);
+    return index;
+  }
+
+  static void set_ef(Index& index, std::int64_t ef) {
+    Params p;
+    p.set("ef", ef);
+    index.set_search_params(p);
+  }
+
+  static std::vector<Neighbor> search_all(const Index& index, MatrixView queries, std::size_t k) {
+    std::vector<Neighbor> out(queries.rows * k);
+    for (std::size_t q = 0; q < queries.rows; ++q) index.search(queries.row(q), k, &out[q * k]);
+    return out;
+  }
+
+  const HnswIndex& graph(const Index& index) const {
+    const HnswIndex* g = api_->graph(index);
+    EXPECT_NE(g, nullptr);
+    return *g;
+  }
+
+  const ModuleInfo* info_ = nullptr;
+  void* handle_ = nullptr;
+  const HnswApi* api_ = nullptr;
+  std::filesystem::path dir_;
+};
+
+// Recall@k by id against the naive exact neighbours.
+double recall(const std::vector<Neighbor>& got, const std::vector<Neighbor>& truth, std::size_t k) {
+  std::size_t hits = 0;
+  for (std::size_t q = 0; q < got.size() / k; ++q) {
+    std::set<std::int64_t> expected;
+    for (std::size_t j = 0; j < k; ++j) expected.insert(truth[q * k + j].id);
+    for (std::size_t j = 0; j < k; ++j) hits += expected.count(got[q * k + j].id);
+  }
+  return static_cast<double>(hits) / static_cast<double>(got.size());
+}
+
+std::size_t reachable_on_layer0(const HnswIndex& g) {
+  std::vector<bool> seen(g.size(), false);
+  std::vector<std::uint32_t> stack = {g.entry_point()};
+  seen[g.entry_point()] = true;
+  std::size_t count = 1;
+  while (!stack.empty()) {
+    const std::uint32_t u = stack.back();
+    stack.pop_back();
+    for (const std::uint32_t w : g.neighbors(u, 0)) {
+      if (seen[w]) continue;
+      seen[w] = true;
+      ++count;
+      stack.push_back(w);
+    }
+  }
+  return count;
+}
+
+TEST_F(HnswModule, DeclaresParamsAndRejectsSmallM) {
+  EXPECT_STREQ(info_->name, "hnsw");
+  EXPECT_NE(info_->capabilities & kCapSaveLoad, 0u);
+  Params bad;
+  bad.set("M", std::int64_t{1});
+  EXPECT_THROW(resolve_params(bad, info_->build_params, "hnsw", "build"), Error);
+  Params ef0;
+  ef0.set("ef", std::int64_t{0});
+  EXPECT_THROW(resolve_params(ef0, info_->search_params, "hnsw", "search"), Error);
+}
+
+TEST_F(HnswModule, HighRecallForEveryMetric) {
+  const FloatMatrix base = random_matrix(2000, 24, 1);
+  const FloatMatrix queries = random_matrix(60, 24, 2);
+  constexpr std::size_t k = 10;
+  for (const Metric metric : {Metric::L2, Metric::Angular, Metric::InnerProduct}) {
+    // One build thread: a parallel build's graph depends on scheduling, and the recall bound
+    // should hold for a reproducible graph, not only on average.
+    auto index = build(metric, base.view(), 16, 64, 1);
+    set_ef(*index, 200);
+    const auto got = search_all(*index, queries.view(), k);
+    const auto truth = naive_knn(base.view(), queries.view(), metric, k);
+    EXPECT_GE(recall(got, truth, k), 0.99) << metric_name(metric);
+    // Results come nearest first, distances in the module's scale.
+    for (std::size_t q = 0; q < queries.rows(); ++q) {
+      for (std::size_t j = 1; j < k; ++j) {
+        EXPECT_LE(got[q * k + j - 1].distance, got[q * k + j].distance);
+      }
+    }
+    const auto count = index->distance_count();
+    ASSERT_TRUE(count.has_value());
+    EXPECT_GT(*count, 0u);
+  }
+}
+
+TEST_F(HnswModule, GraphInvariants) {
+  const FloatMatrix base = random_matrix(3000, 16, 3);
+  auto index = build(Metric::L2, base.view(), 6, 40);
+  const HnswIndex& g = graph(*index);
+  ASSERT_EQ(g.size(), 3000u);
+  EXPECT_EQ(reachable_on_layer0(g), g.size());
+  EXPECT_EQ(g.level(g.entry_point()), g.max_level());
+  EXPECT_GE(g.max_level(), 1);  // 3000 nodes with M = 6: levels up to ~4
+  std::size_t upper_nodes = 0;
+  for (std::uint32_t u = 0; u < g.size(); ++u) {
+    upper_nodes += g.level(u) > 0;
+    for (int level = 0; level <= g.level(u); ++level) {
+      const auto links = g.neighbors(u, level);
+      EXPECT_LE(links.size(), level == 0 ? 12u : 6u);
+      if (level == 0) {
+        EXPECT_GE(links.size(), 1u);
+      }
+      std::set<std::uint32_t> distinct(links.begin(), links.end());
+      EXPECT_EQ(distinct.size(), links.size()) << "repeated link at node " << u;
+      for (const std::uint32_t w : links) {
+        EXPECT_NE(w, u);
+        EXPECT_GE(g.level(w), level) << "link to a node absent from level " << level;
+      }
+    }
+  }
+  // P(level >= 1) = 1 / M.
+  EXPECT_NEAR(static_cast<double>(upper_nodes) / 3000.0, 1.0 / 6.0, 0.03);
+}
+
+TEST_F(HnswModule, SingleThreadBuildIsDeterministic) {
+  const FloatMatrix base = random_matrix(1500, 12, 4);
+  auto a = build(Metric::L2, base.view(), 8, 50, 1);
+  auto b = build(Metric::L2, base.view(), 8, 50, 1);
+  const HnswIndex& ga = graph(*a);
+  const HnswIndex& gb = graph(*b);
+  ASSERT_EQ(ga.entry_point(), gb.entry_point());
+  for (std::uint32_t u = 0; u < ga.size(); ++u) {
+    ASSERT_EQ(ga.level(u), gb.level(u));
+    for (int level = 0; level <= ga.level(u); ++level) {
+      const auto la = ga.neighbors(u, level);
+      const auto lb = gb.neighbors(u, level);
+      ASSERT_TRUE(std::equal(la.begin(), la.end(), lb.begin(), lb.end()))
+          << "node " << u << " level " << level;
+    }
+  }
+}
+
+TEST_F(HnswModule, DuplicatesStayReachable) {
+  // 30% of the rows repeat earlier ones, in a few large groups (bigger than 2M, the case that
+  // can strand a node) and many pairs.
+  const std::size_t n = 2000;
+  FloatMatrix base = random_matrix(n, 8, 5);
+  std::mt19937 rng(6);
+  for (std::size_t i = 1400; i < n; ++i) {
+    const std::size_t source = i < 1700 ? (i % 3) : rng() % 1400;
+    std::copy_n(base.row(source), 8, base.row(i));
+  }
+  auto index = build(Metric::L2, base.view(), 4, 32);
+  const HnswIndex& g = graph(*index);
+  EXPECT_EQ(reachable_on_layer0(g), n);
+  // Every copy of a vector is retrievable: k = group size returns them all at distance 0.
+  set_ef(*index, 400);
+  std::vector<Neighbor> out(120);
+  index->search(base.row(0), out.size(), out.data());
+  std::size_t zeros = 0;
+  for (const Neighbor& nb : out) zeros += nb.distance == 0.0f;
+  std::size_t copies = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    copies += std::equal(base.row(i), base.row(i) + 8, base.row(0));
+  EXPECT_EQ(zeros, copies);
+}
+
+TEST_F(HnswModule, EfBelowKIsRaisedToK) {
+  const FloatMatrix base = random_matrix(500, 8, 8);
+  auto index = build(Metric::L2, base.view());
+  set_ef(*index, 1);
+  std::vector<Neighbor> out(50);
+  index->search(base.row(3), out.size(), out.data());
+  std::set<std::int64_t> ids;
+  for (const Neighbor& nb : out) {
+    EXPECT_GE(nb.id, 0);
+    ids.insert(nb.id);
+  }
+  EXPECT_EQ(ids.size(), 50u);
+  EXPECT_EQ(out[0].id, 3);
+  // k > n: the rest padded.
+  std::vector<Neighbor> all(600);
+  set_ef(*index, 10);
+  index->search(base.row(0), all.size(), all.data());
+  EXPECT_EQ(all[499].id >= 0, true);
+  EXPECT_EQ(all[500].id, -1);
+}
+
+TEST_F(HnswModule, SaveLoadGivesIdenticalResults) {
+  const FloatMatrix base = random_matrix(1500, 20, 9);
+  const FloatMatrix queries = random_matrix(40, 20, 10);
+  for (const Metric metric : {Metric::L2, Metric::Angular, Metric::InnerProduct}) {
+    auto index = build(metric, base.view());
+    const std::string path = (dir_ / "index.hnsw").string();
+    api_->save(*index, path);
+    auto loaded = api_->load(path);
+    set_ef(*index, 50);
+    set_ef(*loaded, 50);
+    const auto a = search_all(*index, queries.view(), 10);
+    const auto b = search_all(*loaded, queries.view(), 10);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      ASSERT_EQ(a[i].id, b[i].id) << metric_name(metric);
+      ASSERT_EQ(a[i].distance, b[i].distance);
+    }
+    EXPECT_EQ(loaded->memory_bytes(), index->memory_bytes());
+  }
+  // An empty index round-trips too.
+  auto empty = build(Metric::L2, MatrixView{nullptr, 0, 20});
+  api_->save(*empty, (dir_ / "empty.hnsw").string());
+  auto loaded = api_->load((dir_ / "empty.hnsw").string());
+  Neighbor out[3];
+  loaded->search(queries.row(0), 3, out);
+  EXPECT_EQ(out[0].id, -1);
+}
+
+void expect_refused(const HnswApi& api, const std::string& path, const std::string& needle) {
+  try {
+    api.load(path);
+    ADD_FAILURE() << "loaded " << path;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(HnswModule, BadFilesAreRefused) {
+  const FloatMatrix base = random_matrix(400, 10, 11);
+  auto index = build(Metric::L2, base.view());
+  const std::string good = (dir_ / "good.hnsw").string();
+  api_->save(*index, good);
+  std::ifstream in(good, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto write = [&](const std::string& name, const std::string& content) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+  };
+  expect_refused(*api_, (dir_ / "missing.hnsw").string(), "cannot read");
+  expect_refused(*api_, write("short.hnsw", bytes.substr(0, 20)), "truncated");
+  expect_refused(*api_, write("cut.hnsw", bytes.substr(0, bytes.size() - 100)), "truncated");
+  std::string foreign = bytes;
+  foreign.replace(0, 8, "NOTHNSW!");
+  expect_refused(*api_, write("foreign.hnsw", foreign), "bad magic");
+  std::string version = bytes;
+  version[8] = 99;
+  expect_refused(*api_, write("version.hnsw", version), "version");
+  // Header fields that disagree with the file (offset 24: node count).
+  std::string huge = bytes;
+  for (int i = 24; i < 32; ++i) huge[i] = '\x7f';
+  expect_refused(*api_, write("huge.hnsw", huge), "node count");
+  std::string fewer = bytes;
+  fewer[24] = static_cast<char>(fewer[24] - 1);
+  expect_refused(*api_, write("fewer.hnsw", fewer), "inconsistent");
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x10;
+  expect_refused(*api_, write("flipped.hnsw", flipped), "checksum");
+  EXPECT_NO_THROW(api_->load(good));
+  // save() refuses an index from another module.
+  static ModuleRegistry registry({ANNBENCH_TEST_MODULE_DIR});
+  const ModuleInfo& brute = *registry.get("bruteforce").info;
+  auto other = brute.create(Metric::L2, 10, Params{});
+  EXPECT_THROW(api_->save(*other, (dir_ / "x.hnsw").string()), Error);
+}
+
+TEST_F(HnswModule, ConcurrentSearchesMatchSequential) {
+  const FloatMatrix base = random_matrix(2000, 16, 12);
+  const FloatMatrix queries = random_matrix(200, 16, 13);
+  auto index = build(Metric::Angular, base.view());
+  set_ef(*index, 40);
+  const auto sequential = search_all(*index, queries.view(), 10);
+  std::vector<Neighbor> parallel(sequential.size());
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (std::size_t q = t; q < queries.rows(); q += 4) {
+        index->search(queries.row(q), 10, &parallel[q * 10]);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (std::size_t i = 0; i < sequential.size(); ++i) {
+    ASSERT_EQ(sequential[i].id, parallel[i].id) << i;
+    ASSERT_EQ(sequential[i].distance, parallel[i].distance) << i;
+  }
+  std::vector<Neighbor> batch(sequential.size());
+  index->search_batch(queries.view(), 10, batch.data());
+  for (std::size_t i = 0; i < sequential.size(); ++i) ASSERT_EQ(sequential[i].id, batch[i].id);
+}
+
+}  // namespace
+}  // namespace annbench
