@@ -36,7 +36,10 @@ annoy_include="$annoy_cache/rcppannoy/usr/lib/R/site-library/RcppAnnoy/include"
 if [ ! -f "$annoy_include/annoylib.h" ]; then
   echo "install-deps: extracting Annoy's headers from r-cran-rcppannoy into $annoy_cache"
   "${sudo_cmd[@]}" mkdir -p "$annoy_cache"
-  if (cd "$annoy_cache" && "${sudo_cmd[@]}" apt-get download -qq r-cran-rcppannoy 2>/dev/null) &&
+  # apt-get download needs current package lists: refresh them once if the first try fails.
+  if { (cd "$annoy_cache" && "${sudo_cmd[@]}" apt-get download -qq r-cran-rcppannoy 2>/dev/null) ||
+       { "${sudo_cmd[@]}" apt-get update -qq &&
+         (cd "$annoy_cache" && "${sudo_cmd[@]}" apt-get download -qq r-cran-rcppannoy); }; } &&
      "${sudo_cmd[@]}" dpkg-deb -x "$(ls -t "$annoy_cache"/r-cran-rcppannoy_*.deb | head -n 1)" \
        "$annoy_cache/rcppannoy"; then
     echo "install-deps: Annoy headers in $annoy_include"
