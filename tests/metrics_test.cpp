@@ -81,6 +81,9 @@ TEST(Metrics, SlugFollowsAnnBenchmarks) {
             "M_16_ef_construction_200_ef_10");
   EXPECT_EQ(run_slug("{}", "{}"), "default");
   EXPECT_EQ(run_slug(R"({"w":0.5})", "{}"), "w_0_5");
+  // Negative values keep their sign, so -1 and 1 name different runs.
+  EXPECT_EQ(run_slug(R"({"n_trees":10})", R"({"search_k":-1})"), "n_trees_10_search_k_-1");
+  EXPECT_NE(run_slug("{}", R"({"search_k":-1})"), run_slug("{}", R"({"search_k":1})"));
 }
 
 }  // namespace

@@ -81,8 +81,13 @@ std::string run_slug(const std::string& build_json, const std::string& search_js
   const std::string text = build_json + search_json;
   std::string slug;
   bool pending_separator = false;
-  for (char c : text) {
-    const bool word = std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    // A minus sign before a digit is kept: dropping it (as ANN-Benchmarks does) would give
+    // search_k = -1 and search_k = 1 the same name, and resume would skip the second.
+    const bool negative =
+        c == '-' && i + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[i + 1]));
+    const bool word = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || negative;
     if (!word) {
       pending_separator = true;
       continue;

@@ -38,7 +38,8 @@ struct LatencyStats {
 LatencyStats latency_stats(std::vector<double> seconds);
 
 // Run slug as ANN-Benchmarks builds it: the parameters' JSON with runs of non-word characters
-// replaced by '_', trimmed; "default" when there are no parameters.
+// replaced by '_', trimmed, except that a minus sign before a digit is kept; "default" when
+// there are no parameters.
 std::string run_slug(const std::string& build_json, const std::string& search_json);
 
 }  // namespace annbench
