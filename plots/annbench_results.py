@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import os
+import tempfile
 from collections import namedtuple
 
 # --------------------------------------------------------------------------- columns
@@ -221,3 +222,20 @@ def load_results(path):
     for f in find_summary_files(path):
         read_summary(f, results)
     return results
+
+
+def write_atomically(out, write, prefix=".annbench-", suffix=""):
+    """Calls write(file) on a temporary file beside `out`, then renames it over `out`, so a
+    reader never sees half a file. Creates the folder; returns `out`."""
+    directory = os.path.dirname(os.path.abspath(out))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            write(f)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return out

@@ -13,10 +13,9 @@ import argparse
 import csv
 import os
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from annbench_results import COLUMNS, find_summary_files  # noqa: E402
+from annbench_results import COLUMNS, find_summary_files, write_atomically  # noqa: E402
 
 PROG = "export.py"
 
@@ -64,17 +63,7 @@ def main(argv=None):
         return 0
     base = args.results if os.path.isdir(args.results) else os.path.dirname(os.path.abspath(args.results))
     out = args.out or os.path.join(base, "all_runs.csv")
-    directory = os.path.dirname(os.path.abspath(out))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".all_runs-", suffix=".csv", dir=directory)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            write_csv(f, header, rows)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomically(out, lambda f: write_csv(f, header, rows), prefix=".all_runs-", suffix=".csv")
     print(out)
     print("%s: %d run(s) from %d summary.csv file(s)" % (PROG, len(rows), len(files)), file=sys.stderr)
     return 0

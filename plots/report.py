@@ -20,7 +20,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import plot  # noqa: E402
-from annbench_results import load_results  # noqa: E402
+from annbench_results import load_results, write_atomically  # noqa: E402
 from report_assets import CSS, SCRIPT  # noqa: E402
 
 PROG = "report.py"
@@ -271,18 +271,8 @@ def run(argv=None):
     generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     text = page(args.results, results.rows, results.failed, sections, generated)
     out = args.out or os.path.join(os.path.dirname(plot.default_out_dir(args.results)), "report.html")
-    directory = os.path.dirname(os.path.abspath(out))
-    os.makedirs(directory, exist_ok=True)
     # Written beside the target and renamed, so a reader never sees half a page.
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomically(out, lambda f: f.write(text), prefix=".report-", suffix=".html")
     print(out)
     return out
 

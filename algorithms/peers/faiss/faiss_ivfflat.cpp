@@ -16,13 +16,6 @@
 namespace annbench::peers {
 namespace {
 
-void apply_nprobe(faiss::Index& index, const Params& params) {
-  auto& ivf = dynamic_cast<faiss::IndexIVF&>(index);
-  const auto nprobe = static_cast<std::size_t>(params.get_int("nprobe"));
-  ANNBENCH_CHECK(nprobe <= ivf.nlist, "faiss ivf: nprobe={} exceeds nlist={}", nprobe, ivf.nlist);
-  ivf.nprobe = nprobe;
-}
-
 std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& build) {
   const auto nlist = static_cast<std::size_t>(build.get_int("nlist"));
   FaissRecipe recipe;
@@ -33,7 +26,9 @@ std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& buil
     holder.index = std::make_unique<faiss::IndexIVFFlat>(holder.quantizer.get(), d, nlist, m);
     return holder;
   };
-  recipe.apply_search = &apply_nprobe;
+  recipe.apply_search = [](faiss::Index& index, const Params& params) {
+    apply_ivf_nprobe("faiss-ivfflat", index, params);
+  };
   recipe.counting = FaissCounting::kIvfStats;
   recipe.coarse_per_query = nlist;
   return std::make_unique<FaissPeer>(std::move(recipe), metric, dim);

@@ -17,13 +17,6 @@
 namespace annbench::peers {
 namespace {
 
-void apply_nprobe(faiss::Index& index, const Params& params) {
-  auto& ivf = dynamic_cast<faiss::IndexIVF&>(index);
-  const auto nprobe = static_cast<std::size_t>(params.get_int("nprobe"));
-  ANNBENCH_CHECK(nprobe <= ivf.nlist, "faiss-ivfpq: nprobe={} exceeds nlist={}", nprobe, ivf.nlist);
-  ivf.nprobe = nprobe;
-}
-
 std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& build) {
   const auto nlist = static_cast<std::size_t>(build.get_int("nlist"));
   const auto m = static_cast<std::size_t>(build.get_int("m"));
@@ -38,7 +31,9 @@ std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& buil
                                                        metric_type);
     return holder;
   };
-  recipe.apply_search = &apply_nprobe;
+  recipe.apply_search = [](faiss::Index& index, const Params& params) {
+    apply_ivf_nprobe("faiss-ivfpq", index, params);
+  };
   // Lists hold codes, not vectors: faiss's ndis counts PQ table look-ups, not distances.
   recipe.counting = FaissCounting::kNone;
   return std::make_unique<FaissPeer>(std::move(recipe), metric, dim);

@@ -148,4 +148,11 @@ std::optional<std::uint64_t> FaissPeer::distance_count() const {
   return std::nullopt;
 }
 
+void apply_ivf_nprobe(const char* module, faiss::Index& index, const Params& params) {
+  auto& ivf = dynamic_cast<faiss::IndexIVF&>(index);
+  const auto nprobe = static_cast<std::size_t>(params.get_int("nprobe"));
+  ANNBENCH_CHECK(nprobe <= ivf.nlist, "{}: nprobe={} exceeds nlist={}", module, nprobe, ivf.nlist);
+  ivf.nprobe = nprobe;
+}
+
 }  // namespace annbench::peers

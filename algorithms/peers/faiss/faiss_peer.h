@@ -46,6 +46,10 @@ struct FaissRecipe {
   std::size_t coarse_per_query = 0;
 };
 
+// apply_search for the IVF peers: sets nprobe from the "nprobe" parameter; above nlist is an
+// error naming the module (faiss would silently clamp it).
+void apply_ivf_nprobe(const char* module, faiss::Index& index, const Params& params);
+
 class FaissPeer final : public Index {
  public:
   FaissPeer(FaissRecipe recipe, Metric metric, std::size_t dim);
