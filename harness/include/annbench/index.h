@@ -7,6 +7,7 @@
 // set_search_params is never called concurrently with searches; search and search_batch may be
 // called from several threads at once and must be safe to do so.
 
+#include <annbench/error.h>
 #include <annbench/matrix.h>
 #include <annbench/neighbor.h>
 #include <annbench/params.h>
@@ -15,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace annbench {
 
@@ -41,6 +43,19 @@ class Index {
     for (std::int64_t i = 0; i < n; ++i) {
       search(queries.row(static_cast<std::size_t>(i)), k, out + static_cast<std::size_t>(i) * k);
     }
+  }
+
+  // Range search: every base point whose distance to `query` is at most `radius`, appended to
+  // `out` (not cleared first) in any order. radius and the distances written are in the dataset
+  // metric's scale (metric.h: plain L2, 1 - cos, -<q, x>), not a module's internal one, so the
+  // harness can compare them with range ground truth. Approximate modules may miss points but
+  // must not return points outside the radius. Called only on modules declaring
+  // kCapRangeSearch, and like search() possibly from several threads at once.
+  virtual void range_search(const float* query, float radius, std::vector<Neighbor>& out) const {
+    (void)query;
+    (void)radius;
+    (void)out;
+    ANNBENCH_FAIL("this module does not support range search");
   }
 
   // Bytes the index needs to answer queries, including referenced base vectors.

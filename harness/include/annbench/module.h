@@ -21,12 +21,14 @@
 
 namespace annbench {
 
-inline constexpr std::uint32_t kAbiVersion = 1;
+// 2: Index::range_search and kCapRangeSearch.
+inline constexpr std::uint32_t kAbiVersion = 2;
 
 // Capability bits: what the harness may rely on beyond the Index basics.
 enum Capability : std::uint32_t {
   kCapNativeBatch = 1u << 0,  // search_batch is faster than a loop over search
   kCapSaveLoad = 1u << 1,     // reserved: index files with magic, version, checksum
+  kCapRangeSearch = 1u << 2,  // range_search is implemented
 };
 
 using IndexFactory = std::unique_ptr<Index> (*)(Metric metric, std::size_t dim,
