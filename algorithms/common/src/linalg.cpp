@@ -114,7 +114,7 @@ void qr_step(std::vector<double>& d, std::vector<double>& e, std::size_t lo, std
 
 }  // namespace
 
-SymmetricEigen symmetric_eigen(std::vector<double> a, std::size_t n) {
+SymmetricEigen symmetric_eigen(std::vector<double> a, std::size_t n, std::size_t top) {
   ANNBENCH_CHECK(a.size() == n * n, "symmetric_eigen: {} values for a {} x {} matrix", a.size(), n,
                  n);
   for (double value : a) {
@@ -155,11 +155,12 @@ SymmetricEigen symmetric_eigen(std::vector<double> a, std::size_t n) {
   SymmetricEigen result;
   result.n = n;
   result.values.resize(n);
-  result.vectors.assign(n * n, 0.0);
+  top = std::min(top, n);
+  result.vectors.assign(top * n, 0.0);
+  for (std::size_t rank = 0; rank < n; ++rank) result.values[rank] = d[order[rank]];
   // Eigenvector j of A = Q z_j.
-  for (std::size_t rank = 0; rank < n; ++rank) {
+  for (std::size_t rank = 0; rank < top; ++rank) {
     const std::size_t j = order[rank];
-    result.values[rank] = d[j];
     const double* z = &zt[j * n];
     double* out = &result.vectors[rank * n];
     for (std::size_t i = 0; i < n; ++i) {

@@ -23,7 +23,7 @@ LinearMap LinearMap::pca(MatrixView data, std::size_t out_dim, bool centre) {
   for (double m : moment) {
     ANNBENCH_CHECK(std::isfinite(m), "pca: the data contains NaN or infinite values");
   }
-  const SymmetricEigen eigen = symmetric_eigen(std::move(moment), data.dim);
+  const SymmetricEigen eigen = symmetric_eigen(std::move(moment), data.dim, out_dim);
 
   LinearMap map;
   map.in_dim_ = data.dim;
