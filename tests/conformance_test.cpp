@@ -1,0 +1,278 @@
+// One conformance suite over every module the build produced (peers included): the promises
+// of the Index interface that the harness relies on, checked the same way for all of them.
+// A new module under algorithms/ is picked up here without editing this file.
+//
+// On a small seeded set with duplicate points, at default parameters (or the small-data
+// overrides below), for every metric a module claims:
+//   - results are rows of the base or -1, without repeats, -1 only after the last result;
+//   - a query equal to a base vector finds a vector at distance 0 among its 10 results;
+//   - k larger than the base gives at most n results and no failure;
+//   - search_batch and concurrent searches from several threads equal serial single searches;
+//   - memory_bytes() is positive, distance_count() (when known) never decreases;
+//   - range_search (modules declaring it) returns only points inside the radius.
+
+#include "plugin_loader.h"
+
+#include <annbench/common/distance.h>
+#include <annbench/module.h>
+
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+namespace annbench {
+namespace {
+
+const ModuleRegistry& registry() {
+  static const ModuleRegistry modules({ANNBENCH_TEST_MODULE_DIR});
+  return modules;
+}
+
+// Defaults sized for 60,000+ vectors (e.g. 1,024 k-means cells) that 400 points cannot fill.
+const std::map<std::string, std::map<std::string, ParamValue>> kSmallDataBuild = {
+    {"ivf-flat", {{"nlist", std::int64_t{8}}}},
+    {"ivf-pq", {{"nlist", std::int64_t{8}}, {"m", std::int64_t{4}}}},
+    {"faiss-ivfflat", {{"nlist", std::int64_t{8}}}},
+    {"faiss-ivfpq",
+     {{"nlist", std::int64_t{8}}, {"m", std::int64_t{4}}, {"nbits", std::int64_t{4}}}},
+};
+
+constexpr std::size_t kRows = 400, kDim = 12, kQueries = 24, kK = 10;
+
+FloatMatrix make_base() {
+  std::mt19937_64 rng(2024);
+  std::normal_distribution<float> normal;
+  FloatMatrix base(kRows, kDim);
+  for (std::size_t i = 0; i < base.size(); ++i) base.data()[i] = normal(rng);
+  // Every tenth row repeats the row before it: duplicates and distance ties.
+  for (std::size_t i = 10; i < kRows; i += 10) {
+    std::copy(base.row(i - 1), base.row(i - 1) + kDim, base.row(i));
+  }
+  return base;
+}
+
+// Half the queries are base rows (self-queries), half fresh points.
+FloatMatrix make_queries(const FloatMatrix& base) {
+  std::mt19937_64 rng(7);
+  std::normal_distribution<float> normal;
+  FloatMatrix queries(kQueries, kDim);
+  for (std::size_t q = 0; q < kQueries; ++q) {
+    if (q % 2 == 0) {
+      std::copy(base.row(q * 13), base.row(q * 13) + kDim, queries.row(q));
+    } else {
+      for (std::size_t j = 0; j < kDim; ++j) queries(q, j) = normal(rng);
+    }
+  }
+  return queries;
+}
+
+struct Case {
+  std::string module;
+  Metric metric;
+};
+
+std::vector<Case> all_cases() {
+  std::vector<Case> cases;
+  for (const LoadedModule& module : registry().modules()) {
+    for (Metric metric : module.info->metrics) cases.push_back({module.info->name, metric});
+  }
+  return cases;
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  std::string name = info.param.module + "_" + std::string(metric_name(info.param.metric));
+  std::replace_if(
+      name.begin(), name.end(), [](char c) { return !std::isalnum(c); }, '_');
+  return name;
+}
+
+const FloatMatrix& base_vectors() {
+  static const FloatMatrix base = make_base();
+  return base;
+}
+
+// One built index per module and metric, shared by that case's tests (some peers take
+// seconds to build even on 400 points). Tests only search.
+struct Built {
+  std::unique_ptr<Index> index;
+  std::string skip_reason;
+};
+
+class Conformance : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    const ModuleInfo& info = *registry().get(GetParam().module).info;
+    info_ = &info;
+    static std::map<std::pair<std::string, int>, Built> built;
+    const auto key = std::pair{info.name, static_cast<int>(GetParam().metric)};
+    auto it = built.find(key);
+    if (it == built.end()) it = built.emplace(key, build(info)).first;
+    if (!it->second.skip_reason.empty()) GTEST_SKIP() << it->second.skip_reason;
+    index_ = it->second.index.get();
+    index_->set_search_params(resolve_params({}, info.search_params, info.name, "search"));
+    omp_set_num_threads(2);
+  }
+
+  Built build(const ModuleInfo& info) const {
+    Params build;
+    if (auto it = kSmallDataBuild.find(info.name); it != kSmallDataBuild.end()) {
+      for (const auto& [key, value] : it->second) build.set(key, value);
+    }
+    build = resolve_params(build, info.build_params, info.name, "build");
+    Built result;
+    try {
+      result.index = info.create(GetParam().metric, kDim, build);
+    } catch (const Error& error) {
+      // A GPU module on a machine without a device says so at create time.
+      if (std::string(error.what()).find("no CUDA device") == std::string::npos) throw;
+      result.skip_reason = error.what();
+      return result;
+    }
+    omp_set_num_threads(2);
+    result.index->build(base_.view());
+    return result;
+  }
+
+  std::vector<Neighbor> search_all(std::size_t k) const {
+    std::vector<Neighbor> out(kQueries * k);
+    for (std::size_t q = 0; q < kQueries; ++q) index_->search(queries_.row(q), k, &out[q * k]);
+    return out;
+  }
+
+  const FloatMatrix& base_ = base_vectors();
+  const FloatMatrix queries_ = make_queries(base_);
+  const ModuleInfo* info_ = nullptr;
+  Index* index_ = nullptr;
+};
+
+void expect_well_formed(const std::vector<Neighbor>& results, std::size_t k, std::size_t n) {
+  for (std::size_t q = 0; q < results.size() / k; ++q) {
+    std::set<std::int64_t> seen;
+    bool padding = false;
+    for (std::size_t j = 0; j < k; ++j) {
+      const std::int64_t id = results[q * k + j].id;
+      if (id == -1) {
+        padding = true;
+        continue;
+      }
+      EXPECT_FALSE(padding) << "query " << q << ": a result after a -1 slot";
+      EXPECT_GE(id, 0) << "query " << q;
+      EXPECT_LT(id, static_cast<std::int64_t>(n)) << "query " << q;
+      EXPECT_TRUE(seen.insert(id).second) << "query " << q << ": id " << id << " twice";
+    }
+  }
+}
+
+TEST_P(Conformance, ResultsAreWellFormedAndSelfQueriesFindThemselves) {
+  const auto results = search_all(kK);
+  expect_well_formed(results, kK, kRows);
+  std::size_t found = 0, self_queries = 0;
+  for (std::size_t q = 0; q < kQueries; q += 2) {
+    ++self_queries;
+    for (std::size_t j = 0; j < kK; ++j) {
+      const std::int64_t id = results[q * kK + j].id;
+      if (id >= 0 && std::equal(queries_.row(q), queries_.row(q) + kDim,
+                                base_.row(static_cast<std::size_t>(id)))) {
+        ++found;
+        break;
+      }
+    }
+  }
+  // Lossy codes (PQ without re-ranking, LSH sketches) may rank a twin below a close point, but
+  // not lose nearly all of them.
+  EXPECT_GE(found * 10, self_queries * 8) << found << " of " << self_queries;
+  EXPECT_GT(index_->memory_bytes(), 0u);
+}
+
+TEST_P(Conformance, KLargerThanTheBaseIsPaddedNotAnError) {
+  const std::size_t k = kRows + 7;
+  std::vector<Neighbor> out(k);
+  index_->search(queries_.row(1), k, out.data());
+  expect_well_formed(out, k, kRows);
+  EXPECT_EQ(out[kRows].id, -1);
+  EXPECT_EQ(out[k - 1].id, -1);
+}
+
+TEST_P(Conformance, BatchAndConcurrentSearchesEqualSerialOnes) {
+  const auto serial = search_all(kK);
+  std::vector<Neighbor> batch(kQueries * kK);
+  omp_set_num_threads(2);
+  index_->search_batch(queries_.view(), kK, batch.data());
+  std::vector<Neighbor> threaded(kQueries * kK);
+  {
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < 3; ++t) {
+      threads.emplace_back([&, t] {
+        for (std::size_t q = t; q < kQueries; q += 3) {
+          index_->search(queries_.row(q), kK, &threaded[q * kK]);
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+  }
+  for (std::size_t q = 0; q < kQueries; ++q) {
+    std::set<std::int64_t> expected, in_batch, in_threads;
+    for (std::size_t j = 0; j < kK; ++j) {
+      expected.insert(serial[q * kK + j].id);
+      in_batch.insert(batch[q * kK + j].id);
+      in_threads.insert(threaded[q * kK + j].id);
+    }
+    EXPECT_EQ(in_batch, expected) << "query " << q << ": search_batch differs";
+    EXPECT_EQ(in_threads, expected) << "query " << q << ": concurrent search differs";
+  }
+}
+
+TEST_P(Conformance, DistanceCountNeverDecreases) {
+  const auto before = index_->distance_count();
+  if (!before) GTEST_SKIP() << info_->name << " does not count distances";
+  search_all(kK);
+  const auto after = index_->distance_count();
+  ASSERT_TRUE(after.has_value());
+  EXPECT_GE(*after, *before);
+  EXPECT_GT(*after, 0u) << "searches ran, yet no distance was counted";
+}
+
+TEST_P(Conformance, RangeSearchStaysInsideTheRadius) {
+  if ((info_->capabilities & kCapRangeSearch) == 0) {
+    GTEST_SKIP() << info_->name << " does not declare kCapRangeSearch";
+  }
+  const Metric metric = GetParam().metric;
+  for (std::size_t q = 0; q < kQueries; ++q) {
+    // The 5th-nearest distance as radius: a handful of results each.
+    std::vector<double> distances;
+    for (std::size_t i = 0; i < kRows; ++i) {
+      distances.push_back(exact_distance(metric, queries_.row(q), base_.row(i), kDim));
+    }
+    std::nth_element(distances.begin(), distances.begin() + 4, distances.end());
+    const auto radius = static_cast<float>(distances[4]);
+    std::vector<Neighbor> found;
+    index_->range_search(queries_.row(q), radius, found);
+    std::set<std::int64_t> ids;
+    for (const Neighbor& hit : found) {
+      ASSERT_GE(hit.id, 0);
+      ASSERT_LT(hit.id, static_cast<std::int64_t>(kRows));
+      EXPECT_TRUE(ids.insert(hit.id).second) << "id " << hit.id << " twice";
+      const double true_distance = exact_distance(
+          metric, queries_.row(q), base_.row(static_cast<std::size_t>(hit.id)), kDim);
+      EXPECT_LE(true_distance, radius + 1e-4 * (1 + std::abs(radius)))
+          << "query " << q << " id " << hit.id;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryModule, Conformance, ::testing::ValuesIn(all_cases()), case_name);
+
+TEST(Conformance, EveryModuleOfTheBuildLoaded) {
+  for (const auto& failure : registry().failures()) {
+    ADD_FAILURE() << failure.path.string() << ": " << failure.reason;
+  }
+  EXPECT_FALSE(registry().modules().empty());
+}
+
+}  // namespace
+}  // namespace annbench
