@@ -1,7 +1,7 @@
-// bruteforce: exact k-NN by scanning every base vector. The reference module: exact results
-// (re-ranked in double, ties by smaller id, equal to the ground truth) and the baseline that
-// relative QPS is measured against. All the work is in ExactKnn (annbench_common), which ground
-// truth uses too.
+// bruteforce: exact k-NN and range search by scanning every base vector. The reference module:
+// exact results (re-ranked in double, ties by smaller id, equal to the ground truth) and the
+// baseline that relative QPS is measured against. All the work is in ExactKnn (annbench_common),
+// which ground truth uses too.
 
 #include <annbench/common/exact_knn.h>
 #include <annbench/error.h>
@@ -11,6 +11,7 @@
 #include <array>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace annbench {
 namespace {
@@ -36,6 +37,12 @@ class BruteForceIndex final : public Index {
   void search_batch(MatrixView queries, std::size_t k, Neighbor* out) const override {
     exact().search_batch(queries, k, out);
     distances_.add(exact().size() * queries.rows);
+  }
+
+  // Exact: every point within the radius, boundary ties included (see ExactKnn).
+  void range_search(const float* query, float radius, std::vector<Neighbor>& out) const override {
+    exact().range_search(query, radius, out);
+    distances_.add(exact().size());
   }
 
   // The referenced base counts: the index cannot answer without it.
@@ -70,7 +77,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = {},
     .search_params = {},
-    .capabilities = kCapNativeBatch,
+    .capabilities = kCapNativeBatch | kCapRangeSearch,
     .create = &create,
 };
 

@@ -1,6 +1,7 @@
 // ivf-flat: inverted file with uncompressed vectors (Sivic and Zisserman 2003; the IVF layer of
 // Jégou, Douze and Schmid 2011). k-means splits the base into nlist cells; a query scans the
-// vectors of its nprobe nearest cells exactly. With nprobe = nlist it is an exact scan.
+// vectors of its nprobe nearest cells exactly. With nprobe = nlist it is an exact scan. Range
+// search is exact within the probed lists.
 
 #include "coarse_quantizer.h"
 
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -41,6 +43,11 @@ class IvfFlatIndex final : public Index {
                    "{}: {} vectors do not fit 32-bit list ids", kName, base.rows);
     const PreparedBase prepared(base, metric_, kName);
     const MatrixView data = prepared.view();
+    raw_ = metric_ == Metric::Angular ? base : MatrixView{};
+    max_norm_ = 0.0;
+    for (std::size_t i = 0; i < data.rows; ++i) {
+      max_norm_ = std::max(max_norm_, std::sqrt(squared_norm(data.row(i), dim_)));
+    }
     quantizer_.train(data, metric_ == Metric::InnerProduct, params_, kName);
     const ListLayout layout = layout_lists(quantizer_.assign(data), quantizer_.nlist());
     offsets_ = layout.offsets;
@@ -93,10 +100,49 @@ class IvfFlatIndex final : public Index {
     top.write_sorted(out, k);
   }
 
+  // Exact within the probed lists: a float score filters with a margin wider than its rounding
+  // error, and survivors are checked with exact_distance against the vector as given (for
+  // angular the raw base, referenced; the normalised copy would move boundary ties), so with
+  // nprobe = nlist the result equals an exact scan.
+  void range_search(const float* query, float radius, std::vector<Neighbor>& out) const override {
+    ANNBENCH_CHECK(quantizer_.nlist() > 0, "{}: range search before build", kName);
+    ANNBENCH_CHECK(!std::isnan(radius), "{}: range search radius is NaN", kName);
+    if (radius < 0.0f && metric_ != Metric::InnerProduct) return;
+    thread_local Scratch scratch;
+    const float* q = query;
+    if (metric_ == Metric::Angular) {
+      scratch.query.resize(dim_);
+      normalise(query, scratch.query.data(), dim_);
+      q = scratch.query.data();
+    }
+    quantizer_.probe(q, nprobe_, scratch.probe_heap, scratch.lists);
+    const float limit = range_score_limit(query, radius);
+    const auto& kernels = distance_kernels();
+    const bool inner_product = metric_ == Metric::InnerProduct;
+    std::size_t scanned = 0;
+    for (const auto& list : scratch.lists) {
+      const std::size_t begin = offsets_[static_cast<std::size_t>(list.id)];
+      const std::size_t end = offsets_[static_cast<std::size_t>(list.id) + 1];
+      scanned += end - begin;
+      for (std::size_t slot = begin; slot < end; ++slot) {
+        const float* x = vectors_.row(slot);
+        const float s =
+            inner_product ? -kernels.inner_product(q, x, dim_) : kernels.l2_squared(q, x, dim_);
+        if (!(s <= limit)) continue;
+        const float* original = raw_.data != nullptr ? raw_.row(ids_[slot]) : x;
+        const double distance = kernels.exact(metric_, query, original, dim_);
+        if (distance <= static_cast<double>(radius))
+          out.push_back({static_cast<std::int64_t>(ids_[slot]), static_cast<float>(distance)});
+      }
+    }
+    distances_.add(quantizer_.nlist() + scanned);
+  }
+
   // Vectors (normalised for angular) and 32-bit ids, list by list; list offsets; centroids.
   std::size_t memory_bytes() const override {
-    return vectors_.bytes() + ids_.size() * sizeof(std::uint32_t) +
-           offsets_.size() * sizeof(std::size_t) + quantizer_.memory_bytes();
+    return vectors_.bytes() + raw_.rows * raw_.dim * sizeof(float) +
+           ids_.size() * sizeof(std::uint32_t) + offsets_.size() * sizeof(std::size_t) +
+           quantizer_.memory_bytes();
   }
 
   std::optional<std::uint64_t> distance_count() const override {
@@ -104,6 +150,39 @@ class IvfFlatIndex final : public Index {
   }
 
  private:
+  static double squared_norm(const float* x, std::size_t dim) {
+    double sum = 0.0;
+    for (std::size_t i = 0; i < dim; ++i) sum += static_cast<double>(x[i]) * x[i];
+    return sum;
+  }
+
+  // The float score (squared L2 on the stored vectors, or minus the inner product) above which
+  // no point can be within `radius`. The margin is a worst-case bound on a float sum of dim
+  // terms (sequential order, the loosest), times the largest term scale, doubled for the
+  // rounding of the normalised copies and of the radius itself.
+  float range_score_limit(const float* query, float radius) const {
+    if (std::isinf(radius)) return std::numeric_limits<float>::infinity();
+    const double r = radius;
+    const double error_factor = 2.0 * dot_error_factor(dim_, 1) + 1e-6;
+    double limit = 0.0;
+    switch (metric_) {
+      case Metric::L2: {
+        const double scale = std::sqrt(squared_norm(query, dim_)) + max_norm_;
+        limit = r * r + error_factor * scale * scale;
+        break;
+      }
+      // |q^ - x^|^2 = 2 (1 - cos) for unit vectors; both are within a few ulps of unit.
+      case Metric::Angular: limit = 2.0 * r + error_factor * 4.0; break;
+      case Metric::InnerProduct:
+        limit = r + error_factor * std::sqrt(squared_norm(query, dim_)) * max_norm_;
+        break;
+    }
+    float rounded = static_cast<float>(limit);
+    if (static_cast<double>(rounded) < limit)
+      rounded = std::nextafter(rounded, std::numeric_limits<float>::infinity());
+    return rounded;
+  }
+
   Metric metric_;
   std::size_t dim_;
   CoarseParams params_;
@@ -111,6 +190,8 @@ class IvfFlatIndex final : public Index {
   std::vector<std::size_t> offsets_;
   std::vector<std::uint32_t> ids_;
   FloatMatrix vectors_;
+  MatrixView raw_;         // angular: the base as given, for exact range checks
+  double max_norm_ = 0.0;  // largest |x| of the stored vectors (range-search error margin)
   std::size_t nprobe_ = 1;
   DistanceCounter distances_;
 };
@@ -132,7 +213,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = 0,
+    .capabilities = kCapRangeSearch,
     .create = &create,
 };
 

@@ -11,6 +11,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string_view>
 
 namespace annbench {
@@ -86,6 +87,70 @@ void check_neighbor_ids(const IdMatrix& neighbors, std::size_t train_rows, const
           path.string(), i, j, row[j], train_rows - 1);
     }
   }
+}
+
+// Number of entries of a vector dataset (rank 1, or n x 1).
+std::size_t vector_length(const h5::File& file, std::string_view name) {
+  if (!file.has_dataset(name))
+    ANNBENCH_FAIL("'{}' has no dataset '{}'", file.path().string(), name);
+  const std::vector<std::size_t> shape = file.shape(name);
+  if (shape.size() == 1) return shape[0];
+  if (shape.size() == 2 && shape[1] == 1) return shape[0];
+  ANNBENCH_FAIL("dataset '{}' in '{}' must be a vector (rank 1), got rank {}", name,
+                file.path().string(), shape.size());
+}
+
+// The first `queries` queries' range ground truth, checked for consistency with the file.
+RangeGroundTruth read_range_ground_truth(const h5::File& file, std::size_t test_rows,
+                                         std::size_t train_rows, std::size_t queries) {
+  const fs::path& path = file.path();
+  const auto radius = file.number_attribute("range_radius");
+  if (!radius || !file.has_dataset("range_lims")) {
+    ANNBENCH_FAIL(
+        "'{}' has no range ground truth (attribute range_radius, datasets range_lims, "
+        "range_neighbors, range_distances); compute it with `annbench groundtruth {} --range "
+        "RADIUS`",
+        path.string(), path.string());
+  }
+  ANNBENCH_CHECK(std::isfinite(*radius), "'{}': attribute range_radius is {}", path.string(),
+                 *radius);
+  const std::size_t lims_length = vector_length(file, "range_lims");
+  ANNBENCH_CHECK(lims_length == test_rows + 1,
+                 "'{}': dataset 'range_lims' has {} entries but 'test' has {} rows (expected {})",
+                 path.string(), lims_length, test_rows, test_rows + 1);
+  const std::size_t entries = vector_length(file, "range_neighbors");
+  ANNBENCH_CHECK(vector_length(file, "range_distances") == entries,
+                 "'{}': datasets 'range_neighbors' ({} entries) and 'range_distances' ({}) differ",
+                 path.string(), entries, vector_length(file, "range_distances"));
+  const Matrix<std::int32_t> lims = file.read_ints("range_lims");
+  ANNBENCH_CHECK(lims.data()[0] == 0, "'{}': range_lims[0] is {}, expected 0", path.string(),
+                 lims.data()[0]);
+  for (std::size_t q = 0; q < test_rows; ++q) {
+    ANNBENCH_CHECK(lims.data()[q + 1] >= lims.data()[q],
+                   "'{}': range_lims decreases at query {} ({} then {})", path.string(), q,
+                   lims.data()[q], lims.data()[q + 1]);
+  }
+  ANNBENCH_CHECK(static_cast<std::size_t>(lims.data()[test_rows]) == entries,
+                 "'{}': range_lims ends at {} but 'range_neighbors' has {} entries", path.string(),
+                 lims.data()[test_rows], entries);
+
+  RangeGroundTruth truth;
+  truth.radius = *radius;
+  truth.lims.assign(lims.data(), lims.data() + queries + 1);
+  const std::size_t total = truth.lims.back();
+  if (total == 0) return truth;  // max_rows = 0 would read everything
+  const Matrix<std::int32_t> ids = file.read_ints("range_neighbors", total);
+  const FloatMatrix distances = file.read_floats("range_distances", total);
+  truth.ids.assign(ids.data(), ids.data() + total);
+  truth.distances.assign(distances.data(), distances.data() + total);
+  for (std::size_t i = 0; i < total; ++i) {
+    ANNBENCH_CHECK(truth.ids[i] >= 0 && static_cast<std::size_t>(truth.ids[i]) < train_rows,
+                   "'{}': range_neighbors[{}] is {}, outside train (0..{})", path.string(), i,
+                   truth.ids[i], train_rows - 1);
+    ANNBENCH_CHECK(std::isfinite(truth.distances[i]), "'{}': range_distances[{}] is {}",
+                   path.string(), i, truth.distances[i]);
+  }
+  return truth;
 }
 
 }  // namespace
@@ -166,7 +231,36 @@ Dataset load_dataset(const fs::path& path, const DatasetLoadOptions& options) {
     dataset.distances = file.read_floats("distances", queries);
     check_finite(dataset.distances, path, "distances");
   }
+  if (options.load_range_ground_truth)
+    dataset.range = read_range_ground_truth(file, test.rows, train.rows, queries);
   return dataset;
+}
+
+void write_range_ground_truth(const fs::path& path, const RangeGroundTruth& truth) {
+  const std::size_t total = truth.total();
+  ANNBENCH_CHECK(!truth.lims.empty() && truth.lims.front() == 0 && truth.ids.size() == total &&
+                     truth.distances.size() == total,
+                 "cannot write range ground truth to '{}': lims, ids and distances disagree",
+                 path.string());
+  // The file format stores lims as int32 (what HDF5 reads back here without clipping).
+  ANNBENCH_CHECK(total <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()),
+                 "cannot write range ground truth to '{}': {} results do not fit int32 lims "
+                 "(use a smaller radius)",
+                 path.string(), total);
+  std::vector<std::int32_t> lims(truth.lims.begin(), truth.lims.end());
+  // Copy, add, rename: everything else in the file is kept, and a crash leaves the old file.
+  h5::write_atomically(path, [&](const fs::path& temporary) {
+    fs::copy_file(path, temporary, fs::copy_options::overwrite_existing);
+    h5::File file = h5::File::open_read_write(temporary);
+    const std::size_t test_rows = file.shape("test").at(0);
+    ANNBENCH_CHECK(truth.queries() == test_rows,
+                   "cannot write range ground truth to '{}': {} queries for {} test rows",
+                   path.string(), truth.queries(), test_rows);
+    file.write_ints("range_lims", lims.data(), lims.size(), 0);
+    file.write_ints("range_neighbors", truth.ids.data(), total, 0);
+    file.write_floats("range_distances", truth.distances.data(), total, 0);
+    file.set_attribute("range_radius", truth.radius);
+  });
 }
 
 void write_dataset(const fs::path& path, Metric metric, const FloatMatrix& train,

@@ -1,4 +1,6 @@
-// annbench groundtruth FILE: recompute a dataset's exact neighbours in place.
+// annbench groundtruth FILE: recompute a dataset's exact neighbours in place, or with --range R
+// add its exact range ground truth (range_lims / range_neighbors / range_distances, see
+// datasets/dataset.h).
 
 #include "args.h"
 #include "commands.h"
@@ -13,15 +15,46 @@
 #include <omp.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 namespace annbench {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+int range_groundtruth(const fs::path& path, Metric metric, const FloatMatrix& train,
+                      const FloatMatrix& test, double radius) {
+  // Modules receive the radius as a float, so it must be finite as one.
+  ANNBENCH_CHECK(std::isfinite(static_cast<float>(radius)),
+                 "annbench groundtruth: --range must be a finite float, got {}", radius);
+  ANNBENCH_CHECK(radius >= 0 || metric == Metric::InnerProduct,
+                 "annbench groundtruth: --range must be >= 0 for {} distances, got {}",
+                 metric_name(metric), radius);
+  const auto start = std::chrono::steady_clock::now();
+  const RangeGroundTruth truth =
+      compute_range_ground_truth(train.view(), test.view(), metric, radius);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  write_range_ground_truth(path, truth);
+  std::size_t empty = 0;
+  for (std::size_t q = 0; q < truth.queries(); ++q) empty += truth.lims[q + 1] == truth.lims[q];
+  fmt::print(
+      "{}: range ground truth for {} queries x {} points ({}-d, {}), radius {}: {} results "
+      "({:.1f} per query, {} queries with none): {:.2f} s on {} threads\n",
+      path.string(), test.rows(), train.rows(), train.cols(), metric_name(metric), truth.radius,
+      truth.total(), static_cast<double>(truth.total()) / static_cast<double>(truth.queries()),
+      empty, seconds, omp_get_max_threads());
+  return 0;
+}
+
+}  // namespace
+
 int groundtruth_command(const std::vector<std::string>& argv) {
-  constexpr const char* kUsage = "annbench groundtruth FILE|NAME [--k 100] [--threads T]";
-  const Args args(argv, {"k", "threads"}, {}, "annbench groundtruth");
+  constexpr const char* kUsage =
+      "annbench groundtruth FILE|NAME [--k 100 | --range RADIUS] [--threads T]";
+  const Args args(argv, {"k", "threads", "range"}, {}, "annbench groundtruth");
   args.expect_positionals(1, 1, kUsage);
   const long long k = args.get_int_or("k", 100);
   ANNBENCH_CHECK(k > 0, "annbench groundtruth: --k must be positive, got {}", k);
@@ -48,6 +81,12 @@ int groundtruth_command(const std::vector<std::string>& argv) {
   ANNBENCH_CHECK(!train.empty() && !test.empty() && train.cols() == test.cols(),
                  "'{}': train ({} x {}) and test ({} x {}) do not make a dataset", path.string(),
                  train.rows(), train.cols(), test.rows(), test.cols());
+
+  if (args.get("range")) {
+    ANNBENCH_CHECK(!args.get("k"), "annbench groundtruth: --k and --range are exclusive ({})",
+                   kUsage);
+    return range_groundtruth(path, metric, train, test, args.get_float_or("range", 0.0));
+  }
 
   const auto start = std::chrono::steady_clock::now();
   const GroundTruth truth =

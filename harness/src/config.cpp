@@ -142,14 +142,14 @@ SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesyst
                  file.string());
   SweepConfig config;
   config.file = file;
-  static const std::set<std::string> kKeys = {"datasets", "k",          "runs",
-                                              "queries",  "single",     "batch",
-                                              "threads",  "algorithms", "description"};
+  static const std::set<std::string> kKeys = {"datasets",    "k",     "runs",    "queries",
+                                              "single",      "batch", "threads", "algorithms",
+                                              "description", "mode"};
   for (const auto& item : root) {
     const auto key = key_text(item.first, file);
     ANNBENCH_CHECK(kKeys.count(key) != 0,
-                   "{}: unknown key '{}'; accepted: datasets, k, runs, queries, single, batch, "
-                   "threads, algorithms, description",
+                   "{}: unknown key '{}'; accepted: datasets, mode, k, runs, queries, single, "
+                   "batch, threads, algorithms, description",
                    where(file, item.first), key);
   }
   ANNBENCH_CHECK(root["datasets"], "{}: missing key 'datasets' (a dataset name, path, or list)",
@@ -158,7 +158,17 @@ SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesyst
     config.datasets.push_back(
         decode<std::string>(node, file, "'datasets'", "a dataset name or path"));
   }
+  if (root["mode"]) {
+    const auto mode = decode<std::string>(root["mode"], file, "'mode'", "knn or range");
+    ANNBENCH_CHECK(mode == "knn" || mode == "range", "{}: 'mode' must be knn or range, got '{}'",
+                   where(file, root["mode"]), mode);
+    config.mode = mode == "range" ? SearchMode::Range : SearchMode::Knn;
+  }
   if (root["k"]) {
+    ANNBENCH_CHECK(config.mode == SearchMode::Knn,
+                   "{}: 'k' does not apply to mode: range (the radius comes from the dataset's "
+                   "range ground truth)",
+                   where(file, root["k"]));
     config.counts.clear();
     for (const auto& node : as_list(root["k"])) {
       const auto k = decode<std::int64_t>(node, file, "'k'", "a positive integer");
@@ -195,11 +205,15 @@ SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesyst
                    where(file, node));
     for (const auto& item : node) {
       const auto key = key_text(item.first, file);
-      ANNBENCH_CHECK(
-          key == "module" || key == "name" || key == "build" || key == "search",
-          "{}: unknown key '{}' in algorithm entry; accepted: module, name, build, search",
-          where(file, item.first), key);
+      ANNBENCH_CHECK(key == "module" || key == "name" || key == "build" || key == "search" ||
+                         key == "pca" || key == "random_projection",
+                     "{}: unknown key '{}' in algorithm entry; accepted: module, name, build, "
+                     "search, pca, random_projection",
+                     where(file, item.first), key);
     }
+    ANNBENCH_CHECK(!(node["pca"] && node["random_projection"]),
+                   "{}: an algorithm entry takes one of 'pca' and 'random_projection', not both",
+                   where(file, node));
     ANNBENCH_CHECK(node["module"], "{}: algorithm entry without 'module'", where(file, node));
     AlgorithmEntry entry;
     entry.module = decode<std::string>(node["module"], file, "'module'", "a module name");
@@ -211,6 +225,12 @@ SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesyst
     // Node's operator= assigns content (and throws on a missing key): rebind with reset().
     if (node["build"]) entry.build.reset(node["build"]);
     if (node["search"]) entry.search.reset(node["search"]);
+    entry.has_transform = node["pca"] || node["random_projection"];
+    if (node["pca"]) entry.transform.reset(node["pca"]);
+    if (node["random_projection"]) {
+      entry.transform.reset(node["random_projection"]);
+      entry.transform_kind = TransformSpec::Kind::RandomProjection;
+    }
     entry.line = node.Mark().line + 1;
     config.algorithms.push_back(std::move(entry));
   }
@@ -239,12 +259,37 @@ std::vector<BuildPoint> expand_sweep(const SweepConfig& config, const ModuleRegi
         expand_parameter_node(entry.build, info.build_params, entry.module, "build", config.file);
     auto searches = expand_parameter_node(entry.search, info.search_params, entry.module, "search",
                                           config.file);
-    ANNBENCH_CHECK(builds.size() * searches.size() <= kMaxPoints,
+    std::vector<std::optional<TransformSpec>> transforms{std::nullopt};
+    if (entry.has_transform) {
+      transforms.clear();
+      const auto kind = entry.transform_kind;
+      const std::string stage = kind == TransformSpec::Kind::Pca ? "pca" : "random_projection";
+      for (const Params& params : expand_parameter_node(
+               entry.transform, transform_param_specs(kind), stage, "stage", config.file)) {
+        try {
+          transforms.push_back(transform_from_params(kind, params));
+        } catch (const Error& error) {
+          throw Error(fmt::format("{}: {}", where(config.file, entry.transform), error.what()));
+        }
+      }
+    }
+    ANNBENCH_CHECK(builds.size() * transforms.size() * searches.size() <= kMaxPoints,
                    "{}:{}: {} build x {} search points is more than {} runs per dataset",
-                   config.file.string(), entry.line, builds.size(), searches.size(), kMaxPoints);
-    for (auto& build : builds) points.push_back({entry.name, module, std::move(build), searches});
+                   config.file.string(), entry.line, builds.size() * transforms.size(),
+                   searches.size(), kMaxPoints);
+    for (const auto& transform : transforms) {
+      for (const auto& build : builds) {
+        points.push_back({entry.name, module, build, searches, transform});
+      }
+    }
   }
   return points;
+}
+
+Params BuildPoint::recorded_build() const {
+  Params recorded = build;
+  if (transform) transform->add_to(recorded);
+  return recorded;
 }
 
 }  // namespace annbench

@@ -15,9 +15,15 @@
 //       search: {ef: [10, 20, 40, 80]}
 //
 // `build` and `search` may also be lists of such maps (groups), expanded one after the other.
+// `mode: range` (default `knn`) runs range search instead, at the radius of each dataset's range
+// ground truth (no `k`); only modules with kCapRangeSearch can serve it.
+// An entry may put a dimension-reduction stage in front of its module with `pca: {dim: ...}` or
+// `random_projection: {dim: ..., kind: gaussian|sparse}` (transform_stage.h); lists expand
+// like build parameters.
 // Errors name the file, line and key.
 
 #include "plugin_loader.h"
+#include "transform_stage.h"
 
 #include <annbench/params.h>
 
@@ -25,6 +31,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,13 +42,19 @@ struct AlgorithmEntry {
   std::string module;  // module name
   YAML::Node build;    // null, a map, or a sequence of maps
   YAML::Node search;
+  bool has_transform = false;
+  YAML::Node transform;  // the `pca` or `random_projection` map
+  TransformSpec::Kind transform_kind = TransformSpec::Kind::Pca;
   int line = 0;  // 1-based line of the entry
 };
+
+enum class SearchMode { Knn, Range };
 
 struct SweepConfig {
   std::filesystem::path file;
   std::vector<std::string> datasets;
-  std::vector<std::size_t> counts{10};  // k values
+  SearchMode mode = SearchMode::Knn;
+  std::vector<std::size_t> counts{10};  // k values (knn mode)
   int runs = 3;
   std::size_t queries = 0;  // 0 = all test queries
   bool single = true;       // single-query mode (each query timed alone)
@@ -58,6 +71,9 @@ struct BuildPoint {
   const LoadedModule* module = nullptr;
   Params build;                  // resolved (defaults filled)
   std::vector<Params> searches;  // resolved, in expansion order
+  std::optional<TransformSpec> transform;
+  // What results record as the build parameters: `build` plus the stage's, if any.
+  Params recorded_build() const;
 };
 
 // Decodes every entry's parameters against its module's specs and expands the products.

@@ -1,6 +1,7 @@
 #include "metrics.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <unordered_set>
@@ -54,6 +55,92 @@ QualityMetrics compute_quality(const FloatMatrix& true_distances, const IdMatrix
   // ANN-Benchmarks returns inf when the true distances are (near) zero.
   metrics.rel = true_sum < 0.01 ? std::numeric_limits<double>::infinity() : run_sum / true_sum;
   return metrics;
+}
+
+namespace {
+
+// counts_to_PR's "overall" recall: the no-truth case is perfect only when nothing was returned.
+double overall_recall(double hits, double truths, double results) {
+  if (truths > 0) return hits / truths;
+  return results == 0 ? 1.0 : 0.0;
+}
+
+}  // namespace
+
+RangeQuality compute_range_quality(std::span<const std::size_t> truth_lims,
+                                   std::span<const std::int32_t> truth_ids,
+                                   std::span<const std::size_t> lims,
+                                   std::span<const std::int32_t> ids,
+                                   std::span<const float> distances) {
+  ANNBENCH_CHECK(!truth_lims.empty() && truth_lims.size() == lims.size() &&
+                     truth_lims.back() == truth_ids.size() && lims.back() == ids.size() &&
+                     ids.size() == distances.size(),
+                 "compute_range_quality: shapes do not match ({} and {} lims, {} true ids, {} "
+                 "ids, {} distances)",
+                 truth_lims.size(), lims.size(), truth_ids.size(), ids.size(), distances.size());
+  const std::size_t queries = lims.size() - 1;
+  RangeQuality quality;
+  quality.results = ids.size();
+
+  // numpy.linspace(-0.001, dmax, 100) as numpy computes it: start + i * step, last = dmax.
+  constexpr std::size_t kThresholds = 100;
+  constexpr double kStart = -0.001;
+  double dmax = -std::numeric_limits<double>::infinity();
+  for (float d : distances) dmax = std::max(dmax, static_cast<double>(d));
+  std::array<double, kThresholds> thresholds{};
+  const double step = (dmax - kStart) / static_cast<double>(kThresholds - 1);
+  for (std::size_t t = 0; t < kThresholds; ++t)
+    thresholds[t] = static_cast<double>(t) * step + kStart;
+  thresholds[kThresholds - 1] = dmax;
+
+  // Per threshold, summed over queries: results with distance < t, and hits among them.
+  std::array<double, kThresholds> results_below{};
+  std::array<double, kThresholds> hits_below{};
+  double truths = 0, hits = 0;
+  std::vector<std::int32_t> truth;
+  std::vector<char> matched;  // per true id of the query: already hit
+  for (std::size_t q = 0; q < queries; ++q) {
+    ANNBENCH_CHECK(truth_lims[q] <= truth_lims[q + 1] && lims[q] <= lims[q + 1],
+                   "compute_range_quality: lims decrease at query {}", q);
+    truth.assign(truth_ids.begin() + static_cast<std::ptrdiff_t>(truth_lims[q]),
+                 truth_ids.begin() + static_cast<std::ptrdiff_t>(truth_lims[q + 1]));
+    std::sort(truth.begin(), truth.end());
+    truths += static_cast<double>(truth.size());
+    matched.assign(truth.size(), 0);
+    for (std::size_t i = lims[q]; i < lims[q + 1]; ++i) {
+      const auto at = std::lower_bound(truth.begin(), truth.end(), ids[i]);
+      bool hit = at != truth.end() && *at == ids[i];
+      if (hit) {
+        // Distances are the harness's own, so copies of an id have equal distances: which copy
+        // counts as the hit does not change any threshold's counts.
+        const auto slot = static_cast<std::size_t>(at - truth.begin());
+        hit = !matched[slot];
+        quality.duplicate_ids += !hit;
+        matched[slot] = 1;
+      }
+      hits += hit;
+      const auto d = static_cast<double>(distances[i]);
+      for (std::size_t t = 0; t < kThresholds; ++t) {
+        if (d < thresholds[t]) {
+          results_below[t] += 1;
+          hits_below[t] += hit;
+        }
+      }
+    }
+  }
+  quality.recall = overall_recall(hits, truths, static_cast<double>(ids.size()));
+  if (ids.empty()) return quality;  // compute_AP: 0 when nothing was returned
+
+  std::array<double, kThresholds> precision{}, recall{};
+  for (std::size_t t = 0; t < kThresholds; ++t) {
+    precision[t] = results_below[t] > 0 ? hits_below[t] / results_below[t] : 1.0;
+    recall[t] = overall_recall(hits_below[t], truths, results_below[t]);
+  }
+  double area = 0;
+  for (std::size_t t = 0; t + 1 < kThresholds; ++t)
+    area += (recall[t + 1] - recall[t]) * (precision[t + 1] + precision[t]) / 2;
+  quality.average_precision = area;
+  return quality;
 }
 
 LatencyStats latency_stats(std::vector<double> seconds) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -68,16 +69,25 @@ fs::path run_directory(const fs::path& root, const std::string& dataset, std::si
   return root / dataset / std::to_string(count) / (batch ? algorithm + "-batch" : algorithm);
 }
 
+std::string mode_folder(const RunRecord& r) {
+  // {} prints the shortest text that reads back as the same double.
+  return r.range_mode ? fmt::format("range-{}", r.radius) : std::to_string(r.count);
+}
+
+fs::path run_directory(const fs::path& root, const RunRecord& r) {
+  return root / r.dataset / mode_folder(r) / (r.batch_mode ? r.algorithm + "-batch" : r.algorithm);
+}
+
 fs::path run_file(const fs::path& root, const RunRecord& r) {
-  return run_directory(root, r.dataset, r.count, r.algorithm, r.batch_mode) / (r.slug + ".hdf5");
+  return run_directory(root, r) / (r.slug + ".hdf5");
 }
 
 fs::path failed_file(const fs::path& root, const RunRecord& r) {
-  return run_directory(root, r.dataset, r.count, r.algorithm, r.batch_mode) / (r.slug + ".failed");
+  return run_directory(root, r) / (r.slug + ".failed");
 }
 
 void write_run(const fs::path& root, const RunRecord& r) {
-  const fs::path directory = run_directory(root, r.dataset, r.count, r.algorithm, r.batch_mode);
+  const fs::path directory = run_directory(root, r);
   std::error_code error;
   fs::create_directories(directory, error);
   ANNBENCH_CHECK(!error, "cannot create results folder '{}': {}", directory.string(),
@@ -99,6 +109,8 @@ void write_run(const fs::path& root, const RunRecord& r) {
     line("queries", std::to_string(r.queries));
     line("runs", std::to_string(r.runs));
     line("distance", r.distance);
+    line("mode", r.range_mode ? "range" : "knn");
+    if (r.range_mode) line("radius", fmt::format("{}", r.radius));
     line("error", r.error);
     line("config", r.config);
     line("git_commit", r.git_commit);
@@ -150,6 +162,16 @@ void write_run(const fs::path& root, const RunRecord& r) {
     file.set_attribute("rss_growth_kb", r.rss_growth_kb);
     if (r.distcomps) file.set_attribute("distcomps_per_query", *r.distcomps);
     file.set_attribute("duplicate_ids", static_cast<std::int64_t>(r.duplicate_ids));
+    // big-ann-benchmarks marks range runs with search_type "range".
+    file.set_attribute("mode", r.range_mode ? "range" : "knn");
+    file.set_attribute("search_type", r.range_mode ? "range" : "knn");
+    if (r.range_mode) file.set_attribute("radius", r.radius);
+    if (r.range_recall) file.set_attribute("range_recall", *r.range_recall);
+    if (r.range_ap) file.set_attribute("range_ap", *r.range_ap);
+    if (!r.transform.empty()) {
+      file.set_attribute("transform", r.transform);
+      file.set_attribute("transform_time", r.transform_s);
+    }
     file.set_attribute("config", r.config);
     file.set_attribute("git_commit", r.git_commit);
     file.set_attribute("compiler", r.compiler);
@@ -159,8 +181,20 @@ void write_run(const fs::path& root, const RunRecord& r) {
     file.set_attribute("dataset_sha256", r.dataset_sha256);
     file.set_attribute("timestamp", r.timestamp);
     file.write_floats("times", r.times.data(), r.times.size(), 0);
-    file.write_ints("neighbors", r.neighbors.data(), r.neighbors.rows(), r.neighbors.cols());
-    file.write_floats("distances", r.distances.data(), r.distances.rows(), r.distances.cols());
+    if (r.range_mode) {
+      ANNBENCH_CHECK(r.range_lims.size() == r.queries + 1 &&
+                         r.range_lims.back() <=
+                             static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()),
+                     "range run '{}': {} lims for {} queries, or too many results for int32",
+                     r.slug, r.range_lims.size(), r.queries);
+      const std::vector<std::int32_t> lims(r.range_lims.begin(), r.range_lims.end());
+      file.write_ints("lims", lims.data(), lims.size(), 0);
+      file.write_ints("neighbors", r.range_ids.data(), r.range_ids.size(), 0);
+      file.write_floats("distances", r.range_distances.data(), r.range_distances.size(), 0);
+    } else {
+      file.write_ints("neighbors", r.neighbors.data(), r.neighbors.rows(), r.neighbors.cols());
+      file.write_floats("distances", r.distances.data(), r.distances.rows(), r.distances.cols());
+    }
     file.flush();
   });
   fs::remove(failed_file(root, r), error);
@@ -184,6 +218,8 @@ RunRecord read_run_summary(const fs::path& path) {
     r.queries = static_cast<std::size_t>(get_int("queries"));
     r.runs = static_cast<int>(get_int("runs"));
     r.distance = get("distance");
+    r.range_mode = get("mode") == "range";
+    r.radius = get("radius").empty() ? 0.0 : std::stod(get("radius"));
     r.error = get("error");
     r.config = get("config");
     r.git_commit = get("git_commit");
@@ -227,6 +263,10 @@ RunRecord read_run_summary(const fs::path& path) {
   r.distcomps = file.number_attribute("distcomps_per_query");
   r.candidates = num("candidates");
   r.duplicate_ids = static_cast<std::size_t>(num("duplicate_ids"));
+  r.range_mode = text("mode") == "range";
+  r.radius = num("radius");
+  r.range_recall = file.number_attribute("range_recall");
+  r.range_ap = file.number_attribute("range_ap");
   r.config = text("config");
   r.git_commit = text("git_commit");
   r.compiler = text("compiler");
@@ -242,7 +282,7 @@ std::string summary_header() {
   return "dataset,count,algorithm,name,build_params,search_params,batch_mode,threads,queries,runs,"
          "status,error,recall,epsilon_recall,largeepsilon_recall,rel,qps,p50_ms,p95_ms,p99_ms,"
          "p999_ms,build_s,index_kb,rss_growth_kb,distcomps,result_file,git_commit,compiler,flags,"
-         "cpu,dataset_sha256,timestamp";
+         "cpu,dataset_sha256,timestamp,mode,radius,range_recall,range_ap";
 }
 
 std::string summary_row(const RunRecord& r, const fs::path& root) {
@@ -274,6 +314,11 @@ std::string summary_row(const RunRecord& r, const fs::path& root) {
        {&r.git_commit, &r.compiler, &r.flags, &r.cpu, &r.dataset_sha256, &r.timestamp}) {
     fields.push_back(*value);
   }
+  // Appended last, so readers that index the older columns by position keep working.
+  fields.push_back(r.range_mode ? "range" : "knn");
+  fields.push_back(r.range_mode ? fmt::format("{}", r.radius) : "");
+  fields.push_back(r.ok && r.range_recall ? number(*r.range_recall) : "");
+  fields.push_back(r.ok && r.range_ap ? number(*r.range_ap) : "");
   std::string row;
   for (std::size_t i = 0; i < fields.size(); ++i) {
     if (i) row += ',';

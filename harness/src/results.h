@@ -5,9 +5,13 @@
 //   <root>/<dataset>/<k>/<algorithm>[-batch]/<slug>.hdf5    finished run
 //   <root>/<dataset>/<k>/<algorithm>[-batch]/<slug>.failed  failed run: one line, the reason
 //   <root>/<dataset>/summary.csv                            one row per run (both kinds)
+// Range runs use the folder range-<radius> instead of <k> (count 0), so knn and range runs, and
+// range runs at different radii, never share a result file. Their .hdf5 holds lims (Q + 1),
+// neighbors and distances (lims[Q] each) in big-ann-benchmarks' CSR layout instead of Q × k.
 
 #include <annbench/datasets/dataset.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -28,7 +32,9 @@ struct RunRecord {
   int threads = 1;
   std::size_t queries = 0;
   int runs = 0;
-  std::string distance;  // dataset metric name
+  std::string distance;     // dataset metric name
+  bool range_mode = false;  // range search at `radius` instead of k-NN
+  double radius = 0;        // dataset metric
   // outcome
   bool ok = false;
   std::string error;
@@ -42,6 +48,13 @@ struct RunRecord {
   std::optional<double> distcomps;  // per query
   double candidates = 0;            // mean results returned per query
   std::size_t duplicate_ids = 0;
+  // Range runs: big-ann-benchmarks' range recall and AP (metrics.h); `recall` repeats
+  // range_recall so that tools ranking runs by recall (compare, check, plots) work unchanged.
+  std::optional<double> range_recall, range_ap;
+  // A pca / random_projection stage in front of the module: what it did and its share of
+  // build_time (empty / 0 without one).
+  std::string transform;
+  double transform_s = 0;
   // reproducibility
   std::string config;  // config file path
   std::string git_commit, compiler, flags, cpu, hostname, dataset_sha256, timestamp;
@@ -49,10 +62,18 @@ struct RunRecord {
   std::vector<float> times;  // seconds, best run
   IdMatrix neighbors;        // Q × k, -1 padded
   FloatMatrix distances;     // Q × k, dataset metric, +inf padded
+  // per-query data (ok range runs): query q's results are [range_lims[q], range_lims[q + 1])
+  std::vector<std::size_t> range_lims;  // Q + 1
+  std::vector<std::int32_t> range_ids;
+  std::vector<float> range_distances;  // dataset metric
 };
+
+// The folder between dataset and algorithm: "<k>", or "range-<radius>" for range runs.
+std::string mode_folder(const RunRecord& record);
 
 std::filesystem::path run_directory(const std::filesystem::path& root, const std::string& dataset,
                                     std::size_t count, const std::string& algorithm, bool batch);
+std::filesystem::path run_directory(const std::filesystem::path& root, const RunRecord& record);
 std::filesystem::path run_file(const std::filesystem::path& root, const RunRecord& record);
 std::filesystem::path failed_file(const std::filesystem::path& root, const RunRecord& record);
 

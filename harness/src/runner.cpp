@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "range_runs.h"
 #include "results.h"
 #include "runner.h"
 #include "system_info.h"
@@ -187,7 +188,13 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
                        const RunOptions& options) {
   const std::vector<std::string> datasets =
       options.dataset ? std::vector<std::string>{*options.dataset} : config.datasets;
-  const std::vector<std::size_t> counts = options.counts.value_or(config.counts);
+  const bool range = config.mode == SearchMode::Range;
+  ANNBENCH_CHECK(!(range && options.counts),
+                 "--k does not apply to {} (mode: range; the radius comes from the dataset)",
+                 config.file.string());
+  // Range runs have no k: one pass with count 0.
+  const std::vector<std::size_t> counts =
+      range ? std::vector<std::size_t>{0} : options.counts.value_or(config.counts);
   const int runs = options.runs.value_or(config.runs);
   const std::size_t queries = options.queries.value_or(config.queries);
   const bool batch = options.batch.value_or(config.batch);
@@ -229,8 +236,10 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
     const auto path = resolve_dataset(datasets[d]);
     DatasetLoadOptions load_options;
     load_options.max_queries = queries;
+    load_options.require_ground_truth = !range;
+    load_options.load_range_ground_truth = range;
     const Dataset dataset = load_dataset(path, load_options);
-    for (std::size_t k : counts) {
+    for (std::size_t k : range ? std::vector<std::size_t>{} : counts) {
       ANNBENCH_CHECK(k <= dataset.train.rows(),
                      "k = {} is larger than the {} train vectors of '{}'", k, dataset.train.rows(),
                      path.string());
@@ -241,8 +250,14 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
     }
     const bool child = options.only_point.has_value();
     if (!options.quiet && !child) {
-      fmt::print("dataset {}: {} train × {} dims, {} queries, metric {}\n", dataset.name,
-                 dataset.train.rows(), dataset.dim(), dataset.test.rows(), dataset.distance);
+      fmt::print("dataset {}: {} train × {} dims, {} queries, metric {}{}\n", dataset.name,
+                 dataset.train.rows(), dataset.dim(), dataset.test.rows(), dataset.distance,
+                 range ? fmt::format(", range search at radius {} ({:.1f} true results per "
+                                     "query)",
+                                     dataset.range->radius,
+                                     static_cast<double>(dataset.range->total()) /
+                                         static_cast<double>(dataset.range->queries()))
+                       : "");
     }
     if (options.dry_run) {
       for (std::size_t p = 0; p < points.size(); ++p) {
@@ -266,7 +281,7 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
       if (child && *options.only_point != std::pair<std::size_t, std::size_t>{d, p}) continue;
       const BuildPoint& point = points[p];
       const ModuleInfo& info = *point.module->info;
-      const std::string build_json = point.build.to_json();
+      const std::string build_json = point.recorded_build().to_json();
 
       std::vector<PlannedRun> pending;
       for (const Params& search : point.searches) {
@@ -286,6 +301,8 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
             r.queries = dataset.test.rows();
             r.runs = runs;
             r.distance = std::string(metric_name(dataset.metric));
+            r.range_mode = range;
+            r.radius = range ? dataset.range->radius : 0.0;
             r.config = config.file.string();
             r.git_commit = system.git_commit;
             r.compiler = system.compiler;
@@ -334,20 +351,44 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
         continue;
       }
 
+      if (range && (info.capabilities & kCapRangeSearch) == 0) {
+        fail_all(fmt::format("module '{}' does not support range search (no kCapRangeSearch)",
+                             info.name),
+                 pending.begin(), pending.end());
+        continue;
+      }
       if (!module_serves(info, dataset.metric)) {
         fail_all(fmt::format("module '{}' does not serve metric {}", info.name, dataset.distance),
+                 pending.begin(), pending.end());
+        continue;
+      }
+      if (range && point.transform) {
+        fail_all(fmt::format("a {} stage cannot serve range search (the radius is a distance in "
+                             "the original space)",
+                             point.transform->key()),
                  pending.begin(), pending.end());
         continue;
       }
 
       std::unique_ptr<Index> index;
       double build_time = 0, rss_growth_kb = 0;
+      const auto transform_report = std::make_shared<TransformReport>();
       try {
         omp_set_num_threads(threads);
         const std::size_t rss_before = resident_bytes();
         const auto start = Clock::now();
-        index = info.create(dataset.metric, dataset.dim(), point.build);
+        if (point.transform) {
+          ANNBENCH_CHECK(point.transform->dim <= dataset.dim(),
+                         "{}: dim {} is larger than the dataset's {} dimensions",
+                         point.transform->key(), point.transform->dim, dataset.dim());
+        }
+        const std::size_t index_dim = point.transform ? point.transform->dim : dataset.dim();
+        index = info.create(dataset.metric, index_dim, point.build);
         ANNBENCH_CHECK(index != nullptr, "module '{}' returned no index", info.name);
+        if (point.transform) {
+          index = make_transformed_index(std::move(index), *point.transform, dataset.metric,
+                                         dataset.dim(), transform_report);
+        }
         index->build(dataset.train.view());
         build_time = seconds_since(start);
         rss_growth_kb = static_cast<double>(resident_bytes()) / 1024.0 -
@@ -360,6 +401,11 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
       if (!options.quiet) {
         fmt::print("{} {}: built in {:.2f}s, index {:.0f} kB\n", point.algorithm, build_json,
                    build_time, index_kb);
+        if (point.transform) {
+          fmt::print("  {}: fitted and applied in {:.2f}s, {:.0f} kB of weights\n",
+                     transform_report->summary, transform_report->fit_seconds,
+                     static_cast<double>(transform_report->bytes) / 1024.0);
+        }
       }
 
       const Params* current_search = nullptr;
@@ -368,15 +414,25 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
         r.build_time = build_time;
         r.index_kb = index_kb;
         r.rss_growth_kb = rss_growth_kb;
+        r.transform = transform_report->summary;
+        r.transform_s = transform_report->fit_seconds;
         try {
           if (current_search != it->search) {
             index->set_search_params(*it->search);
             current_search = it->search;
           }
-          const Measurement m = r.batch_mode
-                                    ? measure_batch(*index, dataset.test, r.count, runs, threads)
-                                    : measure_single(*index, dataset.test, r.count, runs);
-          score(r, m, dataset, r.count);
+          const auto radius = static_cast<float>(r.radius);
+          if (r.range_mode) {
+            const RangeMeasurement m =
+                r.batch_mode ? measure_batch_range(*index, dataset.test, radius, runs, threads)
+                             : measure_single_range(*index, dataset.test, radius, runs);
+            score_range(r, m, dataset);
+          } else {
+            const Measurement m = r.batch_mode
+                                      ? measure_batch(*index, dataset.test, r.count, runs, threads)
+                                      : measure_single(*index, dataset.test, r.count, runs);
+            score(r, m, dataset, r.count);
+          }
           r.timestamp = utc_timestamp();
           write_run(options.results_root, r);
           ++outcome.runs_done;
@@ -390,11 +446,16 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
           const double remaining =
               static_cast<double>(total_runs - std::min(total_runs, done + outcome.runs_skipped));
           const double eta = elapsed / static_cast<double>(done) * remaining;
-          fmt::print("  [{}/{}] {} {} k={}{}: recall {:.4f}  qps {:.1f}  p99 {:.3f} ms{}  ETA {}\n",
-                     done + outcome.runs_skipped, total_runs, r.algorithm, r.search_params, r.count,
-                     r.batch_mode ? " batch" : "", r.recall, r.qps, r.p99_ms,
-                     r.distcomps ? fmt::format("  dist/q {:.0f}", *r.distcomps) : "",
-                     format_duration(eta));
+          fmt::print(
+              "  [{}/{}] {} {} {}{}: {}  qps {:.1f}  p99 {:.3f} ms{}  ETA {}\n",
+              done + outcome.runs_skipped, total_runs, r.algorithm, r.search_params,
+              r.range_mode ? fmt::format("radius={}", r.radius) : fmt::format("k={}", r.count),
+              r.batch_mode ? " batch" : "",
+              r.range_mode ? fmt::format("range recall {:.4f}  AP {:.4f}",
+                                         r.range_recall.value_or(0), r.range_ap.value_or(0))
+                           : fmt::format("recall {:.4f}", r.recall),
+              r.qps, r.p99_ms, r.distcomps ? fmt::format("  dist/q {:.0f}", *r.distcomps) : "",
+              format_duration(eta));
         }
       }
       std::fflush(stdout);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 namespace annbench {
 namespace {
@@ -248,6 +249,95 @@ void ExactKnn::search_batch(MatrixView queries, std::size_t k, Neighbor* out) co
         }
       }
       for (std::size_t i = 0; i < m; ++i) finish(prepared[i], candidates[i], k, out + (q0 + i) * k);
+    }
+  }
+}
+
+std::optional<float> ExactKnn::range_score_limit(const Query& query, float radius) const {
+  // Distances in these metrics are never negative, and exact_score squares the L2 radius.
+  if (radius < 0.0f && metric_ != Metric::InnerProduct) return std::nullopt;
+  if (std::isinf(radius)) return std::numeric_limits<float>::infinity();
+  const double limit = exact_score(query, static_cast<double>(radius)) + query.error;
+  // Rounded up, so that every score the bound cannot exclude passes a `<=` test.
+  float rounded = static_cast<float>(limit);
+  if (static_cast<double>(rounded) < limit)
+    rounded = std::nextafter(rounded, std::numeric_limits<float>::infinity());
+  return rounded;
+}
+
+void ExactKnn::check_range(const Query& query, float radius, std::size_t id,
+                           std::vector<Neighbor>& out) const {
+  const double distance = distance_kernels().exact(metric_, query.raw, base_.row(id), dim());
+  if (distance <= static_cast<double>(radius))
+    out.push_back({static_cast<std::int64_t>(id), static_cast<float>(distance)});
+}
+
+void ExactKnn::range_search(const float* query, float radius, std::vector<Neighbor>& out) const {
+  ANNBENCH_CHECK(!std::isnan(radius), "range search: radius is NaN");
+  std::vector<float> normalised(metric_ == Metric::Angular ? dim() : 0);
+  const Query prepared = prepare(query, normalised.data());
+  const std::optional<float> limit = range_score_limit(prepared, radius);
+  if (!limit) return;
+  const auto inner_product = distance_kernels().inner_product;
+  for (std::size_t i = 0; i < size(); ++i) {
+    if (score(i, inner_product(prepared.scan, scan_row(i), dim())) <= *limit)
+      check_range(prepared, radius, i, out);
+  }
+}
+
+void ExactKnn::range_search_batch(MatrixView queries, float radius,
+                                  std::vector<std::vector<Neighbor>>& out) const {
+  ANNBENCH_CHECK(!std::isnan(radius), "range search: radius is NaN");
+  ANNBENCH_CHECK(queries.dim == dim(), "range search: queries have dimension {}, the base has {}",
+                 queries.dim, dim());
+  const std::size_t nq = queries.rows;
+  out.assign(nq, {});
+  if (nq == 0) return;
+  const auto threads = static_cast<std::size_t>(std::max(1, omp_get_max_threads()));
+  std::size_t query_block = (nq + threads - 1) / threads;
+  query_block = (query_block + kQueryTile - 1) / kQueryTile * kQueryTile;
+  query_block = std::clamp(query_block, kQueryTile, kMaxQueryBlock);
+  const auto blocks = static_cast<std::int64_t>((nq + query_block - 1) / query_block);
+  const std::size_t base_block = base_block_rows(dim());
+  const std::size_t n = size();
+  const std::size_t d = dim();
+  const bool angular = metric_ == Metric::Angular;
+  const bool l2 = metric_ == Metric::L2;
+  const auto inner_products = block_kernels().inner_products;
+  const auto scores_below = block_kernels().scores_below;
+
+#pragma omp parallel
+  {
+    std::vector<float> normalised(angular ? query_block * d : 0);
+    std::vector<float> products(query_block * base_block);
+    std::vector<Query> prepared(query_block);
+    std::vector<std::optional<float>> limits(query_block);
+    std::vector<std::uint32_t> hit_ids(base_block);
+    std::vector<float> hit_scores(base_block);
+#pragma omp for schedule(dynamic, 1)
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::size_t q0 = static_cast<std::size_t>(b) * query_block;
+      const std::size_t m = std::min(query_block, nq - q0);
+      for (std::size_t i = 0; i < m; ++i) {
+        prepared[i] = prepare(queries.row(q0 + i), angular ? normalised.data() + i * d : nullptr);
+        limits[i] = range_score_limit(prepared[i], radius);
+      }
+      const float* scan_queries = angular ? normalised.data() : queries.row(q0);
+      for (std::size_t x0 = 0; x0 < n; x0 += base_block) {
+        const std::size_t xn = std::min(base_block, n - x0);
+        inner_products(scan_queries, m, scan_row(x0), xn, d, products.data(), base_block);
+        for (std::size_t i = 0; i < m; ++i) {
+          if (!limits[i]) continue;
+          // scores_below keeps s < threshold: one float step above the limit keeps s <= limit.
+          const float threshold =
+              std::nextafter(*limits[i], std::numeric_limits<float>::infinity());
+          const std::size_t hits =
+              scores_below(products.data() + i * base_block, l2 ? bias_.data() + x0 : nullptr,
+                           l2 ? 2.0f : 1.0f, xn, threshold, hit_ids.data(), hit_scores.data());
+          for (std::size_t h = 0; h < hits; ++h)
+            check_range(prepared[i], radius, x0 + hit_ids[h], out[q0 + i]);
+        }
+      }
     }
   }
 }

@@ -8,6 +8,10 @@
 // true k: when the margin's worst candidate is not clearly beyond the k-th exact distance (many
 // near-ties, duplicates), the query is rescanned, keeping everything the bound cannot exclude.
 // So results equal a naive double-precision scan, ties broken by smaller id.
+//
+// Range search uses the same bound the other way round: every point whose float score is within
+// the error bound of the radius is checked with exact_distance, so the result is exactly the
+// points with exact_distance <= radius, boundary ties included.
 
 #include <annbench/common/topk.h>
 #include <annbench/matrix.h>
@@ -17,6 +21,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace annbench {
@@ -42,6 +47,16 @@ class ExactKnn {
   // OpenMP threads in effect, each block against base blocks with the block kernel.
   void search_batch(MatrixView queries, std::size_t k, Neighbor* out) const;
 
+  // Every base point with exact_distance(metric, query, x) <= radius (compared in double),
+  // appended to `out` in id order with the distance rounded to float. A NaN radius is an error;
+  // a negative one finds nothing for euclidean and angular. Thread-safe, single-threaded.
+  void range_search(const float* query, float radius, std::vector<Neighbor>& out) const;
+
+  // queries: nq × dim. out[i] receives range_search(queries.row(i)) (cleared first), in id
+  // order. Blocked like search_batch, over the OpenMP threads in effect.
+  void range_search_batch(MatrixView queries, float radius,
+                          std::vector<std::vector<Neighbor>>& out) const;
+
   // Bytes held here (norms, normalised copy), not counting the referenced base.
   std::size_t owned_bytes() const;
 
@@ -64,6 +79,11 @@ class ExactKnn {
   void scan_block(const float* inner_products, std::size_t first, std::size_t count,
                   TopK<float>& candidates, std::uint32_t* hit_ids, float* hit_scores) const;
   void finish(const Query& query, TopK<float>& candidates, std::size_t k, Neighbor* out) const;
+  // The float score at or below which a point may lie within `radius` (+inf: none excluded,
+  // nullopt: nothing can be within it).
+  std::optional<float> range_score_limit(const Query& query, float radius) const;
+  void check_range(const Query& query, float radius, std::size_t id,
+                   std::vector<Neighbor>& out) const;
 
   MatrixView base_;
   Metric metric_;
