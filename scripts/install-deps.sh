@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config git curl ca-certificates
   libhdf5-dev zlib1g-dev libyaml-cpp-dev libfmt-dev libomp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3-matplotlib python3-numpy python3-h5py
+  python3-matplotlib python3-numpy python3-h5py python3-torch
   dataset-fashion-mnist
   libfaiss-dev libhnswlib-dev libflann-dev liblz4-dev python3-sklearn
 )

@@ -2,6 +2,7 @@
 
 #include <annbench/datasets/convert.h>
 #include <annbench/datasets/dataset.h>
+#include <annbench/datasets/deep_features.h>
 #include <annbench/datasets/groundtruth.h>
 #include <annbench/datasets/hdf5.h>
 #include <annbench/datasets/registry.h>
@@ -53,6 +54,9 @@ constexpr std::array kRegistry = {
     RegistryEntry{"dbpedia-openai-900k-angular", 1536, 890'000, 10'000, "angular", false, true},
     RegistryEntry{"deep-image-96-angular", 96, 9'990'000, 10'000, "angular", false, true},
     RegistryEntry{"fashion-mnist-784-euclidean", 784, 60'000, 10'000, "euclidean", true, true},
+    // Ours, not ANN-Benchmarks': CNN features of Fashion-MNIST (any width; 64 is the default).
+    RegistryEntry{"fashion-mnist-cnn-64-angular", 64, 60'000, 10'000, "angular", true, true},
+    RegistryEntry{"fashion-mnist-cnn-64-euclidean", 64, 60'000, 10'000, "euclidean", true, true},
     RegistryEntry{"gist-960-euclidean", 960, 1'000'000, 1'000, "euclidean", false, true},
     RegistryEntry{"glove-100-angular", 100, 1'183'514, 10'000, "angular", false, true},
     RegistryEntry{"glove-200-angular", 200, 1'183'514, 10'000, "angular", false, true},
@@ -250,9 +254,15 @@ fs::path data_dir() {
   return configured != nullptr && configured[0] != '\0' ? fs::path(configured) : fs::path("data");
 }
 
+fs::path fashion_mnist_dir() {
+  const char* configured = std::getenv("ANNBENCH_FASHION_MNIST_DIR");
+  return configured != nullptr && configured[0] != '\0' ? fs::path(configured)
+                                                        : fs::path(kFashionMnistDir);
+}
+
 bool can_prepare(std::string_view name) {
   return name == "fashion-mnist-784-euclidean" || name == "mnist-784-euclidean" ||
-         parse_random_name(name).has_value();
+         parse_random_name(name).has_value() || parse_deep_feature_name(name).has_value();
 }
 
 fs::path resolve_dataset(std::string_view name_or_path) {
@@ -289,8 +299,8 @@ fs::path resolve_dataset(std::string_view name_or_path) {
   }
   ANNBENCH_FAIL(
       "unknown dataset '{}' (no such file, nor {}); buildable here: {}, or "
-      "random-<N>-<dim>-<euclidean|angular|dot>; downloadable: see `annbench dataset "
-      "list`",
+      "random-<N>-<dim>-<euclidean|angular|dot>, fashion-mnist-cnn-<dim>-<angular|euclidean>; "
+      "downloadable: see `annbench dataset list`",
       name, dataset_file(name).string(), buildable);
 }
 
@@ -300,6 +310,12 @@ fs::path fetch_dataset(std::string_view name) {
   if (const RegistryEntry* entry = find_registry_entry(name); entry && !entry->supported) {
     ANNBENCH_FAIL("dataset '{}' uses the {} distance, which annbench does not support yet", name,
                   entry->distance);
+  }
+  if (parse_deep_feature_name(name)) {
+    ANNBENCH_FAIL(
+        "dataset '{}' is not published on ann-benchmarks.com: build it with `annbench dataset "
+        "prepare {}` (trains a CNN; needs python3-torch)",
+        name, name);
   }
   const std::string url = dataset_url(name);
   const std::optional<fs::path> curl = find_program("curl");
@@ -336,9 +352,7 @@ fs::path fetch_dataset(std::string_view name) {
 
 fs::path prepare_dataset(std::string_view name) {
   if (name == "fashion-mnist-784-euclidean") {
-    const char* configured = std::getenv("ANNBENCH_FASHION_MNIST_DIR");
-    const fs::path directory =
-        configured != nullptr && configured[0] != '\0' ? configured : kFashionMnistDir;
+    const fs::path directory = fashion_mnist_dir();
     const auto train =
         find_in(directory, {"train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"});
     const auto test = find_in(directory, {"t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"});
@@ -382,13 +396,21 @@ fs::path prepare_dataset(std::string_view name) {
     std::fflush(stdout);
     return out;
   }
+  if (parse_deep_feature_name(name)) {
+    // Training runs datasets/cnn_features.py, which only the CLI knows how to find and run.
+    ANNBENCH_FAIL(
+        "dataset '{}' is built by the command line: run `annbench dataset prepare {}` (it trains "
+        "the CNN with datasets/cnn_features.py, then calls write_deep_feature_dataset)",
+        name, name);
+  }
   if (find_registry_entry(name) != nullptr) {
     ANNBENCH_FAIL("dataset '{}' cannot be built locally: run `annbench dataset fetch {}`", name,
                   name);
   }
   ANNBENCH_FAIL(
       "unknown dataset '{}': prepare builds fashion-mnist-784-euclidean, "
-      "mnist-784-euclidean and random-<xs|s|N>-<dim>-<euclidean|angular|dot>",
+      "mnist-784-euclidean, random-<xs|s|N>-<dim>-<euclidean|angular|dot> and "
+      "fashion-mnist-cnn-<dim>-<angular|euclidean>",
       name);
 }
 

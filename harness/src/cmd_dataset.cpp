@@ -2,9 +2,11 @@
 
 #include "args.h"
 #include "commands.h"
+#include "python_script.h"
 
 #include <annbench/datasets/convert.h>
 #include <annbench/datasets/dataset.h>
+#include <annbench/datasets/deep_features.h>
 #include <annbench/datasets/groundtruth.h>
 #include <annbench/datasets/hdf5.h>
 #include <annbench/datasets/registry.h>
@@ -13,11 +15,13 @@
 
 #include <fmt/format.h>
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 namespace annbench {
 
@@ -30,7 +34,12 @@ constexpr const char* kUsage = R"(usage: annbench dataset SUBCOMMAND ...
   prepare NAME [--force]       build NAME locally into the data directory:
                                fashion-mnist-784-euclidean (Debian dataset-fashion-mnist),
                                mnist-784-euclidean (IDX files in DATA_DIR/mnist),
-                               random-<xs|s|N>-<dim>-<euclidean|angular|dot>
+                               random-<xs|s|N>-<dim>-<euclidean|angular|dot>,
+                               fashion-mnist-cnn-<dim>-<angular|euclidean> (trains a small CNN
+                               on Fashion-MNIST with python3-torch, about 2 CPU-minutes; its
+                               <dim>-wide penultimate layer is the vector), options:
+        [--epochs 3] [--seed 1] [--threads 1] [--out FILE]
+        [--train-images N --test-images Q --out FILE]   first N / Q images only (tests)
   fetch NAME                   download NAME from ann-benchmarks.com (needs network and curl)
   list                         the standard datasets, and which are present here
   info FILE|NAME               shapes, metric, attributes, checks and sha256 of a dataset file
@@ -60,10 +69,93 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// Removes the script's features file however prepare ends.
+class FeaturesFileGuard {
+ public:
+  explicit FeaturesFileGuard(fs::path path) : path_(std::move(path)) {}
+  FeaturesFileGuard(const FeaturesFileGuard&) = delete;
+  FeaturesFileGuard& operator=(const FeaturesFileGuard&) = delete;
+  ~FeaturesFileGuard() {
+    std::error_code ec;
+    fs::remove(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// fashion-mnist-cnn-<dim>-<metric>: datasets/cnn_features.py trains the CNN and writes the
+// features; ground truth and the final file are ours (write_deep_feature_dataset).
+int prepare_deep_features(const Args& args, const std::string& name,
+                          const DeepFeatureRecipe& recipe) {
+  DeepFeatureOptions options;
+  const bool subset = args.get("train-images").has_value() || args.get("test-images").has_value();
+  options.train_images = subset ? positive(args, "train-images", 60'000) : 0;
+  options.test_images = subset ? positive(args, "test-images", 10'000) : 0;
+  options.epochs = positive(args, "epochs", static_cast<long long>(options.epochs));
+  options.threads = positive(args, "threads", static_cast<long long>(options.threads));
+  const long long seed = args.get_int_or("seed", static_cast<long long>(options.seed));
+  ANNBENCH_CHECK(seed >= 0, "annbench dataset prepare: --seed must be >= 0, got {}", seed);
+  options.seed = static_cast<std::uint64_t>(seed);
+  const std::optional<std::string> out_option = args.get("out");
+  ANNBENCH_CHECK(!subset || out_option.has_value(),
+                 "annbench dataset prepare {}: --train-images/--test-images build a subset; give "
+                 "--out FILE so that it does not take the standard name in {}",
+                 name, data_dir().string());
+  const fs::path out = out_option ? fs::path(*out_option) : data_dir() / (name + ".hdf5");
+  std::error_code ec;
+  if (!args.flag("force") && fs::exists(out, ec)) {
+    fmt::print("{} is already there ({}); --force rebuilds it\n", name, out.string());
+    return 0;
+  }
+  const fs::path directory = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  fs::create_directories(directory, ec);
+  ANNBENCH_CHECK(!ec, "cannot create directory '{}' ({})", directory.string(), ec.message());
+
+  const FeaturesFileGuard features(
+      directory / fmt::format(".{}.features-{}.hdf5", out.filename().string(), ::getpid()));
+  const std::vector<std::string> script_arguments =
+      cnn_features_arguments(recipe, options, fashion_mnist_dir(), features.path());
+  std::fflush(stdout);  // the script writes to the same stdout
+  // The helper runs scripts from plots/; the training script lives with the dataset tools.
+  const int status =
+      run_python_script("dataset prepare", "../datasets/cnn_features.py", script_arguments);
+  constexpr int kMissingPythonPackage = 3;  // cnn_features.py's exit status for an ImportError
+  if (status == kMissingPythonPackage) {
+    ANNBENCH_FAIL(
+        "annbench dataset prepare {}: the CNN training script could not import a Python package "
+        "(its message is above): install Debian's python3-torch python3-numpy python3-h5py "
+        "(apt-get install --no-install-recommends python3-torch), or point $ANNBENCH_PYTHON at "
+        "a python3 that has them",
+        name);
+  }
+  ANNBENCH_CHECK(status == 0,
+                 "annbench dataset prepare {}: datasets/cnn_features.py failed with exit status {} "
+                 "(its message is above)",
+                 name, status);
+  write_deep_feature_dataset(features.path(), recipe.metric, out);
+  fmt::print("wrote {}\n", out.string());
+  return 0;
+}
+
 int prepare(const std::vector<std::string>& argv) {
-  const Args args(argv, {}, {"force"}, "annbench dataset prepare");
+  const Args args(argv, {"epochs", "seed", "threads", "train-images", "test-images", "out"},
+                  {"force"}, "annbench dataset prepare");
   args.expect_positionals(1, 1, "annbench dataset prepare NAME [--force]");
   const std::string& name = args.positionals()[0];
+  if (const std::optional<DeepFeatureRecipe> recipe = parse_deep_feature_name(name))
+    return prepare_deep_features(args, name, *recipe);
+  ANNBENCH_CHECK(!name.starts_with("fashion-mnist-cnn-"),
+                 "unknown dataset '{}': deep-feature datasets are named "
+                 "fashion-mnist-cnn-<dim>-<angular|euclidean> with 2 <= dim <= 4096",
+                 name);
+  for (const char* option : {"epochs", "seed", "threads", "train-images", "test-images", "out"}) {
+    ANNBENCH_CHECK(!args.get(option).has_value(),
+                   "annbench dataset prepare: --{} applies only to "
+                   "fashion-mnist-cnn-<dim>-<angular|euclidean>, not to '{}'",
+                   option, name);
+  }
   const fs::path existing = data_dir() / (name + ".hdf5");
   std::error_code ec;
   if (!args.flag("force") && fs::exists(existing, ec)) {

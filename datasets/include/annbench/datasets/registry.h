@@ -35,25 +35,33 @@ std::filesystem::path data_dir();
 // unknown.
 std::filesystem::path resolve_dataset(std::string_view name_or_path);
 
-// True for names prepare_dataset can build: fashion-mnist-784-euclidean, mnist-784-euclidean
-// and random-<xs|s|N>-<dim>-<euclidean|angular|dot>.
+// $ANNBENCH_FASHION_MNIST_DIR when set and non-empty, else /usr/share/datasets/fashion-mnist
+// (Debian's dataset-fashion-mnist).
+std::filesystem::path fashion_mnist_dir();
+
+// True for names `annbench dataset prepare` can build: fashion-mnist-784-euclidean,
+// mnist-784-euclidean, random-<xs|s|N>-<dim>-<euclidean|angular|dot> and
+// fashion-mnist-cnn-<dim>-<angular|euclidean> (deep_features.h).
 bool can_prepare(std::string_view name);
 
 // Downloads data_dir()/<name>.hdf5 with the curl binary, validates it with load_dataset and
 // only then moves it into place. Error "cannot download URL: no network here? (curl said ...)"
-// when offline. Returns the file written.
+// when offline; an Error saying to prepare it for fashion-mnist-cnn-* (ours, not published).
+// Returns the file written.
 std::filesystem::path fetch_dataset(std::string_view name);
 
 // Builds data_dir()/<name>.hdf5 locally (overwriting it), printing progress and the ground-truth
 // time to stdout. Returns the file written.
-//  - fashion-mnist-784-euclidean: Debian's dataset-fashion-mnist files ($ANNBENCH_FASHION_MNIST_DIR
-//    overrides /usr/share/datasets/fashion-mnist): 60,000 train / 10,000 test images as float32
+//  - fashion-mnist-784-euclidean: Debian's dataset-fashion-mnist files (fashion_mnist_dir()):
+//    60,000 train / 10,000 test images as float32
 //    pixel values 0..255, k = 100 ground truth, as ANN-Benchmarks builds it.
 //  - mnist-784-euclidean: the same from MNIST IDX files in data_dir()/mnist or
 //    /usr/share/datasets/mnist, when present.
 //  - random-xs-20-*, random-s-100-* (and random-<N>-<dim>-<metric>): ANN-Benchmarks' recipe
 //    (make_blobs-like Gaussian blobs, one cluster per 100 points, 10 % test, seed 1) with our
 //    own generator, so the points differ from theirs.
+// fashion-mnist-cnn-<dim>-<metric> needs the Python training script, which the CLI runs
+// (`annbench dataset prepare`, then write_deep_feature_dataset): here it is an Error saying so.
 std::filesystem::path prepare_dataset(std::string_view name);
 
 }  // namespace annbench
