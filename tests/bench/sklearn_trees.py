@@ -7,7 +7,8 @@ and `annbench compare` show them next to the C++ modules.
         --results results --queries 1000 --k 10
 
 Rows go to RESULTS/<dataset>/sklearn/summary.csv (not RESULTS/<dataset>/summary.csv, which the
-harness regenerates from its own run files). Each query is timed alone, best mean of --runs,
+harness regenerates from its own run files); rows of a tree not measured by this call (see
+--algorithms) are kept, so KDTree and BallTree can be measured by separate calls. Each query is timed alone, best mean of --runs,
 after a warm-up over a tenth of the queries, as the harness does. Metrics follow annbench's
 (ANN-Benchmarks') definitions: a neighbour counts when its distance, recomputed in the dataset's
 metric, is at most the k-th true distance + 1e-3. Angular data is searched as euclidean on unit
@@ -139,7 +140,18 @@ def main():
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--runs", type=int, default=2, help="repetitions; the fastest is kept")
     parser.add_argument("--leaf-size", type=int, default=40)
+    parser.add_argument("--algorithms", default="kd,ball",
+                        help="comma-separated trees to measure: kd, ball (default: both)")
     args = parser.parse_args()
+    trees = {"kd": ("sklearn-kdtree", KDTree), "ball": ("sklearn-balltree", BallTree)}
+    chosen = [a.strip() for a in args.algorithms.split(",") if a.strip()]
+    unknown = [a for a in chosen if a not in trees]
+    if unknown or not chosen:
+        raise SystemExit("sklearn_trees.py: --algorithms %r: expected a list of kd, ball"
+                         % args.algorithms)
+    if args.leaf_size < 1:
+        raise SystemExit("sklearn_trees.py: --leaf-size must be at least 1, got %d"
+                         % args.leaf_size)
 
     global train_raw, test_raw
     with h5py.File(args.dataset, "r") as f:
@@ -170,7 +182,7 @@ def main():
     import sklearn
     common["compiler"] += " " + sklearn.__version__
     rows = []
-    for name, tree_class in (("sklearn-kdtree", KDTree), ("sklearn-balltree", BallTree)):
+    for name, tree_class in (trees[a] for a in chosen):
         row = dict(common)
         row.update(measure(name, tree_class, train, test, true_distances, metric, args.k,
                            args.runs, args.leaf_size))
@@ -179,6 +191,12 @@ def main():
     out_dir = os.path.join(args.results, dataset_name, "sklearn")
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "summary.csv")
+    # Rows of a tree not measured this time are kept, so kd and ball can be run separately.
+    measured = {row["algorithm"] for row in rows}
+    if os.path.exists(path):
+        with open(path, newline="") as f:
+            kept = [r for r in csv.DictReader(f) if r.get("algorithm") not in measured]
+        rows = kept + rows
     temporary = path + ".tmp"
     with open(temporary, "w", newline="") as f:
         writer = csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\n")

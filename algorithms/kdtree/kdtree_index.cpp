@@ -1,0 +1,468 @@
+#include "kdtree_index.h"
+
+#include <annbench/common/distance.h>
+#include <annbench/common/topk.h>
+#include <annbench/error.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <utility>
+
+namespace annbench::kdtree {
+
+// Per-thread search state, reused across queries and indexes: no allocation per query once warm.
+struct KdTreeIndex::Scratch {
+  std::vector<float> query;
+  std::vector<double> offsets;       // per-dimension distance from the query to the cell
+  std::vector<double> root_offsets;  // the same for the whole data's box
+  std::vector<double> cell_lo, cell_hi;
+  std::vector<std::uint32_t> touched;
+  std::vector<std::uint8_t> is_touched;
+  struct Pending {
+    double bound;
+    std::uint32_t tree;
+    std::uint32_t node;
+  };
+  std::vector<Pending> queue;
+  TopK<float> top;
+  double prune = std::numeric_limits<double>::infinity();  // skip cells whose bound exceeds it
+  double eps_factor = 1.0;                                 // cells need bound * this <= prune
+  std::vector<std::pair<float, std::uint32_t>> candidates;
+  std::vector<std::pair<double, std::int64_t>> ranked;
+  std::vector<std::uint32_t> visited;
+  std::uint32_t epoch = 0;
+  std::uint64_t distances = 0;
+
+  void begin_visits(std::size_t n) {
+    if (visited.size() < n) visited.resize(n, 0);
+    if (++epoch == 0) {  // wrapped: old tags could collide
+      std::fill(visited.begin(), visited.end(), 0u);
+      epoch = 1;
+    }
+  }
+};
+
+namespace {
+
+KdTreeIndex::Scratch& scratch() {
+  thread_local KdTreeIndex::Scratch s;
+  return s;
+}
+
+double squared_norm(const float* x, std::size_t dim) {
+  double sum = 0.0;
+  for (std::size_t j = 0; j < dim; ++j) sum += static_cast<double>(x[j]) * x[j];
+  return sum;
+}
+
+void normalize(const float* in, double norm2, float* out, std::size_t dim) {
+  const double inv = 1.0 / std::sqrt(norm2);
+  for (std::size_t j = 0; j < dim; ++j) out[j] = static_cast<float>(in[j] * inv);
+}
+
+}  // namespace
+
+KdTreeIndex::KdTreeIndex(Metric metric, std::size_t dim, const IndexOptions& options)
+    : metric_(metric), dim_(dim), options_(options) {
+  ANNBENCH_CHECK(metric == Metric::L2 || metric == Metric::Angular,
+                 "kdtree: metric '{}' is not supported: a k-d tree bounds distances by "
+                 "coordinate gaps, which holds for euclidean and angular (as euclidean on unit "
+                 "vectors), not for dot",
+                 metric_name(metric));
+  ANNBENCH_CHECK(dim >= 1, "kdtree: dimension must be at least 1, got {}", dim);
+  ANNBENCH_CHECK(options.n_trees >= 1, "kdtree: n_trees must be at least 1, got {}",
+                 options.n_trees);
+  ANNBENCH_CHECK(options.tree.leaf_size >= 1, "kdtree: leaf_size must be at least 1, got {}",
+                 options.tree.leaf_size);
+  // Float squared L2 of n terms: each term within 3u and the sum, in whatever order the chunks
+  // and SIMD lanes add it, within the sequential bound gamma_n, relative; candidates are kept up
+  // to twice that (their own error plus the k-th's), with slack.
+  relative_margin_ = 3.0 * (dot_error_factor(dim, 1) + 4.0 * std::ldexp(1.0, -24));
+  // Angular ranks by |q/|q| - x/|x||^2 = 2 (1 - cos) on float unit vectors, whose rounding
+  // (about u per vector) is absolute, not relative.
+  absolute_margin_ = metric == Metric::Angular ? 1e-5 : 0.0;
+}
+
+void KdTreeIndex::build(MatrixView base) {
+  ANNBENCH_CHECK(base.dim == dim_, "kdtree: base vectors have dimension {}, expected {}", base.dim,
+                 dim_);
+  ANNBENCH_CHECK(base.rows > 0, "kdtree: cannot build on zero-size data (0 base vectors)");
+  ANNBENCH_CHECK(base.rows < (std::size_t{1} << 31), "kdtree: {} base vectors exceed 2^31",
+                 base.rows);
+  const auto n = static_cast<std::int64_t>(base.rows);
+  std::int64_t first_bad = n;
+#pragma omp parallel for reduction(min : first_bad)
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float* x = base.row(static_cast<std::size_t>(i));
+    for (std::size_t j = 0; j < dim_; ++j) {
+      if (!std::isfinite(x[j])) first_bad = std::min(first_bad, i);
+    }
+  }
+  ANNBENCH_CHECK(first_bad == n, "kdtree: base vector {} has a NaN or infinite coordinate",
+                 first_bad);
+  built_ = false;
+  base_ = base;
+
+  // Angular zero rows are at distance 1 from everything, which no unit-sphere bound describes:
+  // they stay out of the tree and join every query's candidates.
+  std::vector<std::uint32_t> members;
+  std::vector<double> norms2(base.rows, 1.0);
+  zero_ids_.clear();
+  if (metric_ == Metric::Angular) {
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) {
+      norms2[static_cast<std::size_t>(i)] =
+          squared_norm(base.row(static_cast<std::size_t>(i)), dim_);
+    }
+  }
+  for (std::size_t i = 0; i < base.rows; ++i) {
+    if (norms2[i] > 0.0) {
+      members.push_back(static_cast<std::uint32_t>(i));
+    } else {
+      zero_ids_.push_back(static_cast<std::int64_t>(i));
+    }
+  }
+  const std::size_t m = members.size();
+  FloatMatrix unordered(m, dim_);
+  const auto m_signed = static_cast<std::int64_t>(m);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < m_signed; ++i) {
+    const auto row = static_cast<std::size_t>(i);
+    const float* x = base.row(members[row]);
+    if (metric_ == Metric::Angular) {
+      normalize(x, norms2[members[row]], unordered.row(row), dim_);
+    } else {
+      std::copy_n(x, dim_, unordered.row(row));
+    }
+  }
+
+  trees_.assign(options_.n_trees, Tree{});
+  trees_[0].build(unordered.view(), options_.tree);
+  // Rows in leaf order: a leaf scan of tree 0 reads consecutive memory.
+  points_ = FloatMatrix(m, dim_);
+  ids_.resize(m);
+  const std::vector<std::uint32_t>& order = trees_[0].slots();
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < m_signed; ++i) {
+    const auto row = static_cast<std::size_t>(i);
+    std::copy_n(unordered.row(order[row]), dim_, points_.row(row));
+    ids_[row] = members[order[row]];
+  }
+  trees_[0].relabel_slots_in_order();
+  unordered = FloatMatrix();
+
+  // Further trees: FLANN's randomisation (cut dimension drawn from the 5 of largest extent),
+  // each with its own seed, so the forest does not depend on the thread count.
+  const auto extra = static_cast<std::int64_t>(options_.n_trees) - 1;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::int64_t t = 1; t <= extra; ++t) {
+    TreeOptions randomized = options_.tree;
+    randomized.random_top_dims = 5;
+    randomized.seed = options_.tree.seed * 0x100000001b3ull + static_cast<std::uint64_t>(t);
+    trees_[static_cast<std::size_t>(t)].build(points_.view(), randomized);
+  }
+
+  box_lo_.assign(dim_, std::numeric_limits<float>::infinity());
+  box_hi_.assign(dim_, -std::numeric_limits<float>::infinity());
+  for (std::size_t i = 0; i < m; ++i) {
+    const float* x = points_.row(i);
+    for (std::size_t j = 0; j < dim_; ++j) {
+      box_lo_[j] = std::min(box_lo_[j], x[j]);
+      box_hi_[j] = std::max(box_hi_[j], x[j]);
+    }
+  }
+  built_ = true;
+}
+
+void KdTreeIndex::set_search_params(const Params& params) {
+  const std::int64_t checks = params.get_int("checks");
+  ANNBENCH_CHECK(checks == -1 || checks >= 1,
+                 "kdtree: search parameter 'checks' = {} is not a budget: use -1 (no budget) or "
+                 "a number of points >= 1",
+                 checks);
+  const double eps = params.get_float("eps");
+  ANNBENCH_CHECK(std::isfinite(eps) && eps >= 0.0,
+                 "kdtree: search parameter 'eps' = {} must be finite and >= 0", eps);
+  checks_ = checks;
+  eps_factor_ = (1.0 + eps) * (1.0 + eps);
+}
+
+void KdTreeIndex::check_query(const float* query) const {
+  ANNBENCH_CHECK(built_, "kdtree: search before build");
+  for (std::size_t j = 0; j < dim_; ++j) {
+    ANNBENCH_CHECK(std::isfinite(query[j]),
+                   "kdtree: query coordinate {} is {}: queries must be finite", j, query[j]);
+  }
+}
+
+const float* KdTreeIndex::prepare(const float* query, Scratch& s) const {
+  if (metric_ != Metric::Angular) return query;
+  const double norm2 = squared_norm(query, dim_);
+  if (!(norm2 > 0.0)) return nullptr;
+  s.query.resize(dim_);
+  normalize(query, norm2, s.query.data(), dim_);
+  return s.query.data();
+}
+
+double KdTreeIndex::widen(float distance) const {
+  if (std::isinf(distance)) return std::numeric_limits<double>::infinity();
+  return static_cast<double>(distance) * (1.0 + relative_margin_) + absolute_margin_;
+}
+
+double KdTreeIndex::exact(const float* query, std::uint32_t position) const {
+  // Euclidean rows are stored unchanged (only reordered); angular needs the raw row.
+  const float* x = metric_ == Metric::Angular ? base_.row(ids_[position]) : points_.row(position);
+  return distance_kernels().exact(metric_, query, x, dim_);
+}
+
+// Distance from the query to the data's box, per dimension: the bound every root starts from.
+void KdTreeIndex::start(const float* q, Scratch& s) const {
+  s.offsets.resize(dim_);
+  s.root_offsets.resize(dim_);
+  s.cell_lo.assign(box_lo_.begin(), box_lo_.end());
+  s.cell_hi.assign(box_hi_.begin(), box_hi_.end());
+  s.is_touched.assign(dim_, 0);
+  s.touched.clear();
+  s.candidates.clear();
+  s.distances = 0;
+  for (std::size_t j = 0; j < dim_; ++j) {
+    const double v = q[j];
+    s.root_offsets[j] = std::max({0.0, box_lo_[j] - v, v - box_hi_[j]});
+  }
+  std::copy(s.root_offsets.begin(), s.root_offsets.end(), s.offsets.begin());
+}
+
+void KdTreeIndex::scan_leaf(const float* q, const Tree& tree, const Node& leaf, bool dedupe,
+                            Scratch& s) const {
+  const auto l2_squared = distance_kernels().l2_squared;
+  const std::uint32_t* slots = tree.slots().data();
+  for (std::uint32_t i = leaf.begin; i < leaf.end; ++i) {
+    const std::uint32_t position = slots[i];
+    if (dedupe) {
+      if (s.visited[position] == s.epoch) continue;
+      s.visited[position] = s.epoch;
+    }
+    const float* x = points_.row(position);
+    ++s.distances;
+    // Partial distance search: a sum of squares only grows (in float too), so a row is given
+    // up once a prefix exceeds the bound; in high dimension most rows go after a chunk or two.
+    float d = 0.0f;
+    std::size_t j = 0;
+    for (; j + kChunk < dim_ && d <= s.prune; j += kChunk) d += l2_squared(q + j, x + j, kChunk);
+    if (d > s.prune) continue;
+    d += l2_squared(q + j, x + j, dim_ - j);
+    if (d > s.prune) continue;
+    s.candidates.emplace_back(d, position);
+    if (s.top.push(d, position) && s.top.full()) s.prune = widen(s.top.worst());
+  }
+}
+
+// Arya & Mount's incremental search: `bound` = sum of offsets^2 is a lower bound on the squared
+// distance to every row under `node`; crossing a cut replaces one offset.
+void KdTreeIndex::depth_first(const float* q, std::uint32_t index, double bound, Scratch& s) const {
+  const Tree& tree = trees_[0];
+  const Node& node = tree.node(index);
+  if (node.leaf()) {
+    scan_leaf(q, tree, node, false, s);
+    return;
+  }
+  const auto dim = static_cast<std::size_t>(node.dim);
+  const double v = q[dim];
+  const bool left_first = (v - node.lo) + (v - node.hi) < 0.0;
+  const std::uint32_t near = left_first ? index + 1 : node.right;
+  const std::uint32_t far = left_first ? node.right : index + 1;
+  const double gap = left_first ? node.hi - v : v - node.lo;
+  depth_first(q, near, bound, s);
+  const double old = s.offsets[dim];
+  const double far_bound = bound - old * old + gap * gap;
+  if (far_bound * s.eps_factor > s.prune) return;
+  s.offsets[dim] = gap;
+  depth_first(q, far, far_bound, s);
+  s.offsets[dim] = old;
+}
+
+// The exact per-dimension offsets of a queued cell, from the cuts on its path (the near-side
+// moves of the descent that queued it did not record them), and its bound. Leaves the
+// offsets set for the descent; the caller restores them.
+double KdTreeIndex::reconstruct_cell(const float* q, std::size_t tree_index, std::uint32_t index,
+                                     double root_bound, Scratch& s) const {
+  const Tree& tree = trees_[tree_index];
+  for (std::uint32_t child = index; child != 0;) {
+    const std::uint32_t parent = tree.parent(child);
+    const Node& node = tree.node(parent);
+    const auto dim = static_cast<std::size_t>(node.dim);
+    if (!s.is_touched[dim]) {
+      s.is_touched[dim] = 1;
+      s.touched.push_back(static_cast<std::uint32_t>(dim));
+    }
+    if (child == parent + 1) {
+      s.cell_hi[dim] = std::min<double>(s.cell_hi[dim], node.lo);
+    } else {
+      s.cell_lo[dim] = std::max<double>(s.cell_lo[dim], node.hi);
+    }
+    child = parent;
+  }
+  double bound = root_bound;
+  for (const std::uint32_t dim : s.touched) {
+    const double v = q[dim];
+    const double offset = std::max({0.0, s.cell_lo[dim] - v, v - s.cell_hi[dim]});
+    bound += offset * offset - s.root_offsets[dim] * s.root_offsets[dim];
+    s.offsets[dim] = offset;
+  }
+  return bound;
+}
+
+// Best-bin-first over all trees from one priority queue of cells ordered by their bound, until
+// `budget` distinct points were checked (and k found) or no queued cell can hold a better one.
+void KdTreeIndex::best_bin_first(const float* q, std::size_t budget, Scratch& s) const {
+  const auto later = [](const Scratch::Pending& a, const Scratch::Pending& b) {
+    return a.bound > b.bound;
+  };
+  double root_bound = 0.0;
+  for (const double offset : s.root_offsets) root_bound += offset * offset;
+  const bool dedupe = trees_.size() > 1;
+  if (dedupe) s.begin_visits(points_.rows());
+  s.queue.clear();
+  for (std::size_t t = 0; t < trees_.size(); ++t) {
+    s.queue.push_back({root_bound, static_cast<std::uint32_t>(t), 0});
+  }
+  std::size_t checked = 0;
+  while (!s.queue.empty()) {
+    std::pop_heap(s.queue.begin(), s.queue.end(), later);
+    const Scratch::Pending cell = s.queue.back();
+    s.queue.pop_back();
+    if (cell.bound * s.eps_factor > s.prune) break;
+    if (checked >= budget && s.top.full()) break;
+    const Tree& tree = trees_[cell.tree];
+    double bound = reconstruct_cell(q, cell.tree, cell.node, root_bound, s);
+    std::uint32_t index = cell.node;
+    while (!tree.node(index).leaf() && bound * s.eps_factor <= s.prune) {
+      const Node& node = tree.node(index);
+      const auto dim = static_cast<std::size_t>(node.dim);
+      const double v = q[dim];
+      const bool left_first = (v - node.lo) + (v - node.hi) < 0.0;
+      const double gap = left_first ? node.hi - v : v - node.lo;
+      const double old = s.offsets[dim];
+      const double far_bound = bound - old * old + gap * gap;
+      if (far_bound * s.eps_factor <= s.prune) {
+        s.queue.push_back({far_bound, cell.tree, left_first ? node.right : index + 1});
+        std::push_heap(s.queue.begin(), s.queue.end(), later);
+      }
+      index = left_first ? index + 1 : node.right;
+    }
+    const Node& leaf = tree.node(index);
+    if (leaf.leaf() && bound * s.eps_factor <= s.prune) {
+      const std::uint64_t before = s.distances;
+      scan_leaf(q, tree, leaf, dedupe, s);
+      checked += static_cast<std::size_t>(s.distances - before);
+    }
+    for (const std::uint32_t dim : s.touched) {
+      s.offsets[dim] = s.root_offsets[dim];
+      s.cell_lo[dim] = box_lo_[dim];
+      s.cell_hi[dim] = box_hi_[dim];
+      s.is_touched[dim] = 0;
+    }
+    s.touched.clear();
+  }
+}
+
+void KdTreeIndex::search(const float* query, std::size_t k, Neighbor* out) const {
+  check_query(query);
+  if (k == 0) return;
+  Scratch& s = scratch();
+  const float* q = prepare(query, s);
+  s.ranked.clear();
+  if (q == nullptr) {  // angular zero query: distance 1 to every row, ties by id
+    const std::size_t found = std::min(k, base_.rows);
+    for (std::size_t i = 0; i < found; ++i) out[i] = {static_cast<std::int64_t>(i), 1.0f};
+    for (std::size_t i = found; i < k; ++i) out[i] = Neighbor{};
+    return;
+  }
+  start(q, s);
+  s.top.reset(std::min(k, points_.rows()));  // k beyond n must not size anything by k
+  s.prune = std::numeric_limits<double>::infinity();
+  s.eps_factor = eps_factor_;
+  if (points_.rows() > 0) {
+    if (checks_ < 0) {
+      double root_bound = 0.0;
+      for (const double offset : s.root_offsets) root_bound += offset * offset;
+      depth_first(q, 0, root_bound, s);
+    } else {
+      best_bin_first(q, static_cast<std::size_t>(checks_), s);
+    }
+  }
+  // Everything within the widened k-th distance goes to the exact re-ranking.
+  const double keep = widen(s.top.worst());
+  for (const auto& [d, position] : s.candidates) {
+    if (d <= keep) s.ranked.emplace_back(exact(query, position), ids_[position]);
+  }
+  s.distances += s.ranked.size();
+  for (std::size_t i = 0; i < std::min(k, zero_ids_.size()); ++i) {
+    s.ranked.emplace_back(1.0, zero_ids_[i]);
+  }
+  const std::size_t found = std::min(k, s.ranked.size());
+  std::partial_sort(s.ranked.begin(), s.ranked.begin() + static_cast<std::ptrdiff_t>(found),
+                    s.ranked.end());
+  for (std::size_t i = 0; i < found; ++i) {
+    out[i] = {s.ranked[i].second, static_cast<float>(s.ranked[i].first)};
+  }
+  for (std::size_t i = found; i < k; ++i) out[i] = Neighbor{};
+  distances_.add(s.distances);
+}
+
+void KdTreeIndex::search_batch(MatrixView queries, std::size_t k, Neighbor* out) const {
+  // Checked up front: an exception cannot leave an OpenMP loop.
+  for (std::size_t i = 0; i < queries.rows; ++i) check_query(queries.row(i));
+  const auto n = static_cast<std::int64_t>(queries.rows);
+#pragma omp parallel for schedule(dynamic, 8)
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto row = static_cast<std::size_t>(i);
+    search(queries.row(row), k, out + row * k);
+  }
+}
+
+void KdTreeIndex::range_search(const float* query, float radius, std::vector<Neighbor>& out) const {
+  check_query(query);
+  ANNBENCH_CHECK(!std::isnan(radius), "kdtree: range_search radius is NaN");
+  if (radius < 0.0f) return;
+  Scratch& s = scratch();
+  const float* q = prepare(query, s);
+  if (q == nullptr || radius >= 1.0f) {  // distance 1 rows: every row or the zero rows
+    if (q == nullptr) {
+      for (std::size_t i = 0; i < base_.rows; ++i) {
+        out.push_back({static_cast<std::int64_t>(i), 1.0f});
+      }
+      return;
+    }
+    for (const std::int64_t id : zero_ids_) out.push_back({id, 1.0f});
+  }
+  if (points_.rows() == 0) return;
+  start(q, s);
+  s.top.reset(0);  // a fixed bound: nothing tightens it
+  const double r = radius;
+  const double tree_radius2 = metric_ == Metric::Angular ? 2.0 * r : r * r;
+  s.prune = tree_radius2 * (1.0 + relative_margin_) + absolute_margin_;
+  s.eps_factor = 1.0;  // exact whatever eps the k-NN search uses
+  double root_bound = 0.0;
+  for (const double offset : s.root_offsets) root_bound += offset * offset;
+  depth_first(q, 0, root_bound, s);
+  for (const auto& [d, position] : s.candidates) {
+    const double distance = exact(query, position);
+    if (distance <= r) out.push_back({ids_[position], static_cast<float>(distance)});
+  }
+  distances_.add(s.distances + s.candidates.size());
+}
+
+std::size_t KdTreeIndex::memory_bytes() const {
+  std::size_t bytes = points_.bytes() + ids_.size() * sizeof(std::uint32_t) +
+                      zero_ids_.size() * sizeof(std::int64_t) +
+                      (box_lo_.size() + box_hi_.size()) * sizeof(float);
+  for (const Tree& tree : trees_) bytes += tree.bytes();
+  // Angular re-ranks against the raw rows, so the referenced base is part of the index.
+  if (metric_ == Metric::Angular) bytes += base_.rows * dim_ * sizeof(float);
+  return bytes;
+}
+
+}  // namespace annbench::kdtree
