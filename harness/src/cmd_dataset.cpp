@@ -120,7 +120,7 @@ int prepare_deep_features(const Args& args, const std::string& name,
   std::fflush(stdout);  // the script writes to the same stdout
   // The helper runs scripts from plots/; the training script lives with the dataset tools.
   const int status =
-      run_python_script("dataset prepare", "../datasets/cnn_features.py", script_arguments);
+      run_python_script("dataset prepare", "datasets/cnn_features.py", script_arguments);
   constexpr int kMissingPythonPackage = 3;  // cnn_features.py's exit status for an ImportError
   if (status == kMissingPythonPackage) {
     ANNBENCH_FAIL(

@@ -6,7 +6,7 @@
 namespace annbench {
 
 int plot_command(const std::vector<std::string>& args) {
-  return run_python_script("plot", "plot.py", args);
+  return run_python_script("plot", "plots/plot.py", args);
 }
 
 }  // namespace annbench

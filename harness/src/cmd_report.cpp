@@ -8,11 +8,11 @@
 namespace annbench {
 
 int report_command(const std::vector<std::string>& args) {
-  return run_python_script("report", "report.py", args);
+  return run_python_script("report", "plots/report.py", args);
 }
 
 int export_command(const std::vector<std::string>& args) {
-  return run_python_script("export", "export.py", args);
+  return run_python_script("export", "plots/export.py", args);
 }
 
 }  // namespace annbench

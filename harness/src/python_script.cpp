@@ -14,7 +14,7 @@ namespace annbench {
 
 int run_python_script(const std::string& command, const std::string& script,
                       const std::vector<std::string>& args) {
-  const std::filesystem::path path = std::filesystem::path(ANNBENCH_SOURCE_DIR) / "plots" / script;
+  const std::filesystem::path path = std::filesystem::path(ANNBENCH_SOURCE_DIR) / script;
   ANNBENCH_CHECK(std::filesystem::exists(path), "annbench {}: script '{}' is missing", command,
                  path.string());
   const char* python = std::getenv("ANNBENCH_PYTHON");

@@ -1,14 +1,16 @@
 #pragma once
-// Runs one of the Python scripts in plots/ (plot.py, report.py, export.py) as a child process.
+// Runs one of annbench's Python scripts (plots/plot.py, plots/report.py, plots/export.py,
+// datasets/cnn_features.py) as a child process.
 
 #include <string>
 #include <vector>
 
 namespace annbench {
 
-// Runs plots/<script> with `args` under Debian's /usr/bin/python3 (it has matplotlib; a pyenv
-// python3 usually lacks it), or $ANNBENCH_PYTHON when set, and waits for it. `command` names the
-// annbench subcommand in messages. Returns the script's exit status (1 if it died of a signal).
+// Runs <source root>/<script> (e.g. "plots/plot.py") with `args` under Debian's /usr/bin/python3
+// (it has matplotlib; a pyenv python3 usually lacks it), or $ANNBENCH_PYTHON when set, and waits
+// for it. `command` names the annbench subcommand in messages. Returns the script's exit status (1
+// if it died of a signal).
 int run_python_script(const std::string& command, const std::string& script,
                       const std::vector<std::string>& args);
 
