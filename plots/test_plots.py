@@ -325,5 +325,40 @@ class PlotCliTest(unittest.TestCase):
             self.assertIn("--format", p.stderr)
 
 
+class FeatureSpacesTest(unittest.TestCase):
+    """plots/feature_spaces.py: one Pareto curve per (dataset, algorithm) on one figure."""
+
+    def test_curves_per_dataset_and_algorithm_on_the_frontier(self):
+        import feature_spaces
+        from annbench_results import load_results
+        with tempfile.TemporaryDirectory() as tmp:
+            sample_results(tmp, "pixels-784-euclidean")
+            sample_results(tmp, "cnn-64-angular")
+            frontiers = feature_spaces.curves(load_results(tmp), 10, False)
+            self.assertEqual(sorted(frontiers), [("cnn-64-angular", "hnsw"), ("cnn-64-angular", "ivf"),
+                                                 ("pixels-784-euclidean", "hnsw"),
+                                                 ("pixels-784-euclidean", "ivf")])
+            # hnsw's sample points trade recall for QPS monotonically: all four are on the frontier,
+            # sorted by recall; the failed run is not a point.
+            hnsw = frontiers[("cnn-64-angular", "hnsw")]
+            self.assertEqual([round(r, 2) for r, _ in hnsw], [0.5, 0.6, 0.7, 0.8])
+            self.assertEqual(feature_spaces.curves(load_results(tmp), 100, False), {})
+
+    def test_writes_an_image_and_fails_clearly_without_runs(self):
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "feature_spaces.py")
+        with tempfile.TemporaryDirectory() as tmp:
+            sample_results(tmp)
+            out = os.path.join(tmp, "fig", "f.png")
+            p = subprocess.run([sys.executable, script, tmp, "--out", out], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("(2 curves)", p.stdout)
+            with open(out, "rb") as f:
+                self.assertTrue(f.read(8).startswith(b"\x89PNG"))
+            p = subprocess.run([sys.executable, script, tmp, "--out", out, "--k", "5"],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("no runs with k = 5", p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
