@@ -1,0 +1,221 @@
+// Building the tables: projections of every base vector with the many-to-many SIMD kernel (one
+// small GEMM per block of rows instead of L·K dot products per row), keys per table, then per
+// table a sort by key into CSR order and an open-addressing directory of the unique keys.
+
+#include "hash_tables.h"
+
+#include <annbench/common/block_distance.h>
+#include <annbench/error.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <utility>
+
+namespace annbench::lsh {
+namespace {
+
+// Rows per projection block: the block kernel prefers a multiple of 8 and a few hundred at most.
+constexpr std::size_t kBuildBlock = 64;
+// |f| beyond this would only ever hash alone; clamping keeps floor() inside int64.
+constexpr double kValueLimit = 1e15;
+
+std::uint64_t mix(std::uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// RMS distance to the centroid, in double and in a fixed order (independent of thread count).
+double rms_spread(MatrixView base) {
+  const std::size_t n = base.rows;
+  const std::size_t dim = base.dim;
+  std::vector<double> mean(dim, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* x = base.row(i);
+    for (std::size_t j = 0; j < dim; ++j) mean[j] += x[j];
+  }
+  for (double& m : mean) m /= static_cast<double>(n);
+  std::vector<double> spread(n);
+  const auto rows = static_cast<std::int64_t>(n);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < rows; ++i) {
+    const float* x = base.row(static_cast<std::size_t>(i));
+    double sum = 0.0;
+    for (std::size_t j = 0; j < dim; ++j) sum += (x[j] - mean[j]) * (x[j] - mean[j]);
+    spread[static_cast<std::size_t>(i)] = sum;
+  }
+  double total = 0.0;
+  for (const double s : spread) total += s;
+  return std::sqrt(total / static_cast<double>(n));
+}
+
+}  // namespace
+
+void HashTables::build(MatrixView base, const HashOptions& options) {
+  ANNBENCH_CHECK(options.tables >= 1, "lsh: L (tables) must be at least 1, got {}", options.tables);
+  ANNBENCH_CHECK(options.hashes >= 1 && options.hashes <= kMaxHashes,
+                 "lsh: K (hashes per table) must be in [1, {}], got {}", kMaxHashes,
+                 options.hashes);
+  ANNBENCH_CHECK(std::isfinite(options.relative_width) && options.relative_width > 0.0,
+                 "lsh: w must be a positive finite width, got {}", options.relative_width);
+  ANNBENCH_CHECK(base.rows >= 1, "lsh: cannot build on an empty base");
+  ANNBENCH_CHECK(base.rows < std::numeric_limits<std::uint32_t>::max(),
+                 "lsh: {} base vectors exceed the 32-bit id range", base.rows);
+  options_ = options;
+  dim_ = base.dim;
+  points_ = base.rows;
+  const std::size_t hash_count = options.tables * options.hashes;
+
+  std::mt19937_64 rng(options.seed);
+  std::normal_distribution<float> gaussian(0.0f, 1.0f);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  projections_.resize(hash_count * dim_);
+  for (float& a : projections_) a = gaussian(rng);
+  if (options.kind == HashKind::Hyperplane) {
+    // Unit normals: f_i is then the query's signed distance to the hyperplane (times |q|), so
+    // multi-probe costs compare across hyperplanes. The sign, hence the hash, is unchanged.
+    for (std::size_t i = 0; i < hash_count; ++i) {
+      float* normal = projections_.data() + i * dim_;
+      double norm = 0.0;
+      for (std::size_t j = 0; j < dim_; ++j) norm += static_cast<double>(normal[j]) * normal[j];
+      if (norm == 0.0) continue;
+      const auto inverse = static_cast<float>(1.0 / std::sqrt(norm));
+      for (std::size_t j = 0; j < dim_; ++j) normal[j] *= inverse;
+    }
+  }
+  offsets_.assign(hash_count, 0.0f);
+  key_weights_.resize(hash_count);
+  for (std::size_t i = 0; i < hash_count; ++i) {
+    if (options.kind == HashKind::PStable) offsets_[i] = uniform(rng);
+    key_weights_[i] = mix(rng()) | 1u;
+  }
+
+  // A base of identical points has scale 0: any width then puts them in one bucket, so fall
+  // back to an absolute width of w.
+  scale_ = options.kind == HashKind::PStable ? rms_spread(base) : 1.0;
+  if (!(scale_ > 0.0)) scale_ = 1.0;
+  width_ = options.relative_width * scale_;
+
+  std::vector<std::uint64_t> keys(options.tables * points_);
+  const BlockKernels& block = block_kernels();
+  const auto blocks = static_cast<std::int64_t>((points_ + kBuildBlock - 1) / kBuildBlock);
+#pragma omp parallel
+  {
+    std::vector<float> values(kBuildBlock * hash_count);
+#pragma omp for schedule(dynamic, 4)
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::size_t first = static_cast<std::size_t>(b) * kBuildBlock;
+      const std::size_t count = std::min(kBuildBlock, points_ - first);
+      block.inner_products(base.row(first), count, projections_.data(), hash_count, dim_,
+                           values.data(), hash_count);
+      for (std::size_t r = 0; r < count; ++r) {
+        float* row = values.data() + r * hash_count;
+        const auto inverse_width = static_cast<float>(1.0 / width_);
+        for (std::size_t i = 0; i < hash_count; ++i) {
+          if (options.kind == HashKind::PStable) row[i] = row[i] * inverse_width + offsets_[i];
+        }
+        for (std::size_t t = 0; t < options.tables; ++t) {
+          keys[t * points_ + first + r] = bucket_key(t, row + t * options.hashes);
+        }
+      }
+    }
+  }
+
+  // Unique keys per table decide the directory size: at most half full, so probes stay short.
+  std::size_t most_unique = 1;
+  for (std::size_t t = 0; t < options.tables; ++t) {
+    std::vector<std::uint64_t> sorted(
+        keys.begin() + static_cast<std::ptrdiff_t>(t * points_),
+        keys.begin() + static_cast<std::ptrdiff_t>((t + 1) * points_));
+    std::sort(sorted.begin(), sorted.end());
+    const auto unique =
+        static_cast<std::size_t>(std::unique(sorted.begin(), sorted.end()) - sorted.begin());
+    most_unique = std::max(most_unique, unique);
+  }
+  const std::size_t slots = std::bit_ceil(2 * most_unique);
+  slot_mask_ = slots - 1;
+  slots_.assign(options.tables * slots, Slot{});
+  ids_.resize(options.tables * points_);
+  const auto tables = static_cast<std::int64_t>(options.tables);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::int64_t t = 0; t < tables; ++t) {
+    const auto table = static_cast<std::size_t>(t);
+    fill_table(table, keys.data() + table * points_);
+  }
+}
+
+void HashTables::fill_table(std::size_t table, const std::uint64_t* keys) {
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> order(points_);
+  for (std::size_t i = 0; i < points_; ++i) order[i] = {keys[i], static_cast<std::uint32_t>(i)};
+  std::sort(order.begin(), order.end());
+  std::uint32_t* ids = ids_.data() + table * points_;
+  Slot* slots = slots_.data() + table * (slot_mask_ + 1);
+  std::size_t begin = 0;
+  while (begin < points_) {
+    std::size_t end = begin;
+    while (end < points_ && order[end].first == order[begin].first) {
+      ids[end] = order[end].second;
+      ++end;
+    }
+    std::size_t s = mix(order[begin].first) & slot_mask_;
+    while (slots[s].count != 0) s = (s + 1) & slot_mask_;
+    slots[s] = Slot{order[begin].first, static_cast<std::uint32_t>(begin),
+                    static_cast<std::uint32_t>(end - begin)};
+    begin = end;
+  }
+}
+
+void HashTables::hash_values(const float* query, float* values) const {
+  for (std::size_t j = 0; j < dim_; ++j) {
+    ANNBENCH_CHECK(std::isfinite(query[j]),
+                   "lsh: the query has a non-finite value (NaN or inf) at {}; cannot hash it", j);
+  }
+  const std::size_t hash_count = options_.tables * options_.hashes;
+  block_kernels().inner_products(query, 1, projections_.data(), hash_count, dim_, values,
+                                 hash_count);
+  const auto inverse_width = static_cast<float>(1.0 / width_);
+  for (std::size_t i = 0; i < hash_count; ++i) {
+    if (options_.kind == HashKind::PStable) values[i] = values[i] * inverse_width + offsets_[i];
+    // A finite query so large that a projection overflows (inf - inf): hash it as 0, as the
+    // build does, so probe costs never see NaN.
+    if (std::isnan(values[i])) values[i] = 0.0f;
+  }
+}
+
+std::int64_t HashTables::hash_of(float value) const {
+  if (options_.kind == HashKind::Hyperplane) return value >= 0.0f ? 1 : 0;
+  // Only a base vector so large that its projection overflows (inf - inf) gets here with NaN.
+  if (std::isnan(value)) return 0;
+  const double clamped = std::clamp(static_cast<double>(value), -kValueLimit, kValueLimit);
+  return static_cast<std::int64_t>(std::floor(clamped));
+}
+
+std::uint64_t HashTables::bucket_key(std::size_t table, const float* table_values) const {
+  std::uint64_t key = 0;
+  for (std::size_t i = 0; i < options_.hashes; ++i) {
+    key += static_cast<std::uint64_t>(hash_of(table_values[i])) * key_weight(table, i);
+  }
+  return key;
+}
+
+std::span<const std::uint32_t> HashTables::bucket(std::size_t table, std::uint64_t key) const {
+  const Slot* slots = slots_.data() + table * (slot_mask_ + 1);
+  for (std::size_t s = mix(key) & slot_mask_;; s = (s + 1) & slot_mask_) {
+    const Slot& slot = slots[s];
+    if (slot.count == 0) return {};
+    if (slot.key == key) return {ids_.data() + table * points_ + slot.begin, slot.count};
+  }
+}
+
+std::size_t HashTables::bytes() const {
+  return projections_.size() * sizeof(float) + offsets_.size() * sizeof(float) +
+         key_weights_.size() * sizeof(std::uint64_t) + slots_.size() * sizeof(Slot) +
+         ids_.size() * sizeof(std::uint32_t);
+}
+
+}  // namespace annbench::lsh

@@ -1,0 +1,248 @@
+// lsh: L hash tables of K concatenated hashes, p-stable (E2LSH) for euclidean and random
+// hyperplanes (SimHash) for angular, searched with query-directed multi-probe; candidates
+// de-duplicated with an epoch-tagged array and re-ranked exactly. See README.md.
+
+#include "hash_tables.h"
+#include "probe_sequence.h"
+
+#include <annbench/common/distance.h>
+#include <annbench/common/topk.h>
+#include <annbench/error.h>
+#include <annbench/index.h>
+#include <annbench/module.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace annbench::lsh {
+namespace {
+
+// The probe heap grows by about one set per probe: a million probes keep it at ~24 MB per thread
+// and a query under a second, where an unbounded budget with K = 32 could exhaust memory.
+constexpr std::int64_t kMaxProbes = 1000000;
+
+// Per-thread search scratch, reused across queries (and indexes): no allocation per query once
+// warm. visited[id] == epoch marks an id already collected by the current query.
+struct Scratch {
+  std::vector<std::uint32_t> visited;
+  std::uint32_t epoch = 0;
+  std::vector<std::uint32_t> candidates;
+  std::vector<float> values;
+  std::vector<float> query;
+  ProbeSequence probes;
+  TopK<float> top;
+
+  void begin(std::size_t n) {
+    if (visited.size() < n) visited.resize(n, 0);
+    if (++epoch == 0) {  // wrapped: old tags could collide
+      std::fill(visited.begin(), visited.end(), 0u);
+      epoch = 1;
+    }
+    candidates.clear();
+  }
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+class LshIndex final : public Index {
+ public:
+  LshIndex(Metric metric, std::size_t dim, const HashOptions& options)
+      : metric_(metric), dim_(dim), options_(options) {}
+
+  void build(MatrixView base) override {
+    ANNBENCH_CHECK(base.dim == dim_, "lsh: base vectors have dimension {}, expected {}", base.dim,
+                   dim_);
+    ANNBENCH_CHECK(base.rows >= 1, "lsh: cannot build on an empty base (0 vectors)");
+    for (std::size_t i = 0; i < base.rows; ++i) {
+      const float* x = base.row(i);
+      for (std::size_t j = 0; j < dim_; ++j) {
+        ANNBENCH_CHECK(std::isfinite(x[j]), "lsh: base vector {} has a non-finite value at {}", i,
+                       j);
+      }
+    }
+    built_ = false;
+    data_ = base;
+    inverse_norms_.clear();
+    if (metric_ == Metric::Angular) {
+      // 1 / |x| (0 for a zero vector, whose cosine with everything is then 0: distance 1).
+      inverse_norms_.resize(base.rows);
+      const DistanceKernels& kernels = distance_kernels();
+      for (std::size_t i = 0; i < base.rows; ++i) {
+        const float norm2 = kernels.inner_product(base.row(i), base.row(i), dim_);
+        inverse_norms_[i] = norm2 > 0.0f ? 1.0f / std::sqrt(norm2) : 0.0f;
+      }
+    }
+    tables_.build(base, options_);
+    built_ = true;
+  }
+
+  void set_search_params(const Params& params) override {
+    const std::int64_t probes = params.get_int("probes");
+    ANNBENCH_CHECK(probes >= 0 && probes <= kMaxProbes, "lsh: probes must be in [0, {}], got {}",
+                   kMaxProbes, probes);
+    extra_probes_ = static_cast<std::size_t>(probes);
+  }
+
+  void search(const float* query, std::size_t k, Neighbor* out) const override {
+    ANNBENCH_CHECK(built_, "lsh: search before build");
+    Scratch& s = scratch();
+    collect(query, s);
+    const DistanceKernels& kernels = distance_kernels();
+    s.top.reset(k);
+    const std::size_t count = s.candidates.size();
+    if (metric_ == Metric::L2) {
+      for (std::size_t i = 0; i < count; ++i) {
+        prefetch_ahead(s, i);
+        const std::uint32_t id = s.candidates[i];
+        s.top.push(kernels.l2_squared(query, data_.row(id), dim_), id);
+      }
+    } else {
+      const float* q = normalized_query(query, s);
+      for (std::size_t i = 0; i < count; ++i) {
+        prefetch_ahead(s, i);
+        const std::uint32_t id = s.candidates[i];
+        s.top.push(-kernels.inner_product(q, data_.row(id), dim_) * inverse_norms_[id], id);
+      }
+    }
+    s.top.write_sorted(out, k);
+    // Report the dataset metric's scale: plain L2, 1 - cos.
+    for (std::size_t i = 0; i < k && out[i].id >= 0; ++i) {
+      out[i].distance = metric_ == Metric::L2 ? std::sqrt(out[i].distance) : 1.0f + out[i].distance;
+    }
+    distances_.add(s.candidates.size());
+  }
+
+  // Same probes and candidates as search(); a candidate is kept when its exact distance (the
+  // dataset definition, in double) is within the radius, so nothing outside it is returned.
+  void range_search(const float* query, float radius, std::vector<Neighbor>& out) const override {
+    ANNBENCH_CHECK(built_, "lsh: range search before build");
+    ANNBENCH_CHECK(!std::isnan(radius), "lsh: range search radius is NaN");
+    Scratch& s = scratch();
+    collect(query, s);
+    const DistanceKernels& kernels = distance_kernels();
+    for (const std::uint32_t id : s.candidates) {
+      const double d = kernels.exact(metric_, query, data_.row(id), dim_);
+      if (d <= radius) out.push_back(Neighbor{id, static_cast<float>(d)});
+    }
+    distances_.add(s.candidates.size());
+  }
+
+  std::size_t memory_bytes() const override {
+    return tables_.bytes() + inverse_norms_.size() * sizeof(float) +
+           data_.rows * dim_ * sizeof(float);
+  }
+
+  std::optional<std::uint64_t> distance_count() const override { return distances_.get(); }
+
+ private:
+  // Probes the L home buckets plus extra_probes_ perturbed ones; unique ids land in s.candidates.
+  void collect(const float* query, Scratch& s) const {
+    s.begin(data_.rows);
+    s.values.resize(tables_.tables() * tables_.hashes());
+    tables_.hash_values(query, s.values.data());
+    s.probes.start(tables_, s.values.data());
+    const std::size_t budget = tables_.tables() + extra_probes_;
+    std::size_t table = 0;
+    std::uint64_t key = 0;
+    for (std::size_t probe = 0; probe < budget && s.probes.next(table, key); ++probe) {
+      for (const std::uint32_t id : tables_.bucket(table, key)) {
+        std::uint32_t& tag = s.visited[id];
+        if (tag != s.epoch) {
+          tag = s.epoch;
+          s.candidates.push_back(id);
+        }
+      }
+    }
+  }
+
+  // Candidates are scattered rows of the base, so the hardware prefetcher cannot guess the next
+  // one: request a later candidate's row while the current distance is computed.
+  void prefetch_ahead(const Scratch& s, std::size_t i) const {
+    constexpr std::size_t kAhead = 2;
+    constexpr std::size_t kLine = 64;
+    if (i + kAhead >= s.candidates.size()) return;
+    const auto* row = reinterpret_cast<const char*>(data_.row(s.candidates[i + kAhead]));
+    for (std::size_t offset = 0; offset < dim_ * sizeof(float); offset += kLine) {
+      __builtin_prefetch(row + offset);
+    }
+  }
+
+  // Unit query (left zero for a zero query), so 1 + score is 1 - cos.
+  const float* normalized_query(const float* query, Scratch& s) const {
+    s.query.resize(dim_);
+    const float norm2 = distance_kernels().inner_product(query, query, dim_);
+    const float inverse = norm2 > 0.0f ? 1.0f / std::sqrt(norm2) : 0.0f;
+    for (std::size_t j = 0; j < dim_; ++j) s.query[j] = query[j] * inverse;
+    return s.query.data();
+  }
+
+  Metric metric_;
+  std::size_t dim_;
+  HashOptions options_;
+  MatrixView data_{};
+  std::vector<float> inverse_norms_;
+  HashTables tables_;
+  bool built_ = false;
+  std::size_t extra_probes_ = 0;
+  DistanceCounter distances_;
+};
+
+std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& build) {
+  ANNBENCH_CHECK(metric == Metric::L2 || metric == Metric::Angular,
+                 "lsh: metric '{}' is not supported (euclidean, angular)", metric_name(metric));
+  ANNBENCH_CHECK(dim >= 1, "lsh: dimension must be at least 1");
+  const std::int64_t tables = build.get_int("L");
+  const std::int64_t hashes = build.get_int("K");
+  const double width = build.get_float("w");
+  ANNBENCH_CHECK(tables >= 1, "lsh: L (tables) must be at least 1, got {}", tables);
+  ANNBENCH_CHECK(hashes >= 1 && hashes <= static_cast<std::int64_t>(kMaxHashes),
+                 "lsh: K (hashes per table) must be in [1, {}], got {}", kMaxHashes, hashes);
+  ANNBENCH_CHECK(std::isfinite(width) && width > 0.0,
+                 "lsh: w must be a positive finite width, got {}", width);
+  HashOptions options;
+  options.kind = metric == Metric::L2 ? HashKind::PStable : HashKind::Hyperplane;
+  options.tables = static_cast<std::size_t>(tables);
+  options.hashes = static_cast<std::size_t>(hashes);
+  options.relative_width = width;
+  options.seed = static_cast<std::uint64_t>(build.get_int("seed"));
+  return std::make_unique<LshIndex>(metric, dim, options);
+}
+
+constexpr std::array kMetrics = {Metric::L2, Metric::Angular};
+const std::vector<ParamSpec> kBuild = {
+    {"L", ParamType::Int, std::int64_t{16}, "hash tables", 1, 4096},
+    {"K", ParamType::Int, std::int64_t{12}, "hashes concatenated per table (at most 32)", 1,
+     static_cast<double>(kMaxHashes)},
+    {"w", ParamType::Float, 1.5,
+     "euclidean bucket width, in units of the data's RMS distance to its centroid (angular: "
+     "unused)",
+     1e-4, 1e4},
+    {"seed", ParamType::Int, std::int64_t{1}, "hash-function seed", 0,
+     static_cast<double>(std::numeric_limits<std::int64_t>::max())}};
+const std::vector<ParamSpec> kSearch = {
+    {"probes", ParamType::Int, std::int64_t{0},
+     "perturbed buckets probed beyond the L home buckets, over all tables (0: plain LSH)", 0,
+     static_cast<double>(kMaxProbes)}};
+
+const ModuleInfo kInfo = {
+    .name = "lsh",
+    .description = "multi-probe LSH: p-stable (euclidean) / hyperplane (angular), exact re-rank",
+    .metrics = kMetrics,
+    .build_params = kBuild,
+    .search_params = kSearch,
+    .capabilities = kCapRangeSearch,
+    .create = &create,
+};
+
+}  // namespace
+}  // namespace annbench::lsh
+
+ANNBENCH_MODULE(annbench::lsh::kInfo)
