@@ -76,6 +76,11 @@ struct Case {
   Metric metric;
 };
 
+// Test names and failure messages show "hnsw/euclidean" instead of the object's bytes.
+void PrintTo(const Case& c, std::ostream* out) {
+  *out << c.module << "/" << metric_name(c.metric);
+}
+
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
   for (const LoadedModule& module : registry().modules()) {
