@@ -83,15 +83,7 @@ FloatMatrix queries_for(const FloatMatrix& base, std::size_t fresh, std::uint32_
   return queries;
 }
 
-double recall(const std::vector<Neighbor>& got, const std::vector<Neighbor>& truth, std::size_t k) {
-  std::size_t hits = 0;
-  for (std::size_t q = 0; q < truth.size() / k; ++q) {
-    std::set<std::int64_t> expected;
-    for (std::size_t i = 0; i < k; ++i) expected.insert(truth[q * k + i].id);
-    for (std::size_t i = 0; i < k; ++i) hits += expected.count(got[q * k + i].id);
-  }
-  return static_cast<double>(hits) / static_cast<double>(truth.size());
-}
+using testing::recall;
 
 TEST(BallTreeModule, DescribesItselfAndRejectsBadParameters) {
   const ModuleInfo& info = balltree_info();

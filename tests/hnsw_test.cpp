@@ -94,15 +94,7 @@ class HnswModule : public ::testing::Test {
 };
 
 // Recall@k by id against the naive exact neighbours.
-double recall(const std::vector<Neighbor>& got, const std::vector<Neighbor>& truth, std::size_t k) {
-  std::size_t hits = 0;
-  for (std::size_t q = 0; q < got.size() / k; ++q) {
-    std::set<std::int64_t> expected;
-    for (std::size_t j = 0; j < k; ++j) expected.insert(truth[q * k + j].id);
-    for (std::size_t j = 0; j < k; ++j) hits += expected.count(got[q * k + j].id);
-  }
-  return static_cast<double>(hits) / static_cast<double>(got.size());
-}
+using testing::recall;
 
 std::size_t reachable_on_layer0(const HnswIndex& g) {
   std::vector<bool> seen(g.size(), false);

@@ -63,15 +63,7 @@ std::vector<Neighbor> search_all(const Index& index, MatrixView queries, std::si
 }
 
 // Mean fraction of the true k ids found (ids only: the data has no ties).
-double recall(const std::vector<Neighbor>& got, const std::vector<Neighbor>& truth, std::size_t k) {
-  std::size_t hits = 0;
-  for (std::size_t q = 0; q < got.size() / k; ++q) {
-    std::set<std::int64_t> expected;
-    for (std::size_t j = 0; j < k; ++j) expected.insert(truth[q * k + j].id);
-    for (std::size_t j = 0; j < k; ++j) hits += expected.count(got[q * k + j].id);
-  }
-  return static_cast<double>(hits) / static_cast<double>(got.size());
-}
+using testing::recall;
 
 // Gaussian blobs: the structure IVF is built for.
 FloatMatrix blobs(std::size_t rows, std::size_t dim, std::size_t clusters, std::uint32_t seed) {

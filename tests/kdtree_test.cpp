@@ -75,15 +75,7 @@ void expect_same(const std::vector<Neighbor>& got, const std::vector<Neighbor>& 
   }
 }
 
-double recall(const std::vector<Neighbor>& got, const std::vector<Neighbor>& want, std::size_t k) {
-  std::size_t hits = 0;
-  for (std::size_t q = 0; q < got.size() / k; ++q) {
-    std::set<std::int64_t> expected;
-    for (std::size_t i = 0; i < k; ++i) expected.insert(want[q * k + i].id);
-    for (std::size_t i = 0; i < k; ++i) hits += expected.count(got[q * k + i].id);
-  }
-  return static_cast<double>(hits) / static_cast<double>(got.size());
-}
+using testing::recall;
 
 // Rows of `a` repeated at the end: exact duplicates whose ties only the id order breaks.
 FloatMatrix with_duplicates(const FloatMatrix& a, std::size_t copies) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -29,6 +30,20 @@ inline std::vector<Neighbor> naive_knn(MatrixView base, MatrixView queries, Metr
     }
   }
   return out;
+}
+
+// Fraction of the true neighbours' ids (truth: q × k, as naive_knn gives) found among `got`'s
+// (q × k); ties at the k-th distance count as misses, so use it where ties are rare or judged
+// separately.
+inline double recall(const std::vector<Neighbor>& got, const std::vector<Neighbor>& truth,
+                     std::size_t k) {
+  std::size_t hits = 0;
+  for (std::size_t q = 0; q < truth.size() / k; ++q) {
+    std::set<std::int64_t> expected;
+    for (std::size_t j = 0; j < k; ++j) expected.insert(truth[q * k + j].id);
+    for (std::size_t j = 0; j < k; ++j) hits += expected.count(got[q * k + j].id);
+  }
+  return truth.empty() ? 1.0 : static_cast<double>(hits) / static_cast<double>(truth.size());
 }
 
 inline FloatMatrix random_matrix(std::size_t rows, std::size_t dim, std::uint32_t seed,

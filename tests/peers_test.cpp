@@ -102,16 +102,7 @@ std::unique_ptr<Index> create(const ModuleInfo& info, Metric metric, const Param
   return info.create(metric, kDim, resolve_params(build, info.build_params, info.name, "build"));
 }
 
-double recall(const std::vector<Neighbor>& got, const std::vector<Neighbor>& expected,
-              std::size_t k) {
-  std::size_t hits = 0;
-  for (std::size_t q = 0; q * k < expected.size(); ++q) {
-    std::set<std::int64_t> truth;
-    for (std::size_t j = 0; j < k; ++j) truth.insert(expected[q * k + j].id);
-    for (std::size_t j = 0; j < k; ++j) hits += truth.count(got[q * k + j].id);
-  }
-  return static_cast<double>(hits) / static_cast<double>(expected.size());
-}
+using testing::recall;
 
 class PeerExhaustive : public ::testing::TestWithParam<PeerCase> {};
 
