@@ -1,7 +1,10 @@
 // The annoy module through the plugin loader: exact recall at generous budgets against brute
-// force ground truth, recall growing with search_k, seed determinism across thread counts,
-// parameter edge cases (n_trees 0, search_k below k, k > n, zero vectors under angular).
+// force ground truth (ties and odd dimensions included), recall growing with search_k, seed
+// determinism across thread counts, parameter edge cases (n_trees 0, search_k below k, k > n,
+// zero vectors under angular, NaN), and index files: save -> load (mmap) round trips and
+// refusal of truncated, foreign, corrupt or mismatched files.
 
+#include "../algorithms/annoy/annoy_api.h"
 #include "naive_knn.h"
 #include "plugin_loader.h"
 
@@ -9,9 +12,17 @@
 #include <annbench/error.h>
 #include <annbench/module.h>
 
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <omp.h>
+#include <unistd.h>
 
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
 #include <memory>
 #include <set>
 #include <string>
@@ -20,11 +31,30 @@
 namespace annbench {
 namespace {
 
+using testing::naive_knn;
 using testing::random_matrix;
+using testing::tied_matrix;
+
+ModuleRegistry& registry() {
+  static ModuleRegistry modules({ANNBENCH_TEST_MODULE_DIR});
+  return modules;
+}
 
 const ModuleInfo& annoy_info() {
-  static ModuleRegistry registry({ANNBENCH_TEST_MODULE_DIR});
-  return *registry.get("annoy").info;
+  return *registry().get("annoy").info;
+}
+
+const annoy::AnnoyApi& annoy_api() {
+  static const annoy::AnnoyApi* api = [] {
+    // Already loaded by the registry: this only takes another reference to find the API.
+    void* handle = dlopen(registry().get("annoy").path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+    if (handle == nullptr) throw Error(dlerror());
+    using ApiEntry = const annoy::AnnoyApi* (*)();
+    auto entry = reinterpret_cast<ApiEntry>(dlsym(handle, ANNBENCH_ANNOY_API_ENTRY_POINT));
+    if (entry == nullptr) throw Error("no " ANNBENCH_ANNOY_API_ENTRY_POINT " in the annoy module");
+    return entry();
+  }();
+  return *api;
 }
 
 std::unique_ptr<Index> make_index(Metric metric, std::size_t dim, std::int64_t n_trees,
@@ -179,6 +209,203 @@ TEST(AnnoyModule, AngularZeroVectorsAndKBeyondN) {
   for (std::size_t i = 0; i < 7; ++i) ids.insert(out[i].id);
   EXPECT_EQ(ids, (std::set<std::int64_t>{0, 1, 2, 3, 4, 5, 6}));
   for (std::size_t i = 7; i < 10; ++i) EXPECT_EQ(out[i].id, -1);
+}
+
+}  // namespace
+}  // namespace annbench
+
+namespace annbench {
+namespace {
+
+TEST(AnnoyModule, ExactWithTiesAndOddDimension) {
+  // dim 100: six 16-float re-ranking blocks plus a 4-float tail; duplicate rows tie exactly.
+  const std::size_t dim = 100;
+  const std::size_t k = 10;
+  const FloatMatrix base = tied_matrix(1200, dim, 150, 81);
+  const FloatMatrix queries = random_matrix(25, dim, 82);
+  auto index = make_index(Metric::L2, dim, 8);
+  index->build(base.view());
+  set_search_k(*index, 1200 * 8);
+  const auto got = search_all(*index, queries, k);
+  const auto truth = naive_knn(base.view(), queries.view(), Metric::L2, k);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    ASSERT_GE(got[i].id, 0) << "slot " << i;
+    // Ties may come back as other ids, never at another distance.
+    const double d = exact_distance(Metric::L2, queries.view().row(i / k),
+                                    base.view().row(static_cast<std::size_t>(got[i].id)), dim);
+    ASSERT_NEAR(d, truth[i].distance, 1e-3 * (1.0 + truth[i].distance)) << "slot " << i;
+  }
+}
+
+TEST(AnnoyModule, NonFiniteValuesAreRefused) {
+  FloatMatrix base = random_matrix(100, 8, 91);
+  const FloatMatrix queries = random_matrix(1, 8, 92);
+  auto index = make_index(Metric::L2, 8, 2);
+  base.data()[37 * 8 + 5] = std::numeric_limits<float>::quiet_NaN();
+  try {
+    index->build(base.view());
+    ADD_FAILURE() << "built over a NaN";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("base vector 37"), std::string::npos) << e.what();
+  }
+  base.data()[37 * 8 + 5] = 0.0f;
+  index->build(base.view());
+  std::vector<float> query(queries.data(), queries.data() + 8);
+  query[3] = std::numeric_limits<float>::infinity();
+  std::vector<Neighbor> out(3);
+  EXPECT_THROW(index->search(query.data(), 3, out.data()), Error);
+}
+
+class AnnoyFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("annoy_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string write(const std::string& name, const std::string& content) const {
+    std::ofstream(path(name), std::ios::binary) << content;
+    return path(name);
+  }
+  static std::string read(const std::string& file) {
+    std::ifstream in(file, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+
+  std::filesystem::path dir_;
+};
+
+bool inside(const void* p, const annoy::AnnoyStorage& where) {
+  const auto* begin = static_cast<const char*>(where.mapping);
+  const auto* at = static_cast<const char*>(p);
+  return begin != nullptr && at >= begin && at < begin + where.mapping_bytes;
+}
+
+TEST_F(AnnoyFiles, RoundTripAnswersIdenticallyFromTheMapping) {
+  const annoy::AnnoyApi& api = annoy_api();
+  ASSERT_EQ(api.version, annoy::kAnnoyApiVersion);
+  EXPECT_NE(annoy_info().capabilities & kCapSaveLoad, 0u);
+  const std::size_t dim = 40;
+  const FloatMatrix base = random_matrix(1500, dim, 101);
+  const FloatMatrix queries = random_matrix(30, dim, 102);
+  for (const Metric metric : {Metric::L2, Metric::Angular}) {
+    auto index = make_index(metric, dim, 6);
+    index->build(base.view());
+    const std::string file = path("index-" + std::string(metric_name(metric)));
+    api.save(*index, file);
+    auto loaded = api.load(file, metric, dim);
+    for (const std::int64_t search_k : {-1, 50, 400}) {
+      set_search_k(*index, search_k);
+      set_search_k(*loaded, search_k);
+      const auto a = search_all(*index, queries, 10);
+      const auto b = search_all(*loaded, queries, 10);
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        ASSERT_EQ(a[i].id, b[i].id) << metric_name(metric) << " search_k " << search_k;
+        ASSERT_EQ(a[i].distance, b[i].distance) << metric_name(metric);
+      }
+    }
+    EXPECT_EQ(loaded->memory_bytes(), index->memory_bytes());
+    // The loaded index reads planes, ids and vectors inside the mapping and holds none on the
+    // heap; the built one holds its forest on the heap.
+    const annoy::AnnoyStorage built = api.storage(*index);
+    const annoy::AnnoyStorage mapped = api.storage(*loaded);
+    EXPECT_EQ(built.mapping, nullptr);
+    EXPECT_GT(built.heap_bytes, 0u);
+    EXPECT_EQ(mapped.mapping_bytes, std::filesystem::file_size(file));
+    EXPECT_TRUE(inside(mapped.planes, mapped));
+    EXPECT_TRUE(inside(mapped.ids, mapped));
+    EXPECT_TRUE(inside(mapped.vectors, mapped));
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(mapped.planes) % 64, 0u);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(mapped.vectors) % 64, 0u);
+    EXPECT_EQ(mapped.heap_bytes, 0u);
+  }
+  // An empty index round-trips too.
+  auto empty = make_index(Metric::L2, dim, 3);
+  empty->build(MatrixView{nullptr, 0, dim});
+  api.save(*empty, path("empty"));
+  auto loaded = api.load(path("empty"), Metric::L2, dim);
+  std::vector<Neighbor> out(3);
+  loaded->search(queries.view().row(0), 3, out.data());
+  EXPECT_EQ(out[0].id, -1);
+}
+
+// FNV-1a over 64-bit little-endian words, as the file format defines its checksum.
+std::uint64_t payload_checksum(const std::string& bytes) {
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  for (std::size_t at = 128; at + 8 <= bytes.size(); at += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, bytes.data() + at, 8);
+    hash = (hash ^ word) * 0x100000001b3ull;
+  }
+  return hash;
+}
+
+TEST_F(AnnoyFiles, BadFilesAreRefusedNamingTheFile) {
+  const annoy::AnnoyApi& api = annoy_api();
+  const std::size_t dim = 12;
+  const FloatMatrix base = random_matrix(500, dim, 111);
+  auto index = make_index(Metric::L2, dim, 4);
+  index->build(base.view());
+  const std::string good = path("good");
+  api.save(*index, good);
+  const std::string bytes = read(good);
+  ASSERT_EQ(bytes.size() % 64, 0u);
+
+  const auto refused = [&](const std::string& file, const std::string& needle,
+                           Metric metric = Metric::L2, std::size_t expected_dim = 12) {
+    try {
+      api.load(file, metric, expected_dim);
+      ADD_FAILURE() << "loaded " << file;
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find(needle), std::string::npos) << message;
+      EXPECT_NE(message.find(file), std::string::npos) << message;
+    }
+  };
+  refused(path("missing"), "cannot open");
+  refused(write("empty-file", ""), "empty");
+  refused(write("short", bytes.substr(0, 100)), "truncated");
+  refused(write("cut", bytes.substr(0, bytes.size() - 64)), "truncated");
+  refused(write("padded", bytes + std::string(64, '\0')), "padded");
+  std::string foreign = bytes;
+  foreign.replace(0, 8, "ANNBHNSW");
+  refused(write("foreign", foreign), "bad magic");
+  std::string version = bytes;
+  version[8] = 2;
+  refused(write("version", version), "version");
+  refused(good, "dimension 12, expected 13", Metric::L2, 13);
+  refused(good, "euclidean index, expected angular", Metric::Angular, 12);
+  // A count that disagrees with the payload size (offset 24: vector count).
+  std::string rows = bytes;
+  rows[24] = static_cast<char>(rows[24] + 1);
+  refused(write("rows", rows), "do not add up");
+  std::string huge = bytes;
+  for (int i = 40; i < 48; ++i) huge[i] = '\x7f';  // internal node count
+  refused(write("huge", huge), "corrupted");
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x10;
+  refused(write("flipped", flipped), "checksum");
+  // A root ref outside the forest, with the checksum made to match: caught before any search.
+  std::string roots = bytes;
+  const std::size_t last_root = bytes.size() - 64;  // roots: the last section, 4 refs
+  const std::int32_t bad_root = 1 << 30;
+  std::memcpy(roots.data() + last_root, &bad_root, 4);
+  const std::uint64_t checksum = payload_checksum(roots);
+  std::memcpy(roots.data() + 88, &checksum, 8);
+  refused(write("roots", roots), "outside the forest");
+  EXPECT_NO_THROW(api.load(good, Metric::L2, dim));
+
+  // save() refuses an index of another module, and an annoy index before build.
+  const ModuleInfo& brute = *registry().get("bruteforce").info;
+  auto other = brute.create(Metric::L2, dim, Params{});
+  EXPECT_THROW(api.save(*other, path("other")), Error);
+  EXPECT_THROW(api.storage(*other), Error);
+  auto unbuilt = make_index(Metric::L2, dim, 2);
+  EXPECT_THROW(api.save(*unbuilt, path("unbuilt")), Error);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Tree building: Annoy's split rule. Two random points seed a two-means run over a sample of
 // the node's points (one point per step, running weighted averages); the hyperplane between the
-// two centroids splits the node. If every point lands on one side (duplicates, degenerate
-// data), the node is split at random and gets a zero normal, so search explores both sides.
+// two centroids splits the node; a split leaving 95 % or more on one side is retried (three
+// planes at most), and one leaving over 99 % (duplicates, degenerate data) becomes a random split
+// with a zero normal, so search explores both sides.
 
 #include "forest.h"
 
@@ -12,15 +13,28 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <utility>
 
 namespace annbench::annoy {
 namespace {
 
 // Annoy runs 200 two-means steps per split: enough to settle the centroids on a sample.
 constexpr int kTwoMeansSteps = 200;
+// Annoy's balance rule: retry a split whose larger side holds 95 % or more, and fall back to a
+// random split above 99 %, so that no tree degenerates into a long chain.
+constexpr int kSplitAttempts = 3;
+constexpr double kGoodBalance = 0.95;
+constexpr double kWorstBalance = 0.99;
+
+// Share of the ids on the larger side.
+double imbalance(const std::vector<std::int32_t> (&sides)[2]) {
+  const auto left = static_cast<double>(sides[0].size());
+  const auto right = static_cast<double>(sides[1].size());
+  return std::max(left, right) / std::max(1.0, left + right);
+}
 
 struct Tree {
-  std::vector<float> planes;
+  std::vector<float> planes;  // plane_stride_for(dim) floats per internal node
   std::vector<std::int32_t> children;
   std::vector<std::uint32_t> leaf_sizes;
   std::vector<std::int32_t> ids;  // leaf contents, leaves in creation order
@@ -105,24 +119,31 @@ class TreeBuilder {
   std::int32_t split(std::vector<std::int32_t>& ids) {
     if (ids.size() <= options_.leaf_size) return make_leaf(ids);
     const std::size_t dim = data_.dim;
+    const std::size_t stride = plane_stride_for(dim);
     const std::size_t node = tree_.children.size() / 2;
-    tree_.planes.resize((node + 1) * (dim + 1));
+    tree_.planes.resize((node + 1) * stride, 0.0f);
     tree_.children.resize((node + 1) * 2);
-    float* normal = tree_.planes.data() + node * (dim + 1);
-    float offset = 0.0f;
-    two_means(ids, normal, offset);
-    normal[dim] = offset;
-
+    float* normal = tree_.planes.data() + node * stride;
     std::vector<std::int32_t> sides[2];
-    for (const std::int32_t id : ids) {
-      const float margin =
-          kernels_.inner_product(normal, data_.row(static_cast<std::size_t>(id)), dim) + offset;
-      const int side = margin > 0.0f ? 1 : margin < 0.0f ? 0 : static_cast<int>(rng_() & 1u);
-      sides[side].push_back(id);
+    // Annoy's rule: up to three two-means planes until the larger side holds under 95 % ...
+    for (int attempt = 0; attempt < kSplitAttempts; ++attempt) {
+      float offset = 0.0f;
+      two_means(ids, normal, offset);
+      normal[dim] = offset;
+      sides[0].clear();
+      sides[1].clear();
+      for (const std::int32_t id : ids) {
+        const float margin =
+            kernels_.inner_product(normal, data_.row(static_cast<std::size_t>(id)), dim) + offset;
+        const int side = margin > 0.0f ? 1 : margin < 0.0f ? 0 : static_cast<int>(rng_() & 1u);
+        sides[side].push_back(id);
+      }
+      if (imbalance(sides) < kGoodBalance) break;
     }
-    if (sides[0].empty() || sides[1].empty()) {
-      // Random split (the node holds > leaf_size >= 1 ids, so both sides fill eventually).
-      normal = tree_.planes.data() + node * (dim + 1);
+    // ... and a random split with a zero normal (search then explores both sides alike) when
+    // even the last plane left one side nearly empty (duplicates, degenerate data). The node
+    // holds > leaf_size >= 1 ids, so both sides fill eventually.
+    if (imbalance(sides) > kWorstBalance) {
       std::fill_n(normal, dim + 1, 0.0f);
       do {
         sides[0].clear();
@@ -157,7 +178,6 @@ void Forest::build(MatrixView data, const ForestOptions& options) {
                  options.leaf_size);
   ANNBENCH_CHECK(data.rows <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()),
                  "annoy: {} base vectors exceed the 32-bit id range", data.rows);
-  dim_ = data.dim;
   std::vector<Tree> trees(options.n_trees);
   const auto n_trees = static_cast<std::int64_t>(options.n_trees);
 #pragma omp parallel for schedule(dynamic, 1)
@@ -167,13 +187,21 @@ void Forest::build(MatrixView data, const ForestOptions& options) {
   }
 
   std::size_t total_ids = 0;
-  for (const Tree& tree : trees) total_ids += tree.ids.size();
+  std::size_t total_nodes = 0;
+  for (const Tree& tree : trees) {
+    total_ids += tree.ids.size();
+    total_nodes += tree.children.size() / 2;
+  }
   ANNBENCH_CHECK(total_ids <= std::numeric_limits<std::uint32_t>::max(),
                  "annoy: forest holds {} ids, beyond 32-bit leaf offsets", total_ids);
-  planes_.clear();
+  ANNBENCH_CHECK(total_nodes <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()),
+                 "annoy: forest has {} internal nodes, beyond 32-bit node refs", total_nodes);
+  const std::size_t stride = plane_stride_for(data.dim);
+  planes_ = Matrix<float>(total_nodes, stride);
   children_.clear();
   leaf_offsets_.assign(1, 0);
   ids_.clear();
+  ids_.reserve(total_ids);
   roots_.clear();
   for (Tree& tree : trees) {
     const auto node_base = static_cast<std::int32_t>(children_.size() / 2);
@@ -181,7 +209,8 @@ void Forest::build(MatrixView data, const ForestOptions& options) {
     const auto shift = [&](std::int32_t ref) {
       return ref >= 0 ? ref + node_base : ~(~ref + leaf_base);
     };
-    planes_.insert(planes_.end(), tree.planes.begin(), tree.planes.end());
+    std::copy(tree.planes.begin(), tree.planes.end(),
+              planes_.data() + static_cast<std::size_t>(node_base) * stride);
     for (const std::int32_t ref : tree.children) children_.push_back(shift(ref));
     for (const std::uint32_t size : tree.leaf_sizes) {
       leaf_offsets_.push_back(leaf_offsets_.back() + size);
@@ -190,12 +219,67 @@ void Forest::build(MatrixView data, const ForestOptions& options) {
     roots_.push_back(shift(tree.root));
     tree = Tree{};
   }
+  owner_.reset();
+  arrays_ = ForestArrays{.dim = data.dim,
+                         .planes = {planes_.data(), planes_.size()},
+                         .children = children_,
+                         .leaf_offsets = leaf_offsets_,
+                         .ids = ids_,
+                         .roots = roots_};
+}
+
+void Forest::adopt(const ForestArrays& arrays, std::size_t rows, std::shared_ptr<const void> owner,
+                   const std::string& source) {
+  const std::size_t stride = plane_stride_for(arrays.dim);
+  const std::size_t nodes = arrays.children.size() / 2;
+  ANNBENCH_CHECK(arrays.children.size() % 2 == 0 && arrays.planes.size() == nodes * stride,
+                 "{}: {} plane floats and {} child refs do not describe the same nodes", source,
+                 arrays.planes.size(), arrays.children.size());
+  ANNBENCH_CHECK(!arrays.leaf_offsets.empty() && arrays.leaf_offsets.front() == 0 &&
+                     arrays.leaf_offsets.back() == arrays.ids.size(),
+                 "{}: leaf offsets do not span the {} ids", source, arrays.ids.size());
+  for (std::size_t i = 1; i < arrays.leaf_offsets.size(); ++i) {
+    ANNBENCH_CHECK(arrays.leaf_offsets[i - 1] <= arrays.leaf_offsets[i],
+                   "{}: leaf offsets decrease at leaf {}", source, i);
+  }
+  for (const std::int32_t id : arrays.ids) {
+    ANNBENCH_CHECK(id >= 0 && static_cast<std::size_t>(id) < rows,
+                   "{}: leaf id {} outside the {} vectors", source, id, rows);
+  }
+  const std::size_t leaf_count = arrays.leaf_offsets.size() - 1;
+  // Children numbered above their parent: a walk down the refs always ends in a leaf.
+  const auto valid_ref = [&](std::int32_t ref, std::size_t parent_or_none) {
+    if (ref < 0) return static_cast<std::size_t>(~ref) < leaf_count;
+    const auto node = static_cast<std::size_t>(ref);
+    return node < nodes && (parent_or_none == nodes || node > parent_or_none);
+  };
+  for (std::size_t node = 0; node < nodes; ++node) {
+    ANNBENCH_CHECK(valid_ref(arrays.children[2 * node], node) &&
+                       valid_ref(arrays.children[2 * node + 1], node),
+                   "{}: node {} has a child ref outside the forest", source, node);
+  }
+  ANNBENCH_CHECK(!arrays.roots.empty(), "{}: the forest has no trees", source);
+  for (const std::int32_t root : arrays.roots) {
+    ANNBENCH_CHECK(valid_ref(root, nodes), "{}: root ref {} outside the forest", source, root);
+  }
+  planes_ = Matrix<float>();
+  children_ = {};
+  leaf_offsets_ = {};
+  ids_ = {};
+  roots_ = {};
+  arrays_ = arrays;
+  owner_ = std::move(owner);
 }
 
 std::size_t Forest::bytes() const {
-  return planes_.size() * sizeof(float) + children_.size() * sizeof(std::int32_t) +
-         leaf_offsets_.size() * sizeof(std::uint32_t) + ids_.size() * sizeof(std::int32_t) +
-         roots_.size() * sizeof(std::int32_t);
+  return arrays_.planes.size_bytes() + arrays_.children.size_bytes() +
+         arrays_.leaf_offsets.size_bytes() + arrays_.ids.size_bytes() + arrays_.roots.size_bytes();
+}
+
+std::size_t Forest::heap_bytes() const {
+  return planes_.bytes() + children_.capacity() * sizeof(std::int32_t) +
+         leaf_offsets_.capacity() * sizeof(std::uint32_t) + ids_.capacity() * sizeof(std::int32_t) +
+         roots_.capacity() * sizeof(std::int32_t);
 }
 
 }  // namespace annbench::annoy
