@@ -4,6 +4,7 @@
 
 #include <annbench/common/distance.h>
 #include <annbench/common/topk.h>
+#include <annbench/common/visited.h>
 #include <annbench/error.h>
 
 #include <algorithm>
@@ -16,21 +17,16 @@
 namespace annbench::annoy {
 
 // Per-thread search scratch, reused across queries (and indexes): no allocation per query once
-// warm. visited[id] == epoch marks an id already collected by the current query.
+// warm. `visited` holds the ids already collected by the current query.
 struct Scratch {
-  std::vector<std::uint32_t> visited;
-  std::uint32_t epoch = 0;
+  VisitedSet visited;
   std::vector<std::int32_t> candidates;
   std::vector<std::pair<float, std::int32_t>> queue;
   std::vector<float> query;
   TopK<float> top;
 
   void begin(std::size_t n) {
-    if (visited.size() < n) visited.resize(n, 0);
-    if (++epoch == 0) {  // wrapped: old tags could collide
-      std::fill(visited.begin(), visited.end(), 0u);
-      epoch = 1;
-    }
+    visited.reset(n);
     candidates.clear();
     queue.clear();
   }
@@ -176,11 +172,7 @@ void AnnoyIndex::collect(const float* q, std::size_t budget, Scratch& s) const {
       const std::int32_t* begin = forest_.leaf_begin(~ref);
       const std::int32_t* end = forest_.leaf_end(~ref);
       for (const std::int32_t* it = begin; it != end; ++it) {
-        std::uint32_t& tag = s.visited[static_cast<std::size_t>(*it)];
-        if (tag != s.epoch) {
-          tag = s.epoch;
-          s.candidates.push_back(*it);
-        }
+        if (s.visited.insert(static_cast<std::size_t>(*it))) s.candidates.push_back(*it);
       }
       collected += static_cast<std::size_t>(end - begin);
       continue;

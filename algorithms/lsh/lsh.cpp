@@ -7,6 +7,7 @@
 
 #include <annbench/common/distance.h>
 #include <annbench/common/topk.h>
+#include <annbench/common/visited.h>
 #include <annbench/error.h>
 #include <annbench/index.h>
 #include <annbench/module.h>
@@ -27,10 +28,9 @@ namespace {
 constexpr std::int64_t kMaxProbes = 1000000;
 
 // Per-thread search scratch, reused across queries (and indexes): no allocation per query once
-// warm. visited[id] == epoch marks an id already collected by the current query.
+// warm. `visited` holds the ids already collected by the current query.
 struct Scratch {
-  std::vector<std::uint32_t> visited;
-  std::uint32_t epoch = 0;
+  VisitedSet visited;
   std::vector<std::uint32_t> candidates;
   std::vector<float> values;
   std::vector<float> query;
@@ -38,11 +38,7 @@ struct Scratch {
   TopK<float> top;
 
   void begin(std::size_t n) {
-    if (visited.size() < n) visited.resize(n, 0);
-    if (++epoch == 0) {  // wrapped: old tags could collide
-      std::fill(visited.begin(), visited.end(), 0u);
-      epoch = 1;
-    }
+    visited.reset(n);
     candidates.clear();
   }
 };
@@ -154,11 +150,7 @@ class LshIndex final : public Index {
     std::uint64_t key = 0;
     for (std::size_t probe = 0; probe < budget && s.probes.next(table, key); ++probe) {
       for (const std::uint32_t id : tables_.bucket(table, key)) {
-        std::uint32_t& tag = s.visited[id];
-        if (tag != s.epoch) {
-          tag = s.epoch;
-          s.candidates.push_back(id);
-        }
+        if (s.visited.insert(id)) s.candidates.push_back(id);
       }
     }
   }
