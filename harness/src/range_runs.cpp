@@ -15,84 +15,35 @@ namespace annbench {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-void finish_counts(RangeMeasurement& m, const Index& index, std::optional<std::uint64_t> before,
-                   std::size_t queries, int runs) {
-  const auto after = index.distance_count();
-  if (before && after && queries > 0) {
-    m.distcomps_per_query =
-        static_cast<double>(*after - *before) / (static_cast<double>(queries) * runs);
-  }
+void clear_each(std::vector<std::vector<Neighbor>>& results) {
+  for (auto& result : results) result.clear();  // keeps capacity: no allocation once warm
 }
 
 }  // namespace
 
-// Range mode, timed like measure_single: each query alone on one thread, warm-up pass over a
-// tenth of the queries, best mean of `runs`.
 RangeMeasurement measure_single_range(const Index& index, const FloatMatrix& queries, float radius,
                                       int runs) {
-  omp_set_num_threads(1);
-  const std::size_t q_count = queries.rows();
-  RangeMeasurement best;
-  std::vector<std::vector<Neighbor>> results(q_count);
-  std::vector<float> times(q_count);
-  for (std::size_t q = 0; q < std::max<std::size_t>(1, q_count / 10) && q < q_count; ++q) {
-    index.range_search(queries.row(q), radius, results[q]);
-  }
-  const auto before = index.distance_count();
-  for (int run = 0; run < runs; ++run) {
-    double total = 0;
-    for (std::size_t q = 0; q < q_count; ++q) {
-      results[q].clear();  // keeps capacity: no allocation inside the timed call once warm
-      const auto start = Clock::now();
-      index.range_search(queries.row(q), radius, results[q]);
-      const double elapsed = seconds_since(start);
-      times[q] = static_cast<float>(elapsed);
-      total += elapsed;
-    }
-    const double mean = total / static_cast<double>(q_count);
-    if (mean < best.best_mean) {
-      best.best_mean = mean;
-      best.times = times;
-      best.results = results;
-    }
-  }
-  finish_counts(best, index, before, q_count, runs);
-  return best;
+  return time_each_query(
+      index, queries.rows(), runs, std::vector<std::vector<Neighbor>>(queries.rows()),
+      [&](std::size_t q, std::vector<std::vector<Neighbor>>& results) {
+        index.range_search(queries.row(q), radius, results[q]);
+      },
+      clear_each);
 }
 
-// Range mode in batch: OpenMP over single range searches on `threads` threads (the Index API
-// has no batch range call); per-query time = total / Q.
 RangeMeasurement measure_batch_range(const Index& index, const FloatMatrix& queries, float radius,
                                      int runs, int threads) {
-  omp_set_num_threads(threads);
-  const std::size_t q_count = queries.rows();
-  const auto n = static_cast<std::int64_t>(q_count);
-  RangeMeasurement best;
-  std::vector<std::vector<Neighbor>> results(q_count);
-  const auto before = index.distance_count();
-  for (int run = 0; run < runs; ++run) {
-    for (auto& result : results) result.clear();
-    const auto start = Clock::now();
+  const auto n = static_cast<std::int64_t>(queries.rows());
+  return time_all_queries(
+      index, queries.rows(), runs, threads, std::vector<std::vector<Neighbor>>(queries.rows()),
+      [&](std::vector<std::vector<Neighbor>>& results) {
 #pragma omp parallel for schedule(dynamic, 16)
-    for (std::int64_t q = 0; q < n; ++q) {
-      const auto row = static_cast<std::size_t>(q);
-      index.range_search(queries.row(row), radius, results[row]);
-    }
-    const double mean = seconds_since(start) / static_cast<double>(q_count);
-    if (mean < best.best_mean) {
-      best.best_mean = mean;
-      best.results = results;
-    }
-  }
-  best.times.assign(q_count, static_cast<float>(best.best_mean));
-  finish_counts(best, index, before, q_count, runs);
-  return best;
+        for (std::int64_t q = 0; q < n; ++q) {
+          const auto row = static_cast<std::size_t>(q);
+          index.range_search(queries.row(row), radius, results[row]);
+        }
+      },
+      clear_each);
 }
 
 // Range counterpart of score(): distances recomputed in the dataset metric, results stored

@@ -3,6 +3,7 @@
 // ones in runner.cpp. Quality is big-ann-benchmarks' range recall and AP (metrics.h).
 
 #include "results.h"
+#include "timing.h"
 
 #include <annbench/datasets/dataset.h>
 #include <annbench/index.h>
@@ -14,13 +15,8 @@
 
 namespace annbench {
 
-// The best run's per-query times and results.
-struct RangeMeasurement {
-  std::vector<float> times;                    // seconds
-  std::vector<std::vector<Neighbor>> results;  // per query, as the module returned them
-  double best_mean = std::numeric_limits<double>::infinity();
-  std::optional<double> distcomps_per_query;
-};
+// The best run's per-query times and results, per query as the module returned them.
+using RangeMeasurement = Timed<std::vector<std::vector<Neighbor>>>;
 
 // Each query timed alone on one thread, after a warm-up pass over a tenth of the queries; the
 // best (lowest mean) of `runs` repetitions is kept.

@@ -3,6 +3,7 @@
 #include "results.h"
 #include "runner.h"
 #include "system_info.h"
+#include "timing.h"
 
 #include <annbench/common/distance.h>
 #include <annbench/datasets/registry.h>
@@ -19,12 +20,6 @@ namespace annbench {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds)) return "?";
   if (seconds < 60) return fmt::format("{:.0f}s", seconds);
@@ -33,82 +28,31 @@ std::string format_duration(double seconds) {
   return fmt::format("{:.0f}h{:02.0f}m", std::floor(seconds / 3600), std::fmod(seconds, 3600) / 60);
 }
 
-// One timed measurement: the best run's per-query times and results.
-struct Measurement {
-  std::vector<float> times;
-  std::vector<Neighbor> results;  // Q × k
-  double best_mean = std::numeric_limits<double>::infinity();
-  std::optional<double> distcomps_per_query;
-};
+// One timed k-NN measurement: Q × k results.
+using Measurement = Timed<std::vector<Neighbor>>;
 
-std::optional<std::uint64_t> count_now(const Index& index) {
-  return index.distance_count();
+void reset_neighbors(std::vector<Neighbor>& results) {
+  std::fill(results.begin(), results.end(), Neighbor{});
 }
 
-void finish_counts(Measurement& m, const Index& index, std::optional<std::uint64_t> before,
-                   std::size_t queries, int runs) {
-  const auto after = count_now(index);
-  if (before && after && queries > 0) {
-    m.distcomps_per_query =
-        static_cast<double>(*after - *before) / (static_cast<double>(queries) * runs);
-  }
-}
-
-// Each query timed alone on one thread, as ANN-Benchmarks does, after a warm-up pass over a
-// tenth of the queries; the best (lowest mean) of `runs` repetitions is kept, with its times.
 Measurement measure_single(const Index& index, const FloatMatrix& queries, std::size_t k,
                            int runs) {
-  omp_set_num_threads(1);
-  const std::size_t q_count = queries.rows();
-  Measurement best;
-  std::vector<Neighbor> results(q_count * k);
-  std::vector<float> times(q_count);
-  for (std::size_t q = 0; q < std::max<std::size_t>(1, q_count / 10) && q < q_count; ++q) {
-    index.search(queries.row(q), k, results.data() + q * k);
-  }
-  const auto before = count_now(index);
-  for (int run = 0; run < runs; ++run) {
-    std::fill(results.begin(), results.end(), Neighbor{});
-    double total = 0;
-    for (std::size_t q = 0; q < q_count; ++q) {
-      const auto start = Clock::now();
-      index.search(queries.row(q), k, results.data() + q * k);
-      const double elapsed = seconds_since(start);
-      times[q] = static_cast<float>(elapsed);
-      total += elapsed;
-    }
-    const double mean = total / static_cast<double>(q_count);
-    if (mean < best.best_mean) {
-      best.best_mean = mean;
-      best.times = times;
-      best.results = results;
-    }
-  }
-  finish_counts(best, index, before, q_count, runs);
-  return best;
+  return time_each_query(
+      index, queries.rows(), runs, std::vector<Neighbor>(queries.rows() * k),
+      [&](std::size_t q, std::vector<Neighbor>& results) {
+        index.search(queries.row(q), k, results.data() + q * k);
+      },
+      reset_neighbors);
 }
 
-// All queries in one search_batch call on `threads` threads; per-query time = total / Q.
 Measurement measure_batch(const Index& index, const FloatMatrix& queries, std::size_t k, int runs,
                           int threads) {
-  omp_set_num_threads(threads);
-  const std::size_t q_count = queries.rows();
-  Measurement best;
-  std::vector<Neighbor> results(q_count * k);
-  const auto before = count_now(index);
-  for (int run = 0; run < runs; ++run) {
-    std::fill(results.begin(), results.end(), Neighbor{});
-    const auto start = Clock::now();
-    index.search_batch(queries.view(), k, results.data());
-    const double mean = seconds_since(start) / static_cast<double>(q_count);
-    if (mean < best.best_mean) {
-      best.best_mean = mean;
-      best.results = results;
-    }
-  }
-  best.times.assign(q_count, static_cast<float>(best.best_mean));
-  finish_counts(best, index, before, q_count, runs);
-  return best;
+  return time_all_queries(
+      index, queries.rows(), runs, threads, std::vector<Neighbor>(queries.rows() * k),
+      [&](std::vector<Neighbor>& results) {
+        index.search_batch(queries.view(), k, results.data());
+      },
+      reset_neighbors);
 }
 
 // Fills the record's per-query data and metrics from a measurement. Throws when the module
