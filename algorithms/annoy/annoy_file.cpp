@@ -21,6 +21,7 @@
 #include "annoy_index.h"
 #include "mapped_file.h"
 
+#include <annbench/common/checksum.h>
 #include <annbench/error.h>
 
 #include <array>
@@ -93,41 +94,6 @@ std::optional<Layout> layout_for(const FileHeader& h) {
   return l;
 }
 
-class Fnv1a64 {
- public:
-  void update(const std::byte* data, std::size_t bytes) {
-    while (bytes > 0 && filled_ > 0) {
-      take(*data++);
-      --bytes;
-    }
-    for (; bytes >= 8; bytes -= 8, data += 8) {
-      std::uint64_t word;
-      std::memcpy(&word, data, 8);
-      mix(word);
-    }
-    while (bytes-- > 0) take(*data++);
-  }
-  // The payload is a whole number of 64-byte sections, so no partial word is left over.
-  std::uint64_t hash() const { return hash_; }
-
- private:
-  void take(std::byte b) {
-    pending_ |= static_cast<std::uint64_t>(b) << (8 * filled_);
-    if (++filled_ == 8) {
-      mix(pending_);
-      pending_ = 0;
-      filled_ = 0;
-    }
-  }
-  void mix(std::uint64_t word) {
-    hash_ ^= word;
-    hash_ *= 0x100000001b3ull;
-  }
-  std::uint64_t hash_ = 0xcbf29ce484222325ull;
-  std::uint64_t pending_ = 0;
-  unsigned filled_ = 0;
-};
-
 // Feeds the payload, zero padding included, to sink(const std::byte*, size_t) in file order.
 template <typename Sink>
 void emit_payload(const AnnoyIndex& index, Sink&& sink) {
@@ -178,7 +144,7 @@ void AnnoyIndex::save(const std::string& path) const {
   header.payload_bytes = layout_for(header).value().end - sizeof(FileHeader);
   Fnv1a64 hash;
   emit_payload(*this, [&](const std::byte* data, std::size_t bytes) { hash.update(data, bytes); });
-  header.checksum = hash.hash();
+  header.checksum = hash.finish();
 
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   ANNBENCH_CHECK(out.good(), "annoy: cannot open '{}' for writing", path);
@@ -219,7 +185,7 @@ std::unique_ptr<AnnoyIndex> AnnoyIndex::load(const std::string& path, Metric met
                  file_bytes, layout->end);
   Fnv1a64 hash;
   hash.update(file->data() + sizeof(FileHeader), file_bytes - sizeof(FileHeader));
-  ANNBENCH_CHECK(hash.hash() == h.checksum, "annoy: '{}' is corrupted (checksum mismatch)", path);
+  ANNBENCH_CHECK(hash.finish() == h.checksum, "annoy: '{}' is corrupted (checksum mismatch)", path);
 
   const auto at = [&](std::uint64_t offset) { return file->data() + offset; };
   ForestArrays arrays;

@@ -80,6 +80,18 @@ std::vector<std::uint32_t> CoarseQuantizer::assign(MatrixView base) const {
   return labels;
 }
 
+const float* CoarseQuantizer::probe_query(const float* query, Metric metric, std::size_t nprobe,
+                                          ProbeScratch& scratch) const {
+  const float* q = query;
+  if (metric == Metric::Angular) {
+    scratch.query.resize(centroids_.cols());
+    normalise(query, scratch.query.data(), centroids_.cols());
+    q = scratch.query.data();
+  }
+  probe(q, nprobe, scratch.heap, scratch.lists);
+  return q;
+}
+
 void CoarseQuantizer::probe(const float* query, std::size_t nprobe, TopK<float>& heap,
                             std::vector<TopK<float>::Entry>& lists) const {
   const auto& kernels = distance_kernels();

@@ -44,6 +44,13 @@ class PreparedBase {
   MatrixView view_;
 };
 
+// Per-thread buffers for choosing one query's lists.
+struct ProbeScratch {
+  std::vector<float> query;  // the normalised query (angular)
+  TopK<float> heap;
+  std::vector<TopK<float>::Entry> lists;
+};
+
 class CoarseQuantizer {
  public:
   // Trains the centroids on (a sample of) base; inner_product selects how lists are chosen.
@@ -60,6 +67,11 @@ class CoarseQuantizer {
   // |q - c|^2, or minus the inner product <q, c>.
   void probe(const float* query, std::size_t nprobe, TopK<float>& heap,
              std::vector<TopK<float>::Entry>& lists) const;
+
+  // probe() for a query as the index stores vectors: angular queries are normalised first (into
+  // scratch.query). Fills scratch.lists; returns the query to compare stored vectors with.
+  const float* probe_query(const float* query, Metric metric, std::size_t nprobe,
+                           ProbeScratch& scratch) const;
 
   std::size_t memory_bytes() const { return centroids_.bytes(); }
 

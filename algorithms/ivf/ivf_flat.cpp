@@ -25,9 +25,7 @@ constexpr const char* kName = "ivf-flat";
 
 // Per-thread buffers, so a search allocates nothing once warm.
 struct Scratch {
-  std::vector<float> query;
-  TopK<float> probe_heap;
-  std::vector<TopK<float>::Entry> lists;
+  ProbeScratch probe;
   TopK<float> top;
 };
 
@@ -69,33 +67,17 @@ class IvfFlatIndex final : public Index {
   void search(const float* query, std::size_t k, Neighbor* out) const override {
     ANNBENCH_CHECK(quantizer_.nlist() > 0, "{}: search before build", kName);
     thread_local Scratch scratch;
-    const float* q = query;
-    if (metric_ == Metric::Angular) {
-      scratch.query.resize(dim_);
-      normalise(query, scratch.query.data(), dim_);
-      q = scratch.query.data();
-    }
-    quantizer_.probe(q, nprobe_, scratch.probe_heap, scratch.lists);
-    const auto& kernels = distance_kernels();
-    const bool inner_product = metric_ == Metric::InnerProduct;
+    const float* q = quantizer_.probe_query(query, metric_, nprobe_, scratch.probe);
     TopK<float>& top = scratch.top;
     top.reset(k);
     float worst = top.worst();
-    std::size_t scanned = 0;
-    for (const auto& list : scratch.lists) {
-      const std::size_t begin = offsets_[static_cast<std::size_t>(list.id)];
-      const std::size_t end = offsets_[static_cast<std::size_t>(list.id) + 1];
-      scanned += end - begin;
-      for (std::size_t slot = begin; slot < end; ++slot) {
-        const float* x = vectors_.row(slot);
-        const float s =
-            inner_product ? -kernels.inner_product(q, x, dim_) : kernels.l2_squared(q, x, dim_);
-        if (s < worst) {
-          top.push(s, ids_[slot]);
-          worst = top.worst();
-        }
-      }
-    }
+    const std::size_t scanned =
+        scan_lists(q, scratch.probe.lists, [&](std::size_t slot, float score) {
+          if (score < worst) {
+            top.push(score, ids_[slot]);
+            worst = top.worst();
+          }
+        });
     distances_.add(quantizer_.nlist() + scanned);
     top.write_sorted(out, k);
   }
@@ -109,33 +91,39 @@ class IvfFlatIndex final : public Index {
     ANNBENCH_CHECK(!std::isnan(radius), "{}: range search radius is NaN", kName);
     if (radius < 0.0f && metric_ != Metric::InnerProduct) return;
     thread_local Scratch scratch;
-    const float* q = query;
-    if (metric_ == Metric::Angular) {
-      scratch.query.resize(dim_);
-      normalise(query, scratch.query.data(), dim_);
-      q = scratch.query.data();
-    }
-    quantizer_.probe(q, nprobe_, scratch.probe_heap, scratch.lists);
+    const float* q = quantizer_.probe_query(query, metric_, nprobe_, scratch.probe);
     const float limit = range_score_limit(query, radius);
+    const auto exact = distance_kernels().exact;
+    const std::size_t scanned =
+        scan_lists(q, scratch.probe.lists, [&](std::size_t slot, float score) {
+          if (!(score <= limit)) return;
+          const float* original = raw_.data != nullptr ? raw_.row(ids_[slot]) : vectors_.row(slot);
+          const double distance = exact(metric_, query, original, dim_);
+          if (distance <= static_cast<double>(radius))
+            out.push_back({static_cast<std::int64_t>(ids_[slot]), static_cast<float>(distance)});
+        });
+    distances_.add(quantizer_.nlist() + scanned);
+  }
+
+  // Calls visit(slot, score) for every stored vector of the probed lists, where score is the
+  // squared L2 distance to q or minus the inner product; returns how many were scanned.
+  template <typename Visit>
+  std::size_t scan_lists(const float* q, const std::vector<TopK<float>::Entry>& lists,
+                         Visit&& visit) const {
     const auto& kernels = distance_kernels();
     const bool inner_product = metric_ == Metric::InnerProduct;
     std::size_t scanned = 0;
-    for (const auto& list : scratch.lists) {
+    for (const auto& list : lists) {
       const std::size_t begin = offsets_[static_cast<std::size_t>(list.id)];
       const std::size_t end = offsets_[static_cast<std::size_t>(list.id) + 1];
       scanned += end - begin;
       for (std::size_t slot = begin; slot < end; ++slot) {
         const float* x = vectors_.row(slot);
-        const float s =
-            inner_product ? -kernels.inner_product(q, x, dim_) : kernels.l2_squared(q, x, dim_);
-        if (!(s <= limit)) continue;
-        const float* original = raw_.data != nullptr ? raw_.row(ids_[slot]) : x;
-        const double distance = kernels.exact(metric_, query, original, dim_);
-        if (distance <= static_cast<double>(radius))
-          out.push_back({static_cast<std::int64_t>(ids_[slot]), static_cast<float>(distance)});
+        visit(slot,
+              inner_product ? -kernels.inner_product(q, x, dim_) : kernels.l2_squared(q, x, dim_));
       }
     }
-    distances_.add(quantizer_.nlist() + scanned);
+    return scanned;
   }
 
   // Vectors (normalised for angular) and 32-bit ids, list by list; list offsets; centroids.

@@ -41,9 +41,9 @@ struct PqParams {
 
 // Per-thread buffers, so a search allocates nothing once warm.
 struct Scratch {
-  std::vector<float> query, residual, query_table, table;
-  TopK<float> probe_heap, top, best;
-  std::vector<TopK<float>::Entry> lists;
+  ProbeScratch probe;
+  std::vector<float> residual, query_table, table;
+  TopK<float> top, best;
 };
 
 class IvfPqIndex final : public Index {
@@ -95,13 +95,7 @@ class IvfPqIndex final : public Index {
   void search(const float* query, std::size_t k, Neighbor* out) const override {
     ANNBENCH_CHECK(quantizer_.nlist() > 0, "{}: search before build", kName);
     thread_local Scratch s;
-    const float* q = query;
-    if (metric_ == Metric::Angular) {
-      s.query.resize(dim_);
-      normalise(query, s.query.data(), dim_);
-      q = s.query.data();
-    }
-    quantizer_.probe(q, nprobe_, s.probe_heap, s.lists);
+    const float* q = quantizer_.probe_query(query, metric_, nprobe_, s.probe);
     const std::size_t table_size = pq_.m() * pq_.ksub();
     s.table.resize(table_size);
     s.query_table.resize(table_size);
@@ -115,7 +109,7 @@ class IvfPqIndex final : public Index {
     }
     TopK<float>& top = s.top;
     top.reset(rerank_ > 0 ? std::max(k, rerank_) : k);
-    for (const auto& list : s.lists) {
+    for (const auto& list : s.probe.lists) {
       const auto l = static_cast<std::size_t>(list.id);
       float offset = list.distance;  // |q - c_l|^2, or -<q, c_l>
       if (!inner_product()) {

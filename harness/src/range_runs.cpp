@@ -73,20 +73,12 @@ void score_range(RunRecord& record, const RangeMeasurement& m, const Dataset& da
   const RangeQuality quality =
       compute_range_quality(std::span<const std::size_t>(truth.lims.data(), q_count + 1), truth.ids,
                             record.range_lims, record.range_ids, record.range_distances);
-  const LatencyStats latency = latency_stats(std::vector<double>(m.times.begin(), m.times.end()));
   record.range_recall = quality.recall;
   record.range_ap = quality.average_precision;
   record.recall = quality.recall;
   record.duplicate_ids = quality.duplicate_ids;
-  record.best_search_time = m.best_mean;
-  record.qps = m.best_mean > 0 ? 1.0 / m.best_mean : 0;
-  record.p50_ms = latency.p50_ms;
-  record.p95_ms = latency.p95_ms;
-  record.p99_ms = latency.p99_ms;
-  record.p999_ms = latency.p999_ms;
-  record.distcomps = m.distcomps_per_query;
+  record_speed(record, m);
   record.candidates = static_cast<double>(quality.results) / static_cast<double>(q_count);
-  record.times = m.times;
   record.ok = true;
 }
 

@@ -78,21 +78,13 @@ void score(RunRecord& record, const Measurement& m, const Dataset& dataset, std:
   }
   const QualityMetrics quality =
       compute_quality(dataset.distances, record.neighbors, record.distances, k);
-  const LatencyStats latency = latency_stats(std::vector<double>(m.times.begin(), m.times.end()));
   record.recall = quality.recall;
   record.epsilon_recall = quality.epsilon_recall;
   record.largeepsilon_recall = quality.largeepsilon_recall;
   record.rel = quality.rel;
   record.duplicate_ids = quality.duplicate_ids;
-  record.best_search_time = m.best_mean;
-  record.qps = m.best_mean > 0 ? 1.0 / m.best_mean : 0;
-  record.p50_ms = latency.p50_ms;
-  record.p95_ms = latency.p95_ms;
-  record.p99_ms = latency.p99_ms;
-  record.p999_ms = latency.p999_ms;
-  record.distcomps = m.distcomps_per_query;
+  record_speed(record, m);
   record.candidates = static_cast<double>(returned) / static_cast<double>(q_count);
-  record.times = m.times;
   record.ok = true;
 }
 

@@ -1,5 +1,9 @@
 #pragma once
-// How queries are timed, shared by k-NN runs (runner.cpp) and range runs (range_runs.cpp).
+// How queries are timed, and how the timing lands in a run record; shared by k-NN runs
+// (runner.cpp) and range runs (range_runs.cpp).
+
+#include "metrics.h"
+#include "results.h"
 
 #include <annbench/index.h>
 
@@ -95,6 +99,22 @@ Timed<Results> time_all_queries(const Index& index, std::size_t q_count, int run
   best.times.assign(q_count, static_cast<float>(best.best_mean));
   record_distance_counts(best, index, before, q_count, runs);
   return best;
+}
+
+// The speed half of a finished run: best mean, QPS, latency percentiles, distance counts and
+// the per-query times.
+template <typename Results>
+void record_speed(RunRecord& record, const Timed<Results>& timed) {
+  const LatencyStats latency =
+      latency_stats(std::vector<double>(timed.times.begin(), timed.times.end()));
+  record.best_search_time = timed.best_mean;
+  record.qps = timed.best_mean > 0 ? 1.0 / timed.best_mean : 0;
+  record.p50_ms = latency.p50_ms;
+  record.p95_ms = latency.p95_ms;
+  record.p99_ms = latency.p99_ms;
+  record.p999_ms = latency.p999_ms;
+  record.distcomps = timed.distcomps_per_query;
+  record.times = timed.times;
 }
 
 }  // namespace annbench
