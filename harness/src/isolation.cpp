@@ -2,6 +2,7 @@
 
 #include <annbench/error.h>
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -16,7 +17,8 @@
 
 namespace annbench {
 
-ChildOutcome run_child(const std::vector<std::string>& argv, const IsolationLimits& limits) {
+ChildOutcome run_child(const std::vector<std::string>& argv, const IsolationLimits& limits,
+                       const std::filesystem::path& output) {
   std::vector<std::string> arguments = argv;
   std::vector<char*> pointers;
   for (auto& argument : arguments) pointers.push_back(argument.data());
@@ -29,6 +31,10 @@ ChildOutcome run_child(const std::vector<std::string>& argv, const IsolationLimi
     if (limits.memory_limit_bytes > 0) {
       const rlimit limit{limits.memory_limit_bytes, limits.memory_limit_bytes};
       setrlimit(RLIMIT_AS, &limit);
+    }
+    if (!output.empty()) {
+      const int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0) _exit(127);
     }
     execv(pointers[0], pointers.data());
     std::fprintf(stderr, "annbench: cannot run %s: %s\n", pointers[0], std::strerror(errno));

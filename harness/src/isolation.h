@@ -4,6 +4,7 @@
 // dataset and writes its results itself; the parent records whatever the child could not.
 
 #include <cstddef>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,8 +22,10 @@ struct ChildOutcome {
 };
 
 // Starts `argv` (argv[0] = executable path) with the limits applied in the child and waits.
-// A child still running at the timeout is killed with SIGKILL.
-ChildOutcome run_child(const std::vector<std::string>& argv, const IsolationLimits& limits);
+// A child still running at the timeout is killed with SIGKILL. With `output` set, the child's
+// stdout and stderr are appended to that file instead of ours.
+ChildOutcome run_child(const std::vector<std::string>& argv, const IsolationLimits& limits,
+                       const std::filesystem::path& output = {});
 
 // "4G", "512M", "100000" -> bytes; Error on anything else.
 std::size_t parse_bytes(const std::string& text);

@@ -13,8 +13,26 @@
 
 namespace annbench {
 
-std::string GateRun::key() const {
+namespace {
+
+std::string json_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string run_key(const std::string& dataset, std::size_t count, const std::string& algorithm,
+                    bool batch_mode, const std::string& name) {
   return fmt::format("{}/{}/{}{}/{}", dataset, count, algorithm, batch_mode ? "-batch" : "", name);
+}
+
+std::string GateRun::key() const {
+  return run_key(dataset, count, algorithm, batch_mode, name);
 }
 
 std::vector<GateRun> gate_runs(const std::vector<RunRecord>& records,
@@ -37,6 +55,8 @@ std::vector<GateRun> gate_runs(const std::vector<RunRecord>& records,
     run.name = r.slug;
     run.batch_mode = r.batch_mode;
     run.ok = r.ok;
+    run.peer = !r.library.empty();
+    run.cpu = r.cpu;
     run.recall = r.recall;
     run.distcomps = r.distcomps;
     if (auto it = reference_qps.find(group(r));
@@ -55,15 +75,15 @@ bool GateReport::passed() const {
   });
 }
 
-GateReport compare_with_baseline(const std::vector<GateRun>& baseline,
-                                 const std::vector<GateRun>& current,
+GateReport compare_with_baseline(const Baseline& baseline, const std::vector<GateRun>& current,
                                  const GateTolerances& tolerances) {
   GateReport report;
+  report.baseline_cpu = baseline.cpu;
   std::map<std::string, const GateRun*> now;
   for (const auto& run : current) now[run.key()] = &run;
   std::map<std::string, bool> in_baseline;
   using Kind = GateFinding::Kind;
-  for (const auto& before : baseline) {
+  for (const auto& before : baseline.runs) {
     in_baseline[before.key()] = true;
     auto it = now.find(before.key());
     if (it == now.end()) {
@@ -92,10 +112,18 @@ GateReport compare_with_baseline(const std::vector<GateRun>& baseline,
             {Kind::Improvement, before.key(), "distcomps", *before.distcomps, *after.distcomps});
       }
     }
+    const bool same_cpu = !baseline.cpu.empty() && after.cpu == baseline.cpu;
+    if (!same_cpu) ++report.other_cpu_runs;
+    if (!same_cpu && std::find(report.other_cpus.begin(), report.other_cpus.end(), after.cpu) ==
+                         report.other_cpus.end()) {
+      report.other_cpus.push_back(after.cpu);
+    }
+    const bool enforce_speed = same_cpu && !after.peer;
+    if (enforce_speed && after.qps_ratio) ++report.speed_enforced;
     if (before.qps_ratio && after.qps_ratio) {
       if (*after.qps_ratio < *before.qps_ratio * (1 - tolerances.qps_ratio_drop)) {
-        report.findings.push_back(
-            {Kind::Regression, before.key(), "qps_ratio", *before.qps_ratio, *after.qps_ratio});
+        report.findings.push_back({enforce_speed ? Kind::Regression : Kind::SpeedNote, before.key(),
+                                   "qps_ratio", *before.qps_ratio, *after.qps_ratio});
       } else if (*after.qps_ratio > *before.qps_ratio * (1 + tolerances.qps_ratio_drop)) {
         report.findings.push_back(
             {Kind::Improvement, before.key(), "qps_ratio", *before.qps_ratio, *after.qps_ratio});
@@ -121,6 +149,7 @@ std::string format_gate_report(const GateReport& report, const GateTolerances& t
         case GateFinding::Kind::Missing: kind = "MISSING (in baseline, not in results)"; break;
         case GateFinding::Kind::Extra: kind = "extra (not in baseline)"; break;
         case GateFinding::Kind::Failed: kind = "FAILED run"; break;
+        case GateFinding::Kind::SpeedNote: kind = "slower (reported, not enforced)"; break;
       }
       std::string change;
       if (!f.metric.empty()) {
@@ -133,17 +162,46 @@ std::string format_gate_report(const GateReport& report, const GateTolerances& t
                           f.metric.empty() ? "" : fmt::format("{:.4g}", f.current), change);
     }
   }
+  if (report.baseline_cpu.empty()) {
+    text +=
+        "speed not enforced: the baseline does not say which CPU it was measured on "
+        "(rewrite it with --update-baseline)\n";
+  } else if (!report.other_cpus.empty()) {
+    std::string others;
+    for (const auto& cpu : report.other_cpus) others += (others.empty() ? "'" : ", '") + cpu + "'";
+    text += fmt::format(
+        "speed not enforced for {} of {} runs: the baseline's QPS ratios were measured on '{}', "
+        "these runs on {}; ratios to brute force move several-fold between CPUs, so the "
+        "committed figures are reported only. Judge speed on this machine with "
+        "`annbench check --ab BASE_REF`.\n",
+        report.other_cpu_runs, report.compared, report.baseline_cpu, others);
+  }
   text += fmt::format(
-      "{}: {} runs compared (tolerances: recall -{}, distcomps +{:.0f}%, qps ratio -{:.0f}%)\n",
+      "{}: {} runs compared (tolerances: recall -{}, distcomps +{:.0f}%, qps ratio -{:.0f}% "
+      "enforced on {} runs of our own modules on the baseline's CPU; peers are not gated)\n",
       report.passed() ? "PASS" : "FAIL", report.compared, tolerances.recall_drop,
-      100 * tolerances.distcomps_rise, 100 * tolerances.qps_ratio_drop);
+      100 * tolerances.distcomps_rise, 100 * tolerances.qps_ratio_drop, report.speed_enforced);
   return text;
 }
 
 void write_baseline(const std::filesystem::path& file, const std::vector<GateRun>& runs,
                     const std::string& reference_algorithm) {
+  // The CPU most runs were measured on (a results set normally has one).
+  std::map<std::string, std::size_t> cpu_votes;
+  for (const auto& run : runs) {
+    if (run.ok && !run.cpu.empty()) ++cpu_votes[run.cpu];
+  }
+  std::string cpu;
+  std::size_t votes = 0;
+  for (const auto& [name, count] : cpu_votes) {
+    if (count > votes) {
+      cpu = name;
+      votes = count;
+    }
+  }
   std::string text =
-      fmt::format("{{\n  \"reference_algorithm\": \"{}\",\n  \"runs\": [\n", reference_algorithm);
+      fmt::format("{{\n  \"reference_algorithm\": \"{}\",\n  \"cpu\": \"{}\",\n  \"runs\": [\n",
+                  reference_algorithm, json_escape(cpu));
   bool first = true;
   for (const auto& run : runs) {
     if (!run.ok) continue;  // a failed run is no baseline
@@ -167,8 +225,7 @@ void write_baseline(const std::filesystem::path& file, const std::vector<GateRun
   });
 }
 
-std::vector<GateRun> read_baseline(const std::filesystem::path& file,
-                                   std::string* reference_algorithm) {
+Baseline read_baseline(const std::filesystem::path& file) {
   YAML::Node root;
   try {
     root.reset(YAML::LoadFile(file.string()));
@@ -180,10 +237,11 @@ std::vector<GateRun> read_baseline(const std::filesystem::path& file,
   }
   ANNBENCH_CHECK(root.IsMap() && root["runs"] && root["runs"].IsSequence(),
                  "{}: a baseline is a JSON object with a 'runs' list", file.string());
-  if (reference_algorithm != nullptr && root["reference_algorithm"]) {
-    *reference_algorithm = root["reference_algorithm"].as<std::string>();
-  }
-  std::vector<GateRun> runs;
+  Baseline baseline;
+  if (root["reference_algorithm"])
+    baseline.reference_algorithm = root["reference_algorithm"].as<std::string>();
+  if (root["cpu"] && !root["cpu"].IsNull()) baseline.cpu = root["cpu"].as<std::string>();
+  std::vector<GateRun>& runs = baseline.runs;
   try {
     for (const auto& node : root["runs"]) {
       GateRun run;
@@ -202,7 +260,7 @@ std::vector<GateRun> read_baseline(const std::filesystem::path& file,
   } catch (const YAML::Exception& error) {
     ANNBENCH_FAIL("{}:{}: bad baseline entry: {}", file.string(), error.mark.line + 1, error.msg);
   }
-  return runs;
+  return baseline;
 }
 
 }  // namespace annbench

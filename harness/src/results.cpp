@@ -101,6 +101,7 @@ void write_run(const fs::path& root, const RunRecord& r) {
     line("count", std::to_string(r.count));
     line("algorithm", r.algorithm);
     line("module", r.module);
+    line("library", r.library);
     line("slug", r.slug);
     line("build_params", r.build_params);
     line("search_params", r.search_params);
@@ -117,6 +118,7 @@ void write_run(const fs::path& root, const RunRecord& r) {
     line("compiler", r.compiler);
     line("flags", r.flags);
     line("cpu", r.cpu);
+    line("hostname", r.hostname);
     line("dataset_sha256", r.dataset_sha256);
     line("timestamp", r.timestamp);
     write_text_atomically(failed_file(root, r), text);
@@ -145,6 +147,7 @@ void write_run(const fs::path& root, const RunRecord& r) {
     }
     // annbench's own.
     file.set_attribute("module", r.module);
+    file.set_attribute("library", r.library);
     file.set_attribute("slug", r.slug);
     file.set_attribute("build_params", r.build_params);
     file.set_attribute("search_params", r.search_params);
@@ -210,6 +213,7 @@ RunRecord read_run_summary(const fs::path& path) {
     r.count = static_cast<std::size_t>(get_int("count"));
     r.algorithm = get("algorithm");
     r.module = get("module");
+    r.library = get("library");
     r.slug = get("slug");
     r.build_params = get("build_params");
     r.search_params = get("search_params");
@@ -226,6 +230,7 @@ RunRecord read_run_summary(const fs::path& path) {
     r.compiler = get("compiler");
     r.flags = get("flags");
     r.cpu = get("cpu");
+    r.hostname = get("hostname");
     r.dataset_sha256 = get("dataset_sha256");
     r.timestamp = get("timestamp");
     r.ok = false;
@@ -239,6 +244,7 @@ RunRecord read_run_summary(const fs::path& path) {
   r.count = static_cast<std::size_t>(num("count"));
   r.algorithm = text("algo");
   r.module = text("module");
+  r.library = text("library");
   r.slug = text("slug");
   r.build_params = text("build_params");
   r.search_params = text("search_params");
@@ -282,7 +288,7 @@ std::string summary_header() {
   return "dataset,count,algorithm,name,build_params,search_params,batch_mode,threads,queries,runs,"
          "status,error,recall,epsilon_recall,largeepsilon_recall,rel,qps,p50_ms,p95_ms,p99_ms,"
          "p999_ms,build_s,index_kb,rss_growth_kb,distcomps,result_file,git_commit,compiler,flags,"
-         "cpu,dataset_sha256,timestamp,mode,radius,range_recall,range_ap";
+         "cpu,dataset_sha256,timestamp,mode,radius,range_recall,range_ap,library,hostname";
 }
 
 std::string summary_row(const RunRecord& r, const fs::path& root) {
@@ -319,6 +325,8 @@ std::string summary_row(const RunRecord& r, const fs::path& root) {
   fields.push_back(r.range_mode ? fmt::format("{}", r.radius) : "");
   fields.push_back(r.ok && r.range_recall ? number(*r.range_recall) : "");
   fields.push_back(r.ok && r.range_ap ? number(*r.range_ap) : "");
+  fields.push_back(r.library);
+  fields.push_back(r.hostname);
   std::string row;
   for (std::size_t i = 0; i < fields.size(); ++i) {
     if (i) row += ',';

@@ -25,6 +25,7 @@ struct RunRecord {
   std::size_t count = 0;  // k
   std::string algorithm;  // results folder name
   std::string module;
+  std::string library;  // ModuleInfo::library: the peer library and version, empty for our own
   std::string slug;
   std::string build_params;   // JSON
   std::string search_params;  // JSON

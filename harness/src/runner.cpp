@@ -229,6 +229,7 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
             r.count = k;
             r.algorithm = point.algorithm;
             r.module = info.name;
+            r.library = info.library != nullptr ? info.library : "";
             r.build_params = build_json;
             r.search_params = search.to_json();
             r.slug = run_slug(r.build_params, r.search_params);

@@ -24,16 +24,33 @@ std::string run_and_read(const std::string& command) {
   return out;
 }
 
+// The model name alone does not tell CPUs apart (virtual machines report "AMD EPYC" for every
+// generation), and the speed gate trusts a committed baseline only on the same CPU: family,
+// model and stepping name the microarchitecture.
 std::string cpu_model() {
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
-    }
+  std::string name, family, model, stepping;
+  auto value = [&line] {
+    const auto colon = line.find(':');
+    const auto start =
+        colon == std::string::npos ? std::string::npos : line.find_first_not_of(" \t", colon + 1);
+    return start == std::string::npos ? std::string() : line.substr(start);
+  };
+  while (std::getline(cpuinfo, line) && !line.empty()) {
+    if (line.rfind("model name", 0) == 0)
+      name = value();
+    else if (line.rfind("cpu family", 0) == 0)
+      family = value();
+    else if (line.rfind("model\t", 0) == 0 || line.rfind("model ", 0) == 0)
+      model = value();
+    else if (line.rfind("stepping", 0) == 0)
+      stepping = value();
   }
-  return "unknown";
+  if (name.empty()) return "unknown";
+  if (family.empty() || model.empty()) return name;
+  return name + " (family " + family + " model " + model +
+         (stepping.empty() ? "" : " stepping " + stepping) + ")";
 }
 
 SystemInfo gather() {

@@ -123,6 +123,7 @@ const ModuleInfo kInfo = {
     .build_params = kBuild,
     .search_params = kSearch,
     .capabilities = 0,
+    .library = "Annoy 1.17",
     .create = &create,
 };
 

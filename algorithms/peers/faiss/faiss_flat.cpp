@@ -31,6 +31,7 @@ const ModuleInfo kInfo = {
     .build_params = {},
     .search_params = {},
     .capabilities = kCapNativeBatch,
+    .library = kFaissLibrary,
     .create = &create,
 };
 

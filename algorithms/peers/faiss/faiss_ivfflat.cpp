@@ -47,6 +47,7 @@ const ModuleInfo kInfo = {
     .build_params = kBuild,
     .search_params = kSearch,
     .capabilities = kCapNativeBatch,
+    .library = kFaissLibrary,
     .create = &create,
 };
 

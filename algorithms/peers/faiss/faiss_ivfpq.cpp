@@ -55,6 +55,7 @@ const ModuleInfo kInfo = {
     .build_params = kBuild,
     .search_params = kSearch,
     .capabilities = kCapNativeBatch,
+    .library = kFaissLibrary,
     .create = &create,
 };
 

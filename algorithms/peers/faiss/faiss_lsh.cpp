@@ -39,6 +39,7 @@ const ModuleInfo kInfo = {
     .build_params = kBuild,
     .search_params = {},
     .capabilities = kCapNativeBatch,
+    .library = kFaissLibrary,
     .create = &create,
 };
 

@@ -22,6 +22,13 @@
 
 namespace annbench::peers {
 
+#define ANNBENCH_FAISS_STRINGIFY_(x) #x
+#define ANNBENCH_FAISS_STRINGIFY(x) ANNBENCH_FAISS_STRINGIFY_(x)
+// ModuleInfo::library of every faiss-* module: the version of the headers built against.
+inline constexpr const char* kFaissLibrary =
+    "faiss " ANNBENCH_FAISS_STRINGIFY(FAISS_VERSION_MAJOR) "." ANNBENCH_FAISS_STRINGIFY(
+        FAISS_VERSION_MINOR) "." ANNBENCH_FAISS_STRINGIFY(FAISS_VERSION_PATCH);
+
 // A faiss index and the sub-index it references (IVF's coarse quantizer), destroyed in order.
 struct FaissHolder {
   std::unique_ptr<faiss::Index> quantizer;  // may be null

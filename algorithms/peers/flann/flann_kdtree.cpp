@@ -134,6 +134,7 @@ const ModuleInfo kInfo = {
     .build_params = kBuild,
     .search_params = kSearch,
     .capabilities = kCapNativeBatch,
+    .library = "FLANN " FLANN_VERSION_,
     .create = &create,
 };
 

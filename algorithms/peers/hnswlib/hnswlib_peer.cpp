@@ -142,6 +142,7 @@ const ModuleInfo kInfo = {
     .build_params = kBuild,
     .search_params = kSearch,
     .capabilities = 0,
+    .library = "hnswlib 0.6.2",
     .create = &create,
 };
 

@@ -22,7 +22,8 @@
 namespace annbench {
 
 // 2: Index::range_search and kCapRangeSearch.
-inline constexpr std::uint32_t kAbiVersion = 2;
+// 3: ModuleInfo::library.
+inline constexpr std::uint32_t kAbiVersion = 3;
 
 // Capability bits: what the harness may rely on beyond the Index basics.
 enum Capability : std::uint32_t {
@@ -43,6 +44,10 @@ struct ModuleInfo {
   std::span<const ParamSpec> build_params;
   std::span<const ParamSpec> search_params;
   std::uint32_t capabilities = 0;
+  // For a module that wraps another project's library (a peer): that library and its version,
+  // e.g. "hnswlib 0.6.2". Null for annbench's own code. Recorded with every run; the speed gate
+  // reports peers but never fails on them, since their code is not ours to regress.
+  const char* library = nullptr;
   // Builds nothing yet: returns an index ready for build(). build_params is resolved against
   // build_params specs. Throws annbench::Error on a bad combination of parameters.
   IndexFactory create = nullptr;
