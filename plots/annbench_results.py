@@ -5,7 +5,8 @@ Standard library only (csv, json); the plotting script imports this.
     from annbench_results import load_results, pareto_frontier, METRICS, metric_value
 
 The columns of summary.csv are written by the C++ runner, one row per run
-(module x build point x search point x mode); see plots/README.md.
+(module x build point x search point x mode), with their types in summary.schema.json
+beside it; see plots/README.md.
 """
 
 import csv
@@ -17,23 +18,12 @@ from collections import namedtuple
 
 # --------------------------------------------------------------------------- columns
 
-COLUMNS = (
-    "dataset", "count", "algorithm", "name", "build_params", "search_params",
-    "batch_mode", "threads", "queries", "runs", "status", "error",
-    "recall", "epsilon_recall", "largeepsilon_recall", "rel", "qps",
-    "p50_ms", "p95_ms", "p99_ms", "p999_ms", "build_s", "index_kb",
-    "rss_growth_kb", "distcomps", "result_file",
-    "git_commit", "compiler", "flags", "cpu", "dataset_sha256", "timestamp",
-)
-INT_COLUMNS = frozenset(("count", "batch_mode", "threads", "queries", "runs"))
-FLOAT_COLUMNS = frozenset((
-    "recall", "epsilon_recall", "largeepsilon_recall", "rel", "qps",
-    "p50_ms", "p95_ms", "p99_ms", "p999_ms", "build_s", "index_kb",
-    "rss_growth_kb", "distcomps",
-))
-JSON_COLUMNS = frozenset(("build_params", "search_params"))
-
+# The runner writes, beside each summary.csv, summary.schema.json: every column's name and type
+# ("text", "int", "float", "bool", "json"), from the one table of result fields in the C++ code
+# (harness/src/result_fields.cpp). This reader takes the types from there, so a column added to
+# that table needs no change here.
 SUMMARY_NAME = "summary.csv"
+SCHEMA_NAME = "summary.schema.json"
 
 # --------------------------------------------------------------------------- metrics
 
@@ -143,39 +133,62 @@ def _to_float(text):
     return None if math.isnan(v) else v
 
 
-def convert_row(raw, source=None):
-    """Convert one csv.DictReader row: ints/floats parsed, empty -> None, JSON params parsed.
+def read_schema(summary_path):
+    """{column: type} from the summary.schema.json beside a summary.csv, or None without one."""
+    path = os.path.join(os.path.dirname(os.path.abspath(summary_path)), SCHEMA_NAME)
+    try:
+        with open(path, encoding="utf-8") as f:
+            columns = json.load(f)["columns"]
+        return {c["name"]: c["type"] for c in columns}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
-    Unparseable numbers become None. build_params/search_params become dicts
-    (a field that is not valid JSON is left as its text). Columns missing from
-    the file are present as None; extra columns are kept as text.
-    """
+
+def _infer_type(key, text):
+    """Column type for a file without a schema (hand-made or older results)."""
+    if key.endswith("_params"):
+        return "json"
+    for kind, parse in (("int", int), ("float", float)):
+        try:
+            parse(text)
+            return kind
+        except ValueError:
+            pass
+    return "text"
+
+
+def convert_row(raw, source=None, types=None):
+    """Convert one csv.DictReader row by column type: ints/floats parsed, empty -> None (or {}
+    for JSON), JSON parsed. `types` is {column: type} from the schema; without it types are
+    inferred from the values. Unparseable numbers become None; a JSON field that does not parse
+    is left as its text; bools read as 0/1."""
     row = {}
     for key, text in raw.items():
         if key is None:  # more fields than header columns
             continue
         text = text.strip() if text is not None else ""
+        kind = (types or {}).get(key) or _infer_type(key, text)
         if text == "":
-            row[key] = {} if key in JSON_COLUMNS else None
-        elif key in INT_COLUMNS:
+            row[key] = {} if kind == "json" else None
+        elif kind in ("int", "bool"):
             try:
                 row[key] = _to_int(text)
             except ValueError:
                 row[key] = None
-        elif key in FLOAT_COLUMNS:
+        elif kind == "float":
             try:
                 row[key] = _to_float(text)
             except ValueError:
                 row[key] = None
-        elif key in JSON_COLUMNS:
+        elif kind == "json":
             try:
                 row[key] = json.loads(text)
             except ValueError:
                 row[key] = text
         else:
             row[key] = text
-    for key in COLUMNS:
-        row.setdefault(key, {} if key in JSON_COLUMNS else None)
+    for key, kind in (types or {}).items():
+        row.setdefault(key, {} if kind == "json" else None)
     if source is not None:
         row["_source"] = source
     return row
@@ -197,11 +210,12 @@ def read_summary(path, results=None):
     """Append the runs of one summary.csv to `results` (a new Results if None)."""
     if results is None:
         results = Results()
+    types = read_schema(path)
     with open(path, newline="", encoding="utf-8") as f:
         for raw in csv.DictReader(f):
             if not any((v or "").strip() for k, v in raw.items() if k is not None):
                 continue  # blank line
-            row = convert_row(raw, source=path)
+            row = convert_row(raw, source=path, types=types)
             if (row.get("status") or "").strip().lower() == "ok":
                 results.rows.append(row)
             else:

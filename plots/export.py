@@ -15,14 +15,14 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from annbench_results import COLUMNS, find_summary_files, write_atomically  # noqa: E402
+from annbench_results import find_summary_files, write_atomically  # noqa: E402
 
 PROG = "export.py"
 
 
 def read_rows(files):
-    """(header, rows): header is COLUMNS then any extra column found, in order of first sight."""
-    header, rows = list(COLUMNS), []
+    """(header, rows): every column of the files, in order of first sight."""
+    header, rows = [], []
     for path in files:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)

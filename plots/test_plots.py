@@ -16,7 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from annbench_results import (  # noqa: E402
-    COLUMNS, METRICS, load_results, metric_label, metric_value, pareto_frontier,
+    METRICS, load_results, metric_label, metric_value, pareto_frontier,
 )
 import plot  # noqa: E402
 
@@ -103,6 +103,22 @@ class ParetoTest(unittest.TestCase):
 
 # --------------------------------------------------------------------------- fixtures
 
+# summary.csv's columns and types as the runner writes them (its summary.schema.json).
+SCHEMA = (
+    ("dataset", "text"), ("count", "int"), ("algorithm", "text"), ("name", "text"),
+    ("build_params", "json"), ("search_params", "json"), ("batch_mode", "bool"),
+    ("threads", "int"), ("queries", "int"), ("runs", "int"), ("status", "text"),
+    ("error", "text"), ("recall", "float"), ("epsilon_recall", "float"),
+    ("largeepsilon_recall", "float"), ("rel", "float"), ("qps", "float"), ("p50_ms", "float"),
+    ("p95_ms", "float"), ("p99_ms", "float"), ("p999_ms", "float"), ("build_s", "float"),
+    ("index_kb", "float"), ("rss_growth_kb", "float"), ("distcomps", "float"),
+    ("result_file", "text"), ("git_commit", "text"), ("compiler", "text"), ("flags", "text"),
+    ("cpu", "text"), ("dataset_sha256", "text"), ("timestamp", "text"), ("mode", "text"),
+    ("radius", "float"), ("range_recall", "float"), ("range_ap", "float"), ("library", "text"),
+    ("hostname", "text"),
+)
+COLUMNS = tuple(name for name, _ in SCHEMA)
+
 def base_row(dataset, algorithm, i, **kw):
     row = {c: "" for c in COLUMNS}
     row.update(dataset=dataset, count=10, algorithm=algorithm, name="%s-%d" % (algorithm, i),
@@ -120,7 +136,7 @@ def base_row(dataset, algorithm, i, **kw):
     return row
 
 
-def write_summary(root, dataset, rows):
+def write_summary(root, dataset, rows, schema=True):
     d = os.path.join(root, dataset)
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, "summary.csv")
@@ -128,6 +144,9 @@ def write_summary(root, dataset, rows):
         w = csv.DictWriter(f, fieldnames=COLUMNS)
         w.writeheader()
         w.writerows(rows)
+    if schema:
+        with open(os.path.join(d, "summary.schema.json"), "w", encoding="utf-8") as f:
+            json.dump({"columns": [{"name": n, "type": t} for n, t in SCHEMA]}, f)
     return path
 
 
@@ -190,6 +209,27 @@ class LoadTest(unittest.TestCase):
             lsh = [r for r in res.rows if r["algorithm"] == "lsh"][0]
             self.assertIsNone(lsh["distcomps"])
             self.assertIsNone(lsh["p999_ms"])  # NaN is treated as missing
+
+    def test_schema_types_win_over_the_look_of_a_value(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            write_summary(tmp, "ds", [base_row("ds", "hnsw", 0, git_commit="1234567",
+                                               index_kb="2048", mode="range", radius="0.5",
+                                               range_recall="0.75", library="hnswlib 0.6.2")])
+            r = load_results(tmp).rows[0]
+            self.assertEqual(r["git_commit"], "1234567")  # text, though it looks like a number
+            self.assertIsInstance(r["index_kb"], float)
+            self.assertEqual((r["mode"], r["radius"], r["range_recall"]), ("range", 0.5, 0.75))
+            self.assertEqual(r["library"], "hnswlib 0.6.2")
+            self.assertIsNone(r["range_ap"])
+
+    def test_without_schema_types_are_inferred(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            write_summary(tmp, "ds", [base_row("ds", "hnsw", 0)], schema=False)
+            r = load_results(tmp).rows[0]
+            self.assertEqual(r["count"], 10)
+            self.assertAlmostEqual(r["recall"], 0.5)
+            self.assertEqual(r["build_params"], {"M": 16, "ef_construction": 200})
+            self.assertEqual(r["cpu"], "Test CPU @ 3.0GHz")
 
     def test_missing_path(self):
         with self.assertRaises(FileNotFoundError):

@@ -20,8 +20,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from annbench_results import COLUMNS  # noqa: E402
-from test_plots import FAILED_NUMERIC, base_row, sample_results, write_summary  # noqa: E402
+from test_plots import COLUMNS, FAILED_NUMERIC, base_row, sample_results, write_summary  # noqa: E402
 
 REPORT = os.path.join(HERE, "report.py")
 EXPORT = os.path.join(HERE, "export.py")

@@ -5,6 +5,8 @@
 // Mann–Whitney U over the per-round QPS) and by more than a minimum effect. Nothing recorded
 // elsewhere is involved, so the verdict holds on whatever machine runs it.
 //
+// With m algorithms of ours compared, each is tested at alpha / m (Bonferroni), so that two
+// identical builds fail the check with probability at most alpha in all.
 // A module's speed in one round is the geometric mean of its runs' QPS (every run that both
 // builds finished in every round), so a module with many search points weighs one vote, as
 // does one with few. Peers (ModuleInfo::library) are measured and reported but never flagged:
@@ -24,7 +26,7 @@ namespace annbench {
 struct AbOptions {
   std::filesystem::path config;  // the sweep both builds run
   std::filesystem::path work;    // round results and logs go under work/rounds
-  int rounds = 5;
+  int rounds = 6;
   double alpha = 0.05;                // one-sided significance level
   double min_effect = 0.10;           // flagged only when the median QPS drops by more than this
   std::vector<std::string> run_args;  // extra `annbench run` arguments for both builds
@@ -39,13 +41,14 @@ struct AbVerdict {
   double change = 0;                    // median(candidate) / median(base) - 1
   double p_slower = 1;                  // one-sided p of "candidate slower"
   double p_faster = 1;                  // one-sided p of "candidate faster"
-  bool flagged = false;                 // slower, significant, beyond min_effect, our own code
+  bool flagged = false;  // slower (at alpha_per_algorithm), beyond min_effect, our own code
 };
 
 struct AbReport {
   std::vector<AbVerdict> verdicts;
   std::vector<std::string> recall_changes;  // runs whose recall differs between the builds
   std::vector<std::string> unmatched;       // runs not finished by both builds in every round
+  double alpha_per_algorithm = 0.05;        // alpha / number of our own algorithms compared
   bool passed() const;                      // nothing flagged
 };
 

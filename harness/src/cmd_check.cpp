@@ -19,7 +19,7 @@ constexpr const char* kUsage =
     "[--distcomps-tolerance 0.02] [--qps-tolerance 0.15] [--reference bruteforce] "
     "[--update-baseline]\n"
     "annbench check --ab BASE_REF | --base-binary ANNBENCH [--candidate-binary ANNBENCH] "
-    "[--config configs/ci-ab.yaml] [--rounds 5] [--alpha 0.05] [--min-effect 0.10] "
+    "[--config configs/ci-ab.yaml] [--rounds 6] [--alpha 0.05] [--min-effect 0.10] "
     "[--work build/ab] [--source DIR] [--quiet] [-- extra `annbench run` arguments]";
 
 constexpr const char* kHelp = R"(
@@ -32,7 +32,8 @@ recorded on and never for peers; elsewhere it is reported. Exit 1 on a regressio
 A/B speed check: builds git revision BASE_REF (--ab; or takes a built --base-binary), then runs
 it and this annbench (or --candidate-binary) alternately on --config for --rounds rounds each,
 and flags an algorithm of our own that is slower in the candidate with one-sided Mann-Whitney
-p <= --alpha and by more than --min-effect. Exit 1 when one is flagged.
+p <= --alpha / (our algorithms compared) and by more than --min-effect. Exit 1 when one is
+flagged, 4 when the comparison could not be made (the base does not build or run).
 )";
 
 int baseline_check(const Args& args) {
@@ -101,22 +102,27 @@ int ab_check(const Args& args, const std::vector<std::string>& run_args) {
 
   const std::filesystem::path source = args.get_or("source", ".");
   options.work = args.get_or("work", (source / "build" / "ab").string());
-  std::filesystem::path base;
-  if (const auto ref = args.get("ab")) {
-    ANNBENCH_CHECK(!args.get("base-binary"),
-                   "annbench check: give --ab BASE_REF or --base-binary, not both");
-    base = build_revision(*ref, source, options.work, options.quiet);
-  } else {
-    base = *args.get("base-binary");
+  ANNBENCH_CHECK(!(args.get("ab") && args.get("base-binary")),
+                 "annbench check: give --ab BASE_REF or --base-binary, not both");
+  AbReport report;
+  try {
+    const std::filesystem::path base =
+        args.get("ab") ? build_revision(*args.get("ab"), source, options.work, options.quiet)
+                       : std::filesystem::path(*args.get("base-binary"));
+    std::error_code error;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+    const std::filesystem::path candidate = args.get_or("candidate-binary", self.string());
+    if (!options.quiet) {
+      fmt::print("A/B check: base {}\n           candidate {}\n           {} rounds of {}\n",
+                 base.string(), candidate.string(), options.rounds, options.config.string());
+    }
+    report = run_ab(base, candidate, options);
+  } catch (const Error& error) {
+    // Told apart from a slowdown (exit 1), so that CI can decide what a comparison that could
+    // not be made means.
+    fmt::print(stderr, "annbench check: the A/B comparison could not be made: {}\n", error.what());
+    return 4;
   }
-  std::error_code error;
-  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
-  const std::filesystem::path candidate = args.get_or("candidate-binary", self.string());
-  if (!options.quiet) {
-    fmt::print("A/B check: base {}\n           candidate {}\n           {} rounds of {}\n",
-               base.string(), candidate.string(), options.rounds, options.config.string());
-  }
-  const AbReport report = run_ab(base, candidate, options);
   fmt::print("{}", format_ab_report(report, options));
   return report.passed() ? 0 : 1;
 }

@@ -68,7 +68,7 @@ int run_command(const std::vector<std::string>& argv) {
   }
   const Args args(rest,
                   {"dataset", "queries", "k", "runs", "threads", "results", "shard", "timeout",
-                   "memory-limit", "only-point"},
+                   "memory-limit", "run-item"},
                   {"batch", "force", "dry-run", "quiet", "isolate"}, "annbench run");
   args.expect_positionals(1, 1, "annbench run CONFIG.yaml [options] (see --help)");
 
@@ -114,13 +114,8 @@ int run_command(const std::vector<std::string>& argv) {
   ANNBENCH_CHECK(
       options.isolate || (options.limits.timeout_s == 0 && options.limits.memory_limit_bytes == 0),
       "annbench run: --timeout and --memory-limit need --isolate");
-  if (auto point = args.get("only-point")) {
-    // Internal: set by the parent of an --isolate run for its child.
-    const auto colon = point->find(':');
-    ANNBENCH_CHECK(colon != std::string::npos, "annbench run: --only-point expects D:P");
-    options.only_point = {std::stoul(point->substr(0, colon)),
-                          std::stoul(point->substr(colon + 1))};
-  }
+  // Internal: set by the parent of an --isolate run for its child.
+  if (auto item = args.get("run-item")) options.run_item = RunItem::parse(*item);
   if (options.isolate) {
     // The child gets the same command line without the isolation and sharding options.
     options.child_command = {"/proc/self/exe", "run"};
@@ -141,7 +136,7 @@ int run_command(const std::vector<std::string>& argv) {
   const SweepConfig config = load_sweep_config(args.positionals()[0]);
   const ModuleRegistry registry(default_module_directories());
   const SweepOutcome outcome = run_sweep(config, registry, options);
-  if ((!options.quiet || outcome.runs_failed > 0) && !options.only_point) {
+  if ((!options.quiet || outcome.runs_failed > 0) && !options.run_item) {
     fmt::print("done: {} runs measured, {} already finished, {} failed\n", outcome.runs_done,
                outcome.runs_skipped, outcome.runs_failed);
   }

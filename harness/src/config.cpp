@@ -1,5 +1,7 @@
 #include "config.h"
+#include "track.h"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
@@ -159,13 +161,16 @@ SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesyst
         decode<std::string>(node, file, "'datasets'", "a dataset name or path"));
   }
   if (root["mode"]) {
-    const auto mode = decode<std::string>(root["mode"], file, "'mode'", "knn or range");
-    ANNBENCH_CHECK(mode == "knn" || mode == "range", "{}: 'mode' must be knn or range, got '{}'",
-                   where(file, root["mode"]), mode);
-    config.mode = mode == "range" ? SearchMode::Range : SearchMode::Knn;
+    std::string known;
+    for (auto name : track_names()) known += (known.empty() ? "" : " or ") + std::string(name);
+    config.mode = decode<std::string>(root["mode"], file, "'mode'", known.c_str());
+    const auto names = track_names();
+    ANNBENCH_CHECK(std::find(names.begin(), names.end(), config.mode) != names.end(),
+                   "{}: 'mode' must be {}, got '{}'", where(file, root["mode"]), known,
+                   config.mode);
   }
   if (root["k"]) {
-    ANNBENCH_CHECK(config.mode == SearchMode::Knn,
+    ANNBENCH_CHECK(config.mode != "range",
                    "{}: 'k' does not apply to mode: range (the radius comes from the dataset's "
                    "range ground truth)",
                    where(file, root["k"]));

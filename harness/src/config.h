@@ -48,12 +48,10 @@ struct AlgorithmEntry {
   int line = 0;  // 1-based line of the entry
 };
 
-enum class SearchMode { Knn, Range };
-
 struct SweepConfig {
   std::filesystem::path file;
   std::vector<std::string> datasets;
-  SearchMode mode = SearchMode::Knn;
+  std::string mode = "knn";             // the track (track.h): knn, range
   std::vector<std::size_t> counts{10};  // k values (knn mode)
   int runs = 3;
   std::size_t queries = 0;  // 0 = all test queries

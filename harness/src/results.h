@@ -6,7 +6,8 @@
 //   <root>/<dataset>/<k>/<algorithm>[-batch]/<slug>.failed  failed run: one line, the reason
 //   <root>/<dataset>/summary.csv                            one row per run (both kinds)
 // Range runs use the folder range-<radius> instead of <k> (count 0), so knn and range runs, and
-// range runs at different radii, never share a result file. Their .hdf5 holds lims (Q + 1),
+// range runs at different radii, never share a result file. Which fields a run has, and where
+// each is stored, is one table: result_fields.h. Their .hdf5 holds lims (Q + 1),
 // neighbors and distances (lims[Q] each) in big-ann-benchmarks' CSR layout instead of Q × k.
 
 #include <annbench/datasets/dataset.h>
@@ -20,6 +21,8 @@
 namespace annbench {
 
 struct RunRecord {
+  bool range_mode() const { return mode == "range"; }
+
   // identity
   std::string dataset;
   std::size_t count = 0;  // k
@@ -33,9 +36,9 @@ struct RunRecord {
   int threads = 1;
   std::size_t queries = 0;
   int runs = 0;
-  std::string distance;     // dataset metric name
-  bool range_mode = false;  // range search at `radius` instead of k-NN
-  double radius = 0;        // dataset metric
+  std::string distance;          // dataset metric name
+  std::string mode = "knn";      // the track that measured it: knn, range, ...
+  std::optional<double> radius;  // range runs: the search radius (dataset metric)
   // outcome
   bool ok = false;
   std::string error;
@@ -72,8 +75,6 @@ struct RunRecord {
 // The folder between dataset and algorithm: "<k>", or "range-<radius>" for range runs.
 std::string mode_folder(const RunRecord& record);
 
-std::filesystem::path run_directory(const std::filesystem::path& root, const std::string& dataset,
-                                    std::size_t count, const std::string& algorithm, bool batch);
 std::filesystem::path run_directory(const std::filesystem::path& root, const RunRecord& record);
 std::filesystem::path run_file(const std::filesystem::path& root, const RunRecord& record);
 std::filesystem::path failed_file(const std::filesystem::path& root, const RunRecord& record);
@@ -92,6 +93,8 @@ std::vector<RunRecord> read_runs(const std::filesystem::path& directory);
 // the number of rows. Files that cannot be read are reported on stderr and skipped.
 std::size_t write_summary(const std::filesystem::path& root, const std::string& dataset);
 
+// Beside each summary.csv: summary.schema.json, the columns' names and types
+// (summary_schema_json()), which plots/annbench_results.py reads.
 // The summary.csv header and one row (exposed for tests and tools).
 std::string summary_header();
 std::string summary_row(const RunRecord& record, const std::filesystem::path& root);

@@ -1,6 +1,7 @@
 #pragma once
-// Runs an expanded sweep: per dataset, per build point (in this shard): build once, then every
-// search point × k × mode, writing each run's result as soon as it is measured.
+// Runs a sweep: the command line and the config resolve once into settings and run items (a
+// dataset × build point, in this shard); per run item the index is built once and the config's
+// track (track.h) plans, measures and scores its runs, each written as soon as it is measured.
 
 #include "config.h"
 #include "isolation.h"
@@ -13,6 +14,17 @@
 #include <vector>
 
 namespace annbench {
+
+// One dataset × build point, as the parent of an --isolate run hands it to its child
+// ("D:P:SHA256": indices into the config's datasets and build points, and the dataset file's
+// SHA-256 so that the child need not hash it again).
+struct RunItem {
+  std::size_t dataset = 0;
+  std::size_t point = 0;
+  std::string dataset_sha256;
+  std::string serialize() const;
+  static RunItem parse(const std::string& text);
+};
 
 struct RunOptions {
   std::filesystem::path results_root = "results";
@@ -28,12 +40,13 @@ struct RunOptions {
   std::size_t shard_count = 1;
   bool dry_run = false;
   bool quiet = false;
-  // --isolate: each build point runs in a child process started as child_command +
-  // "--only-point D:P", under `limits`; crashes, hangs and memory exhaustion become failed runs.
+  // --isolate: each run item runs in a child process started as child_command +
+  // "--run-item D:P:SHA256", under `limits`; crashes, hangs and memory exhaustion become failed
+  // runs. The child loads only its dataset and leaves summary.csv to the parent.
   bool isolate = false;
   IsolationLimits limits;
   std::vector<std::string> child_command;
-  std::optional<std::pair<std::size_t, std::size_t>> only_point;  // (dataset, build point)
+  std::optional<RunItem> run_item;
 };
 
 struct SweepOutcome {

@@ -1,6 +1,6 @@
 #pragma once
 // How queries are timed, and how the timing lands in a run record; shared by k-NN runs
-// (runner.cpp) and range runs (range_runs.cpp).
+// (track_knn.cpp) and range runs (track_range.cpp).
 
 #include "metrics.h"
 #include "results.h"
