@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from annbench_results import (  # noqa: E402
     METRICS, load_results, metric_label, metric_value, pareto_frontier,
 )
+from streaming import write_streaming_plots  # noqa: E402
 
 PROG = "plot.py"
 
@@ -367,10 +368,12 @@ PlotEntry = namedtuple("PlotEntry", "dataset k batch x y files")
 
 
 def group_rows(rows):
-    """Rows grouped by (dataset, k, batch 0/1), in sorted order: [((dataset, k, batch), rows)]."""
+    """Rows grouped by (dataset, k, batch 0/1), in sorted order: [((dataset, k, batch), rows)].
+    Streaming runs (mean recall over a runbook's search steps) form groups of their own."""
     groups = {}
     for r in rows:
-        groups.setdefault((dataset_of(r), r.get("count"), 1 if r.get("batch_mode") else 0), []).append(r)
+        dataset = dataset_of(r) + (" streaming" if r.get("mode") == "streaming" else "")
+        groups.setdefault((dataset, r.get("count"), 1 if r.get("batch_mode") else 0), []).append(r)
     order = sorted(groups, key=lambda g: (g[0], g[1] if g[1] is not None else -1, g[2]))
     return [(g, groups[g]) for g in order]
 
@@ -459,6 +462,10 @@ def run(argv=None):
         for f in entry.files:
             print(f)
         written.extend(entry.files)
+    for _, _, files in write_streaming_plots(rows, out_dir, args.formats, safe_name):
+        for f in files:
+            print(f)
+        written.extend(files)
     if not written:
         raise UsageError("nothing plotted: no matching run has nonzero values for the requested metrics")
     return written

@@ -20,6 +20,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import plot  # noqa: E402
+import streaming  # noqa: E402
 from annbench_results import load_results, write_atomically  # noqa: E402
 from report_assets import CSS, SCRIPT  # noqa: E402
 
@@ -121,6 +122,12 @@ def render_plots(rows, styles):
             with open(e.files[0], encoding="utf-8") as f:
                 svg = inline_svg(f.read(), "p%d-" % n)
             sections.setdefault((e.dataset, e.k, e.batch), []).append((e.x, e.y, svg))
+        # Streaming runs: recall and QPS at every search step, in their own section.
+        for n, (dataset, k, files) in enumerate(
+                streaming.write_streaming_plots(rows, tmp, ["svg"], plot.safe_name)):
+            with open(files[0], encoding="utf-8") as f:
+                svg = inline_svg(f.read(), "s%d-" % n)
+            sections.setdefault((dataset + " streaming", k, 0), []).append(("step", "recall-qps", svg))
     return [(d, k, b, plots) for (d, k, b), plots in sections.items()]
 
 

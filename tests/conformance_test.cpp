@@ -9,7 +9,9 @@
 //   - k larger than the base gives at most n results and no failure;
 //   - search_batch and concurrent searches from several threads equal serial single searches;
 //   - memory_bytes() is positive, distance_count() (when known) never decreases;
-//   - range_search (modules declaring it) returns only points inside the radius.
+//   - range_search (modules declaring it) returns only points inside the radius;
+//   - modules declaring kCapInsert / kCapDelete: an index filled by add() from zero rows returns
+//     the ids it was given; removed ids never come back; a re-added id is found again.
 
 #include "plugin_loader.h"
 
@@ -268,6 +270,64 @@ TEST_P(Conformance, RangeSearchStaysInsideTheRadius) {
           << "query " << q << " id " << hit.id;
     }
   }
+}
+
+TEST_P(Conformance, AddedIdsAreReturnedRemovedNeverAndReAddedFoundAgain) {
+  if ((info_->capabilities & kCapInsert) == 0) {
+    GTEST_SKIP() << info_->name << " does not declare kCapInsert";
+  }
+  Params build;
+  if (auto it = kSmallDataBuild.find(info_->name); it != kSmallDataBuild.end()) {
+    for (const auto& [key, value] : it->second) build.set(key, value);
+  }
+  build = resolve_params(build, info_->build_params, info_->name, "build");
+  std::unique_ptr<Index> index = info_->create(GetParam().metric, kDim, build);
+  index->build(MatrixView{nullptr, 0, kDim});
+  index->set_search_params(resolve_params({}, info_->search_params, info_->name, "search"));
+  constexpr std::int64_t kOffset = 1000;  // ids are the caller's, not positions
+  auto add_rows = [&](std::size_t first, std::size_t count) {
+    std::vector<std::int64_t> ids(count);
+    for (std::size_t i = 0; i < count; ++i) ids[i] = kOffset + static_cast<std::int64_t>(first + i);
+    index->add(ids, MatrixView{base_.row(first), count, kDim});
+  };
+  add_rows(0, kRows / 2);
+  add_rows(kRows / 2, kRows / 2);
+  // Self-queries of every 13th row: how many find their own id among their 10 results.
+  auto self_found = [&](const std::set<std::int64_t>& removed) {
+    std::size_t found = 0, asked = 0;
+    for (std::size_t row = 0; row < kRows; row += 13) {
+      std::vector<Neighbor> out(kK);
+      index->search(base_.row(row), kK, out.data());
+      for (const Neighbor& hit : out) {
+        if (hit.id == -1) continue;
+        EXPECT_GE(hit.id, kOffset);
+        EXPECT_LT(hit.id, kOffset + static_cast<std::int64_t>(kRows));
+        EXPECT_EQ(removed.count(hit.id), 0u) << "removed id " << hit.id << " returned";
+      }
+      if (removed.count(kOffset + static_cast<std::int64_t>(row)) != 0) continue;
+      ++asked;
+      // A duplicate row's twin counts too: both are at distance 0.
+      found += std::any_of(out.begin(), out.end(), [&](const Neighbor& hit) {
+        return hit.id >= kOffset && hit.id < kOffset + static_cast<std::int64_t>(kRows) &&
+               std::equal(base_.row(row), base_.row(row) + kDim,
+                          base_.row(static_cast<std::size_t>(hit.id - kOffset)));
+      });
+    }
+    return std::pair{found, asked};
+  };
+  auto [found, asked] = self_found({});
+  EXPECT_GE(found * 10, asked * 8) << found << " of " << asked << " self-queries after add()";
+  if ((info_->capabilities & kCapDelete) == 0) return;
+  // Remove the first half, then add it back.
+  std::vector<std::int64_t> gone(kRows / 2);
+  for (std::size_t i = 0; i < gone.size(); ++i) gone[i] = kOffset + static_cast<std::int64_t>(i);
+  index->remove(gone);
+  const std::set<std::int64_t> removed(gone.begin(), gone.end());
+  std::tie(found, asked) = self_found(removed);
+  EXPECT_GE(found * 10, asked * 8) << found << " of " << asked << " after remove()";
+  add_rows(0, kRows / 2);
+  std::tie(found, asked) = self_found({});
+  EXPECT_GE(found * 10, asked * 8) << found << " of " << asked << " after re-adding";
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryModule, Conformance, ::testing::ValuesIn(all_cases()), case_name);

@@ -149,8 +149,8 @@ AbReport judge_ab(const std::vector<std::vector<RunRecord>>& base_rounds,
     verdict.change = median(verdict.candidate) / median(verdict.base) - 1;
     verdict.p_slower = mann_whitney_less(verdict.candidate, verdict.base);
     verdict.p_faster = mann_whitney_less(verdict.base, verdict.candidate);
-    verdict.flagged =
-        !verdict.peer && verdict.p_slower <= options.alpha && verdict.change < -options.min_effect;
+    verdict.flagged = !verdict.peer && verdict.p_slower <= report.alpha_per_algorithm &&
+                      verdict.change < -options.min_effect;
     report.verdicts.push_back(std::move(verdict));
   }
   return report;
@@ -231,12 +231,23 @@ std::string format_ab_report(const AbReport& report, const AbOptions& options) {
   if (report.unmatched.size() > shown)
     text += fmt::format("not compared: {} more runs\n", report.unmatched.size() - shown);
   const std::size_t rounds = report.verdicts.empty() ? 0 : report.verdicts.front().base.size();
+  // The smallest one-sided p an exact test over r + r values can give is 1 / C(2r, r).
+  double smallest_p = 1;
+  for (std::size_t i = 1; i <= rounds; ++i)
+    smallest_p *= static_cast<double>(i) / static_cast<double>(rounds + i);
+  if (rounds > 0 && smallest_p > report.alpha_per_algorithm) {
+    text += fmt::format(
+        "WARNING: with {} rounds the smallest p-value is {:.3g}, above the per-algorithm level "
+        "{:.3g}: nothing can be flagged; use more --rounds\n",
+        rounds, smallest_p, report.alpha_per_algorithm);
+  }
   text += fmt::format(
       "{}: {} algorithms over {} interleaved rounds; flagged when slower with one-sided "
-      "Mann-Whitney p <= {} and by more than {:.0f}% (median of per-round geometric-mean QPS); "
-      "peers are reported, not gated{}\n",
+      "Mann-Whitney p <= {:.3g} ({} / {} algorithms of ours) and by more than {:.0f}% (median of "
+      "per-round geometric-mean QPS); peers are reported, not gated{}\n",
       report.passed() ? "PASS" : fmt::format("FAIL ({} slower)", flagged), report.verdicts.size(),
-      rounds, options.alpha, 100 * options.min_effect,
+      rounds, report.alpha_per_algorithm, options.alpha,
+      std::lround(options.alpha / report.alpha_per_algorithm), 100 * options.min_effect,
       report.verdicts.empty() ? "; NOTHING WAS COMPARED" : "");
   return text;
 }

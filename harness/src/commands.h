@@ -24,6 +24,8 @@ int compare_command(const std::vector<std::string>& args);
 int check_command(const std::vector<std::string>& args);
 // annbench report RESULTS [--out FILE]
 int report_command(const std::vector<std::string>& args);
+// annbench runbook make|groundtruth|check ...
+int runbook_command(const std::vector<std::string>& args);
 // annbench export RESULTS [--out FILE]
 int export_command(const std::vector<std::string>& args);
 

@@ -144,14 +144,14 @@ SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesyst
                  file.string());
   SweepConfig config;
   config.file = file;
-  static const std::set<std::string> kKeys = {"datasets",    "k",     "runs",    "queries",
-                                              "single",      "batch", "threads", "algorithms",
-                                              "description", "mode"};
+  static const std::set<std::string> kKeys = {
+      "datasets",   "k",           "runs", "queries", "single",  "batch",   "threads",
+      "algorithms", "description", "mode", "runbook", "clients", "duration"};
   for (const auto& item : root) {
     const auto key = key_text(item.first, file);
     ANNBENCH_CHECK(kKeys.count(key) != 0,
-                   "{}: unknown key '{}'; accepted: datasets, mode, k, runs, queries, single, "
-                   "batch, threads, algorithms, description",
+                   "{}: unknown key '{}'; accepted: datasets, mode, runbook, clients, duration, k, "
+                   "runs, queries, single, batch, threads, algorithms, description",
                    where(file, item.first), key);
   }
   ANNBENCH_CHECK(root["datasets"], "{}: missing key 'datasets' (a dataset name, path, or list)",
@@ -185,6 +185,34 @@ SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesyst
     config.runs =
         static_cast<int>(decode<std::int64_t>(root["runs"], file, "'runs'", "an integer"));
     ANNBENCH_CHECK(config.runs >= 1, "{}: 'runs' must be at least 1", where(file, root["runs"]));
+  }
+  if (root["runbook"]) {
+    config.runbook = decode<std::string>(root["runbook"], file, "'runbook'", "a runbook file");
+    ANNBENCH_CHECK(config.mode == "streaming", "{}: 'runbook' applies to mode: streaming only",
+                   where(file, root["runbook"]));
+  }
+  ANNBENCH_CHECK(config.mode != "streaming" || !config.runbook.empty(),
+                 "{}: mode: streaming needs 'runbook: FILE' (big-ann-benchmarks' runbook layout; "
+                 "`annbench runbook make` writes one)",
+                 file.string());
+  if (root["clients"]) {
+    ANNBENCH_CHECK(config.mode == "concurrent", "{}: 'clients' applies to mode: concurrent only",
+                   where(file, root["clients"]));
+    config.clients.clear();
+    for (const auto& node : as_list(root["clients"])) {
+      const auto clients = decode<std::int64_t>(node, file, "'clients'", "a positive integer");
+      ANNBENCH_CHECK(clients >= 1 && clients <= 1024, "{}: 'clients' must be in 1..1024, got {}",
+                     where(file, node), clients);
+      config.clients.push_back(static_cast<int>(clients));
+    }
+  }
+  if (root["duration"]) {
+    ANNBENCH_CHECK(config.mode == "concurrent", "{}: 'duration' applies to mode: concurrent only",
+                   where(file, root["duration"]));
+    config.duration = decode<double>(root["duration"], file, "'duration'", "seconds");
+    ANNBENCH_CHECK(config.duration > 0 && config.duration <= 3600,
+                   "{}: 'duration' must be in (0, 3600] seconds, got {}",
+                   where(file, root["duration"]), config.duration);
   }
   if (root["queries"]) {
     const auto queries = decode<std::int64_t>(root["queries"], file, "'queries'", "an integer");

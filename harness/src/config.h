@@ -16,7 +16,11 @@
 //
 // `build` and `search` may also be lists of such maps (groups), expanded one after the other.
 // `mode: range` (default `knn`) runs range search instead, at the radius of each dataset's range
-// ground truth (no `k`); only modules with kCapRangeSearch can serve it.
+// ground truth (no `k`); only modules with kCapRangeSearch can serve it. `mode: streaming` with
+// `runbook: FILE` replays a runbook of inserts, deletes and replaces, searching at its search
+// steps (runbook.h); only modules with kCapInsert (and kCapDelete when the runbook deletes).
+// `mode: concurrent` with `clients: [1, 2, 4]` and `duration: SECONDS` has that many threads
+// query one index back to back (track_concurrent.cpp).
 // An entry may put a dimension-reduction stage in front of its module with `pca: {dim: ...}` or
 // `random_projection: {dim: ..., kind: gaussian|sparse}` (transform_stage.h); lists expand
 // like build parameters.
@@ -51,8 +55,11 @@ struct AlgorithmEntry {
 struct SweepConfig {
   std::filesystem::path file;
   std::vector<std::string> datasets;
-  std::string mode = "knn";             // the track (track.h): knn, range
-  std::vector<std::size_t> counts{10};  // k values (knn mode)
+  std::string mode = "knn";              // the track (track.h): knn, range, streaming, concurrent
+  std::filesystem::path runbook;         // mode: streaming
+  std::vector<int> clients{1, 2, 4, 8};  // mode: concurrent: client threads per run
+  double duration = 5;                   // mode: concurrent: seconds per run
+  std::vector<std::size_t> counts{10};   // k values (knn mode)
   int runs = 3;
   std::size_t queries = 0;  // 0 = all test queries
   bool single = true;       // single-query mode (each query timed alone)

@@ -25,6 +25,9 @@ commands:
   compare RESULTS --baseline-algorithm NAME [...]
                                best QPS at recall thresholds vs a baseline (Markdown)
   check RESULTS --baseline F   regression gate: recall, distance counts, QPS relative to brute force
+  check --ab BASE_REF          speed gate: BASE_REF and this build, interleaved on this machine
+  runbook make|groundtruth|check ...
+                               streaming runbooks (mode: streaming)
   report RESULTS [--out F]     one self-contained HTML page: plots, run table, reproducibility
   export RESULTS [--out F]     every run of every dataset in one CSV (default RESULTS/all_runs.csv)
 
@@ -54,6 +57,7 @@ int main(int argc, char** argv) {
     if (command == "check") return annbench::check_command(args);
     if (command == "report") return annbench::report_command(args);
     if (command == "export") return annbench::export_command(args);
+    if (command == "runbook") return annbench::runbook_command(args);
     fmt::print(stderr, "annbench: unknown command '{}'\n\n{}", command, kUsage);
     return 2;
   } catch (const annbench::Error& error) {

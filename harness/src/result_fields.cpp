@@ -60,6 +60,12 @@ const std::array kFields = std::to_array<ResultField>({
     {"range_ap", FieldType::Real, "range_ap", kMeasured, &R::range_ap},
     {"library", FieldType::Text, "library", kIdentity, &R::library},
     {"hostname", FieldType::Text, "hostname", kIdentity, &R::hostname},
+    {"runbook", FieldType::Text, "runbook", kIdentity, &R::runbook},
+    {"clients", FieldType::Integer, "clients", kIdentity, &R::clients},
+    {"min_recall", FieldType::Real, "min_recall", kMeasured, &R::min_recall},
+    {"update_s", FieldType::Real, "update_s", kMeasured, &R::update_s},
+    {"insert_per_s", FieldType::Real, "insert_per_s", kMeasured, &R::insert_per_s},
+    {"delete_per_s", FieldType::Real, "delete_per_s", kMeasured, &R::delete_per_s},
     // Attributes of the run files only.
     {"module", FieldType::Text, "module", kInHdf5 | kInFailed, &R::module},
     {"distance", FieldType::Text, "distance", kInHdf5 | kInFailed, &R::distance},

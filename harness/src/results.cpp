@@ -63,7 +63,10 @@ void write_text_atomically(const fs::path& path, const std::string& text) {
 
 std::string mode_folder(const RunRecord& r) {
   // {} prints the shortest text that reads back as the same double.
-  return r.range_mode() ? fmt::format("range-{}", r.radius.value_or(0.0)) : std::to_string(r.count);
+  if (r.range_mode()) return fmt::format("range-{}", r.radius.value_or(0.0));
+  // Other tracks' runs never share a folder with k-NN runs of the same parameters.
+  if (r.mode != "knn" && !r.mode.empty()) return fmt::format("{}-{}", r.mode, r.count);
+  return std::to_string(r.count);
 }
 
 fs::path run_directory(const fs::path& root, const RunRecord& r) {
@@ -126,6 +129,8 @@ void write_run(const fs::path& root, const RunRecord& r) {
           field.member);
     }
     file.write_floats("times", r.times.data(), r.times.size(), 0);
+    for (const auto& [name, values] : r.series)
+      file.write_floats(name, values.data(), values.size(), 0);
     if (r.range_mode()) {
       ANNBENCH_CHECK(r.range_lims.size() == r.queries + 1 &&
                          r.range_lims.back() <=

@@ -55,6 +55,16 @@ struct RunRecord {
   // Range runs: big-ann-benchmarks' range recall and AP (metrics.h); `recall` repeats
   // range_recall so that tools ranking runs by recall (compare, check, plots) work unchanged.
   std::optional<double> range_recall, range_ap;
+  // Streaming runs: `recall` is the mean recall over the runbook's search steps (big-ann's
+  // ranking figure), `qps` over all their queries; update_s is the time spent in add/remove,
+  // insert_per_s and delete_per_s their throughput (vectors per second).
+  std::string runbook;  // file
+  // Concurrent runs: client threads sending queries back to back.
+  std::optional<double> clients;
+  std::optional<double> min_recall, update_s, insert_per_s, delete_per_s;
+  // Per-step curves (streaming): name -> one value per step, written as datasets of the run's
+  // .hdf5 (not read back by read_run_summary).
+  std::vector<std::pair<std::string, std::vector<float>>> series;
   // A pca / random_projection stage in front of the module: what it did and its share of
   // build_time (empty / 0 without one).
   std::string transform;
@@ -72,7 +82,8 @@ struct RunRecord {
   std::vector<float> range_distances;  // dataset metric
 };
 
-// The folder between dataset and algorithm: "<k>", or "range-<radius>" for range runs.
+// The folder between dataset and algorithm: "<k>" for k-NN runs, "range-<radius>" for range
+// runs, "<mode>-<k>" for the other tracks (streaming-10, concurrent-10).
 std::string mode_folder(const RunRecord& record);
 
 std::filesystem::path run_directory(const std::filesystem::path& root, const RunRecord& record);

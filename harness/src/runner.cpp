@@ -37,6 +37,9 @@ SweepSettings resolve_settings(const SweepConfig& config, const RunOptions& opti
       options.dataset ? std::vector<std::string>{*options.dataset} : config.datasets;
   settings.counts = options.counts.value_or(config.counts);
   settings.runs = options.runs.value_or(config.runs);
+  settings.runbook = config.runbook;
+  settings.clients = config.clients;
+  settings.duration = config.duration;
   settings.queries = options.queries.value_or(config.queries);
   settings.batch = options.batch.value_or(config.batch);
   settings.single = config.single || !settings.batch;
@@ -140,7 +143,11 @@ class SweepRunner {
       fail(refusal, pending.begin(), pending.end());
       return;
     }
-    measure_point(point, dataset, pending);
+    if (track_.shares_index()) {
+      measure_together(point, dataset, pending);
+    } else {
+      measure_point(point, dataset, pending);
+    }
   }
 
   const SweepOutcome& outcome() const { return outcome_; }
@@ -242,6 +249,30 @@ class SweepRunner {
         fail(fmt::format("search failed: {}", error.what()), it, it + 1);
       }
       if (!options_.quiet && r.ok) print_progress(r);
+    }
+    std::fflush(stdout);
+  }
+
+  void measure_together(const BuildPoint& point, const Dataset& dataset,
+                        std::vector<PlannedRun>& pending) {
+    try {
+      omp_set_num_threads(settings_.threads);
+      track_.measure_together(*point.module->info, point, dataset, pending, settings_);
+    } catch (const std::exception& error) {
+      fail(fmt::format("{} run failed: {}", track_.name(), error.what()), pending.begin(),
+           pending.end());
+      return;
+    }
+    for (auto it = pending.begin(); it != pending.end(); ++it) {
+      RunRecord& r = it->record;
+      if (!r.ok) {
+        fail(r.error.empty() ? std::string("no result") : r.error, it, it + 1);
+        continue;
+      }
+      r.timestamp = utc_timestamp();
+      write_run(options_.results_root, r);
+      ++outcome_.runs_done;
+      if (!options_.quiet) print_progress(r);
     }
     std::fflush(stdout);
   }

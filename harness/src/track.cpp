@@ -15,11 +15,13 @@ namespace annbench {
 // Each track_*.cpp defines one of these.
 const Track& knn_track();
 const Track& range_track();
+const Track& streaming_track();
+const Track& concurrent_track();
 
 namespace {
 
 std::vector<const Track*> all_tracks() {
-  return {&knn_track(), &range_track()};
+  return {&knn_track(), &range_track(), &streaming_track(), &concurrent_track()};
 }
 
 }  // namespace

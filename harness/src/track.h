@@ -26,10 +26,13 @@ struct SweepSettings {
   std::vector<std::string> datasets;
   std::vector<std::size_t> counts;  // k values (tracks without k ignore them)
   int runs = 3;
-  std::size_t queries = 0;  // 0 = all
-  bool single = true;       // single-query mode
-  bool batch = false;       // batch mode
-  int threads = 1;          // build and batch threads (resolved: never 0)
+  std::size_t queries = 0;        // 0 = all
+  bool single = true;             // single-query mode
+  bool batch = false;             // batch mode
+  int threads = 1;                // build and batch threads (resolved: never 0)
+  std::filesystem::path runbook;  // mode: streaming
+  std::vector<int> clients;       // mode: concurrent
+  double duration = 5;            // mode: concurrent, seconds
 };
 
 // One run of a build point, before it is measured: its record carries the identity (dataset,
@@ -79,6 +82,21 @@ class Track {
   virtual void measure(const Index& index, const Dataset& dataset, RunRecord& record,
                        const SweepSettings& settings) const = 0;
 
+  // Tracks whose runs share one index that changes while they are measured (streaming) make
+  // the index themselves and measure every run of the build point in one pass: they fill each
+  // record (ok, or ok = false with its error). Throwing fails every run. The runner calls
+  // measure() instead when shares_index() is false.
+  virtual bool shares_index() const { return false; }
+  virtual void measure_together(const ModuleInfo& info, const BuildPoint& point,
+                                const Dataset& dataset, std::vector<PlannedRun>& runs,
+                                const SweepSettings& settings) const {
+    (void)info;
+    (void)point;
+    (void)dataset;
+    (void)runs;
+    (void)settings;
+  }
+
   // The quality part of a progress line, e.g. "k=10: recall 0.9523".
   virtual std::string progress(const RunRecord& record) const = 0;
 };
@@ -87,6 +105,12 @@ class Track {
 const Track& find_track(std::string_view name);
 // Names of every track, for messages.
 std::vector<std::string_view> track_names();
+
+// For tracks scoring k-NN answers (Q × k results, -1 padded) against the dataset's ground
+// truth: fills the record's neighbours, recomputed distances and quality figures (not speed).
+// Throws when an id is not a row of train.
+void score_neighbors(RunRecord& record, const std::vector<Neighbor>& results,
+                     const Dataset& dataset, std::size_t k);
 
 // For tracks: one run per search point × count × (single, batch) mode as the settings ask.
 std::vector<PlannedRun> plan_search_points(const RunRecord& prototype, const BuildPoint& point,

@@ -43,37 +43,9 @@ Measurement measure_batch(const Index& index, const FloatMatrix& queries, std::s
       reset_neighbors);
 }
 
-// Fills the record's per-query data and metrics from a measurement. Throws when the module
-// returned ids that are not rows of train.
 void score(RunRecord& record, const Measurement& m, const Dataset& dataset, std::size_t k) {
-  const std::size_t q_count = dataset.test.rows();
-  const std::size_t n = dataset.train.rows();
-  record.neighbors = IdMatrix(q_count, k, -1);
-  record.distances = FloatMatrix(q_count, k, std::numeric_limits<float>::infinity());
-  std::size_t returned = 0;
-  for (std::size_t q = 0; q < q_count; ++q) {
-    for (std::size_t j = 0; j < k; ++j) {
-      const std::int64_t id = m.results[q * k + j].id;
-      if (id == -1) continue;
-      ANNBENCH_CHECK(id >= 0 && static_cast<std::size_t>(id) < n,
-                     "module returned id {} for query {}, outside the {} train vectors", id, q, n);
-      ++returned;
-      record.neighbors(q, j) = static_cast<std::int32_t>(id);
-      record.distances(q, j) = static_cast<float>(
-          exact_distance(dataset.metric, dataset.test.row(q),
-                         dataset.train.row(static_cast<std::size_t>(id)), dataset.dim()));
-    }
-  }
-  const QualityMetrics quality =
-      compute_quality(dataset.distances, record.neighbors, record.distances, k);
-  record.recall = quality.recall;
-  record.epsilon_recall = quality.epsilon_recall;
-  record.largeepsilon_recall = quality.largeepsilon_recall;
-  record.rel = quality.rel;
-  record.duplicate_ids = quality.duplicate_ids;
+  score_neighbors(record, m.results, dataset, k);
   record_speed(record, m);
-  record.candidates = static_cast<double>(returned) / static_cast<double>(q_count);
-  record.ok = true;
 }
 
 class KnnTrack final : public Track {
@@ -132,6 +104,37 @@ class KnnTrack final : public Track {
 };
 
 }  // namespace
+
+void score_neighbors(RunRecord& record, const std::vector<Neighbor>& results,
+                     const Dataset& dataset, std::size_t k) {
+  const std::size_t q_count = dataset.test.rows();
+  const std::size_t n = dataset.train.rows();
+  record.neighbors = IdMatrix(q_count, k, -1);
+  record.distances = FloatMatrix(q_count, k, std::numeric_limits<float>::infinity());
+  std::size_t returned = 0;
+  for (std::size_t q = 0; q < q_count; ++q) {
+    for (std::size_t j = 0; j < k; ++j) {
+      const std::int64_t id = results[q * k + j].id;
+      if (id == -1) continue;
+      ANNBENCH_CHECK(id >= 0 && static_cast<std::size_t>(id) < n,
+                     "module returned id {} for query {}, outside the {} train vectors", id, q, n);
+      ++returned;
+      record.neighbors(q, j) = static_cast<std::int32_t>(id);
+      record.distances(q, j) = static_cast<float>(
+          exact_distance(dataset.metric, dataset.test.row(q),
+                         dataset.train.row(static_cast<std::size_t>(id)), dataset.dim()));
+    }
+  }
+  const QualityMetrics quality =
+      compute_quality(dataset.distances, record.neighbors, record.distances, k);
+  record.recall = quality.recall;
+  record.epsilon_recall = quality.epsilon_recall;
+  record.largeepsilon_recall = quality.largeepsilon_recall;
+  record.rel = quality.rel;
+  record.duplicate_ids = quality.duplicate_ids;
+  record.candidates = static_cast<double>(returned) / static_cast<double>(q_count);
+  record.ok = true;
+}
 
 const Track& knn_track() {
   static const KnnTrack track;

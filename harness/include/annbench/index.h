@@ -6,6 +6,10 @@
 //   { set_search_params(p) -> search / search_batch many times } for each search point.
 // set_search_params is never called concurrently with searches; search and search_batch may be
 // called from several threads at once and must be safe to do so.
+//
+// Streaming (modules declaring kCapInsert / kCapDelete): create -> build(zero rows) ->
+// { add / remove / set_search_params + searches } in any order. Ids are then the dataset's
+// train-row ids given to add(), not positions; after build(base) they are base row positions.
 
 #include <annbench/error.h>
 #include <annbench/matrix.h>
@@ -16,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 namespace annbench {
@@ -56,6 +61,24 @@ class Index {
     (void)radius;
     (void)out;
     ANNBENCH_FAIL("this module does not support range search");
+  }
+
+  // Inserts vectors (n × dim, row-major) under `ids` (n distinct ids, none of them live in the
+  // index); searches return these ids. Valid during the call only: copy what you keep. Called
+  // only on modules declaring kCapInsert, never concurrently with searches or other updates,
+  // with as many OpenMP threads as the harness has set. A module that trains (k-means, product
+  // quantizers) trains on the first add() when build() was given zero rows.
+  virtual void add(std::span<const std::int64_t> ids, MatrixView vectors) {
+    (void)ids;
+    (void)vectors;
+    ANNBENCH_FAIL("this module does not support insertion");
+  }
+
+  // Removes live ids: later searches never return them. kCapDelete only; same calling rules
+  // as add(). Re-adding a removed id is allowed.
+  virtual void remove(std::span<const std::int64_t> ids) {
+    (void)ids;
+    ANNBENCH_FAIL("this module does not support deletion");
   }
 
   // Bytes the index needs to answer queries, including referenced base vectors.

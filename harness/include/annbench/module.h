@@ -23,13 +23,16 @@ namespace annbench {
 
 // 2: Index::range_search and kCapRangeSearch.
 // 3: ModuleInfo::library.
-inline constexpr std::uint32_t kAbiVersion = 3;
+// 4: Index::add / Index::remove, kCapInsert and kCapDelete.
+inline constexpr std::uint32_t kAbiVersion = 4;
 
 // Capability bits: what the harness may rely on beyond the Index basics.
 enum Capability : std::uint32_t {
   kCapNativeBatch = 1u << 0,  // search_batch is faster than a loop over search
   kCapSaveLoad = 1u << 1,     // reserved: index files with magic, version, checksum
   kCapRangeSearch = 1u << 2,  // range_search is implemented
+  kCapInsert = 1u << 3,       // add() is implemented (streaming track)
+  kCapDelete = 1u << 4,       // remove() is implemented (streaming track)
 };
 
 using IndexFactory = std::unique_ptr<Index> (*)(Metric metric, std::size_t dim,

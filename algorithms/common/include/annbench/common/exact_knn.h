@@ -38,6 +38,7 @@ class ExactKnn {
   Metric metric() const { return metric_; }
   std::size_t size() const { return base_.rows; }
   std::size_t dim() const { return base_.dim; }
+  MatrixView base() const { return base_; }
 
   // query: dim floats. out: k slots, nearest first, distance = exact_distance(metric) as float;
   // slots past size() get id -1 and +inf. Thread-safe. Single-threaded per call.
