@@ -365,6 +365,34 @@ class PlotCliTest(unittest.TestCase):
             self.assertIn("--format", p.stderr)
 
 
+class StreamingPlotTest(unittest.TestCase):
+    def test_steps_plot_beside_the_pareto_plots(self):
+        import h5py
+        with tempfile.TemporaryDirectory() as tmp:
+            res, out = os.path.join(tmp, "results"), os.path.join(tmp, "out")
+            rows = []
+            for i, algo in enumerate(("hnsw", "bruteforce")):
+                rel = "ds/streaming-10/%s/run.hdf5" % algo
+                os.makedirs(os.path.join(res, os.path.dirname(rel)))
+                with h5py.File(os.path.join(res, rel), "w") as f:
+                    f["step"] = [2.0, 5.0, 8.0]
+                    f["step_recall"] = [0.95 - 0.02 * i, 0.93, 0.94]
+                    f["step_qps"] = [5000.0 / (i + 1), 4500.0, 4800.0]
+                rows.append(base_row("ds", algo, i, mode="streaming", result_file=rel))
+            rows.append(base_row("ds", "hnsw", 5))  # a k-NN run of the same dataset and k
+            write_summary(res, "ds", rows)
+            p = run_plot(res, "--format", "svg", "--out", out)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            steps = os.path.join(out, "ds-k10-streaming-steps.svg")
+            self.assertIn(steps, p.stdout.split())
+            with open(steps, encoding="utf-8") as f:
+                svg = f.read()
+            self.assertIn("<!-- hnsw ef=10 -->", svg)  # one line per run, labelled
+            # Streaming and k-NN runs are not drawn on one recall-QPS plot.
+            self.assertIn(os.path.join(out, "ds_streaming-k10-recall-qps.svg"), p.stdout.split())
+            self.assertIn(os.path.join(out, "ds-k10-recall-qps.svg"), p.stdout.split())
+
+
 class FeatureSpacesTest(unittest.TestCase):
     """plots/feature_spaces.py: one Pareto curve per (dataset, algorithm) on one figure."""
 
