@@ -135,15 +135,15 @@ TEST(Runbook, GeneratorsAreValidAndDeterministic) {
     });
     EXPECT_EQ(live_at_end, 300u) << kind;
   }
-  RunbookRecipe sliding{"sliding-window", 300, 50, 4, 1};
+  RunbookRecipe sliding{"sliding-window", 300, 50, 4, 1, {}};
   // The sliding window deletes the oldest slice each round.
   EXPECT_THAT(make_runbook(sliding, "tiny", 500),
               HasSubstr("3: {operation: delete, start: 0, end: 50}"));
   EXPECT_THAT(make_runbook(sliding, "tiny", 500),
               HasSubstr("6: {operation: delete, start: 50, end: 100}"));
-  RunbookRecipe too_long{"sliding-window", 300, 50, 5, 1};
+  RunbookRecipe too_long{"sliding-window", 300, 50, 5, 1, {}};
   EXPECT_THROW(make_runbook(too_long, "tiny", 500), Error);
-  RunbookRecipe unknown{"clustered-by-magic", 300, 50, 1, 1};
+  RunbookRecipe unknown{"clustered-by-magic", 300, 50, 1, 1, {}};
   EXPECT_THROW(make_runbook(unknown, "tiny", 500), Error);
 }
 
@@ -264,6 +264,37 @@ TEST_F(StreamingSweep, ModulesThatCannotUpdateFailNamingTheCapability) {
       fs::directory_iterator(root_ / "results/tiny/streaming-10/kdtree")->path().filename());
   EXPECT_FALSE(kdtree.ok);
   EXPECT_THAT(kdtree.error, HasSubstr("no kCapInsert"));
+}
+
+TEST_F(StreamingSweep, ClusteredDatasetKeepsItsGroundTruthAndTheRunbookCoversIt) {
+  const fs::path clustered = root_ / "tiny-clustered4.hdf5";
+  const std::vector<std::size_t> ends = write_clustered_dataset(dataset_, 4, 3, clustered);
+  ASSERT_EQ(ends.size(), 4u);
+  EXPECT_EQ(ends.back(), 600u);
+  const Dataset original = load_dataset(dataset_);
+  const Dataset sorted = load_dataset(clustered);
+  // The stored neighbours, renumbered, are still exact for the reordered rows.
+  const GroundTruth exact =
+      compute_ground_truth(sorted.train.view(), sorted.test.view(), Metric::L2, 20);
+  for (std::size_t i = 0; i < exact.neighbors.size(); ++i) {
+    EXPECT_NEAR(sorted.distances.data()[i], exact.distances.data()[i], 1e-4);
+    EXPECT_EQ(sorted.neighbors.data()[i], exact.neighbors.data()[i]) << i;
+  }
+  // A permutation of the rows: their sum is unchanged.
+  double sum_original = 0, sum_sorted = 0;
+  for (std::size_t i = 0; i < original.train.size(); ++i) {
+    sum_original += original.train.data()[i];
+    sum_sorted += sorted.train.data()[i];
+  }
+  EXPECT_NEAR(sum_original, sum_sorted, 1e-2);
+  RunbookRecipe recipe;
+  recipe.kind = "clustered";
+  recipe.cluster_ends = ends;
+  const Runbook book =
+      parse_runbook(make_runbook(recipe, sorted.name, 600), "c.yaml", sorted.name, 600);
+  EXPECT_EQ(book.search_steps(), 4u);
+  EXPECT_EQ(book.steps.back().op, RunbookStep::Op::Search);
+  EXPECT_EQ(book.steps[book.steps.size() - 2].end, 600u);
 }
 
 TEST_F(StreamingSweep, ConfigErrors) {

@@ -19,6 +19,9 @@ namespace {
 constexpr const char* kUsage =
     "annbench runbook make DATASET --kind sliding-window|expiring --window N --batch B "
     "--rounds R [--seed S] --out FILE\n"
+    "annbench runbook make DATASET --kind clustered --clusters C [--seed S] --out FILE "
+    "[--dataset-out FILE]   (also writes DATASET ordered by k-means cluster, default "
+    "<dataset>-clustered<C>.hdf5 beside it, which the runbook is for)\n"
     "annbench runbook groundtruth DATASET RUNBOOK   (per-search-step exact top-100, in a "
     "sidecar file beside the dataset)\n"
     "annbench runbook check DATASET RUNBOOK         (validates every step against the dataset)";
@@ -38,20 +41,32 @@ Dataset load_train(const std::filesystem::path& path) {
 }
 
 int make(const std::vector<std::string>& argv) {
-  const Args args(argv, {"kind", "window", "batch", "rounds", "seed", "out"}, {},
-                  "annbench runbook make");
+  const Args args(argv,
+                  {"kind", "window", "batch", "rounds", "seed", "out", "clusters", "dataset-out"},
+                  {}, "annbench runbook make");
   args.expect_positionals(1, 1, kUsage);
-  const auto path = resolve_dataset(args.positionals()[0]);
-  const Dataset dataset = load_train(path);
+  auto path = resolve_dataset(args.positionals()[0]);
   RunbookRecipe recipe;
   recipe.kind = args.get_or("kind", "");
   ANNBENCH_CHECK(!recipe.kind.empty(), "annbench runbook make: --kind is required\n{}", kUsage);
-  recipe.window = positive(args, "window");
-  recipe.batch = positive(args, "batch");
-  recipe.rounds = positive(args, "rounds");
   recipe.seed = static_cast<std::uint64_t>(args.get_int_or("seed", 1));
   const auto out = args.get("out");
   ANNBENCH_CHECK(out.has_value(), "annbench runbook make: --out FILE is required\n{}", kUsage);
+  if (recipe.kind == "clustered") {
+    const std::size_t clusters = positive(args, "clusters");
+    std::filesystem::path stem = path;
+    stem.replace_extension();
+    const std::filesystem::path clustered =
+        args.get_or("dataset-out", fmt::format("{}-clustered{}.hdf5", stem.string(), clusters));
+    recipe.cluster_ends = write_clustered_dataset(path, clusters, recipe.seed, clustered);
+    fmt::print("wrote {} (train rows ordered by k-means cluster)\n", clustered.string());
+    path = clustered;
+  } else {
+    recipe.window = positive(args, "window");
+    recipe.batch = positive(args, "batch");
+    recipe.rounds = positive(args, "rounds");
+  }
+  const Dataset dataset = load_train(path);
   const std::string text = make_runbook(recipe, dataset.name, dataset.train.rows());
   // What is written must be what load_runbook accepts.
   const Runbook runbook = parse_runbook(text, *out, dataset.name, dataset.train.rows());

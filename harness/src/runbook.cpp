@@ -1,5 +1,6 @@
 #include "runbook.h"
 
+#include <annbench/common/kmeans.h>
 #include <annbench/datasets/groundtruth.h>
 #include <annbench/datasets/hdf5.h>
 #include <annbench/error.h>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <random>
 #include <set>
 #include <sstream>
@@ -308,8 +310,24 @@ std::vector<StepGroundTruth> step_ground_truth(const fs::path& dataset_file, con
 
 std::string make_runbook(const RunbookRecipe& recipe, const std::string& dataset,
                          std::size_t train_rows) {
+  if (recipe.kind == "clustered") {
+    ANNBENCH_CHECK(!recipe.cluster_ends.empty() && recipe.cluster_ends.back() == train_rows,
+                   "runbook: clustered needs cluster ends covering the {} train rows", train_rows);
+    std::string text = fmt::format(
+        "# annbench runbook make --kind clustered --clusters {} --seed {}\n{}:\n  max_pts: {}\n",
+        recipe.cluster_ends.size(), recipe.seed, dataset, train_rows);
+    std::size_t start = 0, step = 0;
+    for (const std::size_t end : recipe.cluster_ends) {
+      if (end == start) continue;  // an empty cluster
+      text += fmt::format("  {}: {{operation: insert, start: {}, end: {}}}\n", ++step, start, end);
+      text += fmt::format("  {}: {{operation: search}}\n", ++step);
+      start = end;
+    }
+    return text;
+  }
   ANNBENCH_CHECK(recipe.kind == "sliding-window" || recipe.kind == "expiring",
-                 "runbook kind must be sliding-window or expiring, got '{}'", recipe.kind);
+                 "runbook kind must be sliding-window, expiring or clustered, got '{}'",
+                 recipe.kind);
   ANNBENCH_CHECK(recipe.window > 0 && recipe.batch > 0 && recipe.batch <= recipe.window,
                  "runbook: need 0 < batch ({}) <= window ({})", recipe.batch, recipe.window);
   const std::size_t needed = recipe.window + recipe.rounds * recipe.batch;
@@ -343,6 +361,53 @@ std::string make_runbook(const RunbookRecipe& recipe, const std::string& dataset
     emit("operation: search");
   }
   return text;
+}
+
+}  // namespace annbench
+
+namespace annbench {
+
+std::vector<std::size_t> write_clustered_dataset(const fs::path& dataset_file, std::size_t clusters,
+                                                 std::uint64_t seed, const fs::path& out) {
+  const Dataset dataset = load_dataset(dataset_file);
+  const std::size_t n = dataset.train.rows();
+  const std::size_t dim = dataset.dim();
+  ANNBENCH_CHECK(clusters >= 1 && clusters <= n, "runbook: --clusters must be in 1..{}, got {}", n,
+                 clusters);
+  KMeansParams params;
+  params.k = clusters;
+  params.seed = seed;
+  const KMeansResult trained = kmeans(dataset.train.view(), params);
+  std::vector<std::uint32_t> labels(n);
+  nearest_centroids(dataset.train.view(), trained.centroids.view(), false, labels.data());
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return labels[a] < labels[b]; });
+  std::vector<std::int32_t> new_id(n);
+  FloatMatrix train(n, dim);
+  for (std::size_t i = 0; i < n; ++i) {
+    new_id[order[i]] = static_cast<std::int32_t>(i);
+    std::copy(dataset.train.row(order[i]), dataset.train.row(order[i]) + dim, train.row(i));
+  }
+  IdMatrix neighbors(dataset.neighbors.rows(), dataset.neighbors.cols());
+  for (std::size_t i = 0; i < dataset.neighbors.size(); ++i) {
+    const std::int32_t id = dataset.neighbors.data()[i];
+    neighbors.data()[i] = id < 0 ? id : new_id[static_cast<std::size_t>(id)];
+  }
+  FloatMatrix test(dataset.test.rows(), dim);
+  std::copy(dataset.test.data(), dataset.test.data() + dataset.test.size(), test.data());
+  FloatMatrix distances(dataset.distances.rows(), dataset.distances.cols());
+  std::copy(dataset.distances.data(), dataset.distances.data() + dataset.distances.size(),
+            distances.data());
+  write_dataset(out, dataset.metric, train, test, neighbors, distances,
+                {{"clustered_from", dataset.name},
+                 {"clustered_by", fmt::format("k-means, {} clusters, seed {}", clusters, seed)}});
+  std::vector<std::size_t> ends(clusters, 0);
+  for (std::size_t i = 0; i < n; ++i) ends[labels[order[i]]] = i + 1;
+  // An empty cluster ends where the previous one did.
+  for (std::size_t c = 1; c < clusters; ++c) ends[c] = std::max(ends[c], ends[c - 1]);
+  return ends;
 }
 
 }  // namespace annbench

@@ -102,14 +102,35 @@ std::vector<StepGroundTruth> step_ground_truth(const std::filesystem::path& data
                                                bool quiet);
 
 // Runbook generators (seeded, deterministic), written in the layout above.
+//   sliding-window: insert a window, then each round deletes the oldest batch and inserts the
+//                   next one; a search after the first insert and after each round.
+//   expiring:       the same, but each round deletes a batch drawn at random from the live ones.
+//   clustered:      inserts the rows cluster by cluster (cluster_ends: the end row of each
+//                   cluster in a dataset ordered by cluster), a search after each: the order
+//                   msturing-30M-clustered has, hard for graphs and inverted lists.
 struct RunbookRecipe {
-  std::string kind;        // sliding-window | expiring
+  std::string kind;
   std::size_t window = 0;  // live points after the first insert
   std::size_t batch = 0;   // points replaced per round
   std::size_t rounds = 0;
-  std::uint64_t seed = 1;  // expiring: which slices are deleted
+  std::uint64_t seed = 1;                 // expiring: which slices are deleted; clustered: k-means
+  std::vector<std::size_t> cluster_ends;  // clustered
 };
 std::string make_runbook(const RunbookRecipe& recipe, const std::string& dataset,
                          std::size_t train_rows);
+
+// For the clustered runbook: a copy of a dataset file with its train rows ordered by k-means
+// cluster (seeded; ground-truth ids renumbered to match, test unchanged), written to `out`.
+// Returns each cluster's end row.
+std::vector<std::size_t> write_clustered_dataset(const std::filesystem::path& dataset_file,
+                                                 std::size_t clusters, std::uint64_t seed,
+                                                 const std::filesystem::path& out);
+
+// For the clustered runbook: a copy of a dataset file with its train rows ordered by k-means
+// cluster (seeded; ground-truth ids renumbered to match, test unchanged), written to `out`.
+// Returns each cluster's end row.
+std::vector<std::size_t> write_clustered_dataset(const std::filesystem::path& dataset_file,
+                                                 std::size_t clusters, std::uint64_t seed,
+                                                 const std::filesystem::path& out);
 
 }  // namespace annbench
