@@ -58,6 +58,24 @@ class CliTest : public ::testing::Test {
   fs::path dir_;
 };
 
+TEST_F(CliTest, EverySubcommandHasHelp) {
+  for (const char* command :
+       {"dataset convert", "dataset synthetic", "dataset slice", "dataset prepare", "groundtruth",
+        "modules", "compare", "check", "runbook make", "runbook groundtruth"}) {
+    const Outcome outcome = annbench(std::string(command) + " --help");
+    EXPECT_EQ(outcome.exit_code, 0) << command << ": " << outcome.output;
+    EXPECT_THAT(outcome.output, HasSubstr("usage")) << command;
+  }
+  // The dataset usage describes each subcommand under its own line.
+  const Outcome dataset = annbench("dataset --help");
+  EXPECT_EQ(dataset.exit_code, 0);
+  const auto synthetic = dataset.output.find("synthetic --n");
+  const auto blobs = dataset.output.find("Gaussian-blob");
+  const auto slice = dataset.output.find("slice NAME|FILE");
+  EXPECT_LT(synthetic, blobs);
+  EXPECT_LT(blobs, slice);
+}
+
 TEST_F(CliTest, MissingConfigIsAnErrorNamingTheFile) {
   const Outcome outcome = annbench("run nosuch.yaml");
   EXPECT_EQ(outcome.exit_code, 1);

@@ -138,6 +138,19 @@ TEST_F(RegistryTest, ResolveFindsPathsAndNames) {
   EXPECT_EQ(resolve_dataset("glove-25-angular"), dir_ / "data" / "glove-25-angular.hdf5");
 }
 
+TEST_F(RegistryTest, ANameIsNeverAFolderOfTheWorkingDirectory) {
+  // Running from a folder that holds results/<dataset>-like folders.
+  const fs::path cwd = fs::current_path();
+  fs::create_directories(dir_ / "work" / "glove-25-angular");
+  std::ofstream(dir_ / "data" / "glove-25-angular.hdf5") << "x";
+  fs::current_path(dir_ / "work");
+  const fs::path resolved = resolve_dataset("glove-25-angular");
+  const std::string directory_error = error_of([] { resolve_dataset("./glove-25-angular"); });
+  fs::current_path(cwd);
+  EXPECT_EQ(resolved, dir_ / "data" / "glove-25-angular.hdf5");
+  EXPECT_THAT(directory_error, HasSubstr("is a directory"));
+}
+
 TEST_F(RegistryTest, ResolveSaysHowToGetAMissingDataset) {
   EXPECT_THAT(error_of([] { resolve_dataset("random-xs-20-euclidean"); }),
               HasSubstr("run `annbench dataset prepare random-xs-20-euclidean`"));

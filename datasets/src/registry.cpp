@@ -268,15 +268,19 @@ bool can_prepare(std::string_view name) {
 fs::path resolve_dataset(std::string_view name_or_path) {
   std::error_code ec;
   const fs::path as_path(name_or_path);
-  if (fs::exists(as_path, ec)) return as_path;
   const std::string name(name_or_path);
+  // Only something that looks like a path is taken as one: a bare name is a dataset of the data
+  // directory, even when the working directory holds a folder of that name (a results tree).
+  const bool looks_like_path = name.find('/') != std::string::npos ||
+                               as_path.extension() == ".hdf5" || as_path.extension() == ".h5";
+  if (looks_like_path) {
+    ANNBENCH_CHECK(fs::exists(as_path, ec), "dataset file '{}' does not exist", name);
+    ANNBENCH_CHECK(!fs::is_directory(as_path, ec), "dataset '{}' is a directory, not a file", name);
+    return as_path;
+  }
   if (is_safe_name(name)) {
     const fs::path in_data_dir = dataset_file(name);
-    if (fs::exists(in_data_dir, ec)) return in_data_dir;
-  }
-  if (name.find('/') != std::string::npos || as_path.extension() == ".hdf5" ||
-      as_path.extension() == ".h5") {
-    ANNBENCH_FAIL("dataset file '{}' does not exist", name);
+    if (fs::is_regular_file(in_data_dir, ec)) return in_data_dir;
   }
   if (can_prepare(name)) {
     ANNBENCH_FAIL("dataset '{}' is not in {} yet: run `annbench dataset prepare {}`", name,

@@ -1,5 +1,7 @@
 #include "args.h"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstdlib>
 
@@ -15,8 +17,17 @@ std::string option_list(const std::set<std::string>& valued, const std::set<std:
 }  // namespace
 
 Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& valued,
-           const std::set<std::string>& flags, const std::string& command)
+           const std::set<std::string>& flags, const std::string& command, const std::string& usage)
     : command_(command) {
+  for (const auto& arg : argv) {
+    if (arg == "--help" || arg == "-h") {
+      if (usage.empty()) {
+        throw HelpRequested{fmt::format("usage: {} [options]\noptions: {}\n", command,
+                                        option_list(valued, flags))};
+      }
+      throw HelpRequested{usage.rfind("usage", 0) == 0 ? usage : "usage:\n" + usage};
+    }
+  }
   for (std::size_t i = 0; i < argv.size(); ++i) {
     const std::string& arg = argv[i];
     if (arg.size() < 3 || arg.rfind("--", 0) != 0) {

@@ -12,11 +12,19 @@
 
 namespace annbench {
 
+// Thrown for --help / -h: main() prints the text on stdout and exits 0.
+struct HelpRequested {
+  std::string text;
+};
+
 class Args {
  public:
   // valued: options that take a value; flags: options that don't. Names without dashes.
+  // --help or -h anywhere throws HelpRequested with `usage` (or, without one, the command and
+  // its accepted options).
   Args(const std::vector<std::string>& argv, const std::set<std::string>& valued,
-       const std::set<std::string>& flags, const std::string& command);
+       const std::set<std::string>& flags, const std::string& command,
+       const std::string& usage = "");
 
   bool flag(const std::string& name) const { return flags_.count(name) != 0; }
   std::optional<std::string> get(const std::string& name) const;

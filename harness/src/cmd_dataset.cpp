@@ -47,8 +47,10 @@ constexpr const char* kUsage = R"(usage: annbench dataset SUBCOMMAND ...
                                make a dataset from .fvecs/.bvecs/.ivecs/.npy/IDX(.gz) files,
                                computing exact ground truth
   synthetic --n N --queries Q --dim D --metric M --out FILE [--clusters C] [--seed S] [--k 100]
-  slice NAME|FILE --train N --queries Q --out FILE [--k 100]
                                Gaussian-blob dataset with exact ground truth
+  slice NAME|FILE --train N --queries Q --out FILE [--k 100]
+                               the first N train and Q test vectors, with exact ground truth
+                               for that subset
 
 data directory: $ANNBENCH_DATA_DIR, default ./data
 )";
@@ -141,7 +143,7 @@ int prepare_deep_features(const Args& args, const std::string& name,
 
 int prepare(const std::vector<std::string>& argv) {
   const Args args(argv, {"epochs", "seed", "threads", "train-images", "test-images", "out"},
-                  {"force"}, "annbench dataset prepare");
+                  {"force"}, "annbench dataset prepare", kUsage);
   args.expect_positionals(1, 1, "annbench dataset prepare NAME [--force]");
   const std::string& name = args.positionals()[0];
   if (const std::optional<DeepFeatureRecipe> recipe = parse_deep_feature_name(name))
@@ -167,7 +169,7 @@ int prepare(const std::vector<std::string>& argv) {
 }
 
 int fetch(const std::vector<std::string>& argv) {
-  const Args args(argv, {}, {}, "annbench dataset fetch");
+  const Args args(argv, {}, {}, "annbench dataset fetch", kUsage);
   args.expect_positionals(1, 1, "annbench dataset fetch NAME");
   fetch_dataset(args.positionals()[0]);
   return 0;
@@ -178,7 +180,7 @@ std::string count_or_unknown(std::size_t value) {
 }
 
 int list(const std::vector<std::string>& argv) {
-  const Args args(argv, {}, {}, "annbench dataset list");
+  const Args args(argv, {}, {}, "annbench dataset list", kUsage);
   args.expect_positionals(0, 0, "annbench dataset list");
   fmt::print("data directory: {}\n\n", data_dir().string());
   fmt::print("{:<30} {:>6} {:>10} {:>7}  {:<10} {}\n", "name", "dim", "train", "test", "distance",
@@ -216,7 +218,7 @@ std::string describe_attribute(const h5::File& file, const std::string& name) {
 }
 
 int info(const std::vector<std::string>& argv) {
-  const Args args(argv, {}, {}, "annbench dataset info");
+  const Args args(argv, {}, {}, "annbench dataset info", kUsage);
   args.expect_positionals(1, 1, "annbench dataset info FILE|NAME");
   const fs::path path = resolve_dataset(args.positionals()[0]);
   {
@@ -263,7 +265,8 @@ GroundTruth timed_ground_truth(const FloatMatrix& train, const FloatMatrix& test
 int convert(const std::vector<std::string>& argv) {
   constexpr const char* kConvertUsage =
       "annbench dataset convert --train FILE --test FILE --metric M --out OUT.hdf5 [--k 100]";
-  const Args args(argv, {"train", "test", "metric", "out", "k"}, {}, "annbench dataset convert");
+  const Args args(argv, {"train", "test", "metric", "out", "k"}, {}, "annbench dataset convert",
+                  kUsage);
   args.expect_positionals(0, 0, kConvertUsage);
   const fs::path train_file = required(args, "train", kConvertUsage);
   const fs::path test_file = required(args, "test", kConvertUsage);
@@ -289,7 +292,7 @@ int synthetic(const std::vector<std::string>& argv) {
       "annbench dataset synthetic --n N --queries Q --dim D --metric M --out FILE [--clusters C] "
       "[--seed S] [--k 100]";
   const Args args(argv, {"n", "queries", "dim", "metric", "clusters", "seed", "out", "k"}, {},
-                  "annbench dataset synthetic");
+                  "annbench dataset synthetic", kUsage);
   args.expect_positionals(0, 0, kSyntheticUsage);
   for (const char* name : {"n", "queries", "dim"}) required(args, name, kSyntheticUsage);
   const std::size_t n = positive(args, "n", 0);
@@ -315,7 +318,7 @@ int synthetic(const std::vector<std::string>& argv) {
 int slice(const std::vector<std::string>& argv) {
   constexpr const char* kSliceUsage =
       "annbench dataset slice NAME|FILE --train N --queries Q --out OUT.hdf5 [--k 100]";
-  const Args args(argv, {"train", "queries", "out", "k"}, {}, "annbench dataset slice");
+  const Args args(argv, {"train", "queries", "out", "k"}, {}, "annbench dataset slice", kUsage);
   args.expect_positionals(1, 1, kSliceUsage);
   for (const char* name : {"train", "queries"}) required(args, name, kSliceUsage);
   const std::size_t n = positive(args, "train", 0);

@@ -43,7 +43,7 @@ Dataset load_train(const std::filesystem::path& path) {
 int make(const std::vector<std::string>& argv) {
   const Args args(argv,
                   {"kind", "window", "batch", "rounds", "seed", "out", "clusters", "dataset-out"},
-                  {}, "annbench runbook make");
+                  {}, "annbench runbook make", kUsage);
   args.expect_positionals(1, 1, kUsage);
   auto path = resolve_dataset(args.positionals()[0]);
   RunbookRecipe recipe;
@@ -81,8 +81,8 @@ int make(const std::vector<std::string>& argv) {
 }
 
 int groundtruth_or_check(const std::vector<std::string>& argv, bool compute) {
-  const Args args(argv, {}, {},
-                  compute ? "annbench runbook groundtruth" : "annbench runbook check");
+  const Args args(argv, {}, {}, compute ? "annbench runbook groundtruth" : "annbench runbook check",
+                  kUsage);
   args.expect_positionals(2, 2, kUsage);
   const auto path = resolve_dataset(args.positionals()[0]);
   const Dataset dataset = load_train(path);

@@ -1,5 +1,6 @@
 // annbench: one native process that runs nearest-neighbour benchmark sweeps.
 
+#include "args.h"
 #include "commands.h"
 
 #include <annbench/error.h>
@@ -60,6 +61,10 @@ int main(int argc, char** argv) {
     if (command == "runbook") return annbench::runbook_command(args);
     fmt::print(stderr, "annbench: unknown command '{}'\n\n{}", command, kUsage);
     return 2;
+  } catch (const annbench::HelpRequested& help) {
+    std::fputs(help.text.c_str(), stdout);
+    if (!help.text.empty() && help.text.back() != '\n') std::fputs("\n", stdout);
+    return 0;
   } catch (const annbench::Error& error) {
     fmt::print(stderr, "annbench: error: {}\n", error.what());
     if (verbose && !error.where().empty()) fmt::print(stderr, "  (raised at {})\n", error.where());

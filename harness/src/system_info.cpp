@@ -1,28 +1,18 @@
 #include "system_info.h"
 
+#include "annbench_git.h"
+
 #include <unistd.h>
 
 #include <array>
 #include <chrono>
-#include <cstdio>
 #include <ctime>
 #include <fstream>
-#include <memory>
 #include <string>
 
 namespace annbench {
 
 namespace {
-
-std::string run_and_read(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) return {};
-  std::string out;
-  std::array<char, 256> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe.get()) != nullptr) out += buffer.data();
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
 
 // The model name alone does not tell CPUs apart (virtual machines report "AMD EPYC" for every
 // generation), and the speed gate trusts a committed baseline only on the same CPU: family,
@@ -55,13 +45,7 @@ std::string cpu_model() {
 
 SystemInfo gather() {
   SystemInfo info;
-  const std::string git = "git -C '" ANNBENCH_SOURCE_DIR "' ";
-  info.git_commit = run_and_read(git + "rev-parse HEAD 2>/dev/null");
-  if (info.git_commit.size() != 40) {
-    info.git_commit = "unknown";
-  } else if (!run_and_read(git + "status --porcelain --untracked-files=no 2>/dev/null").empty()) {
-    info.git_commit += "+dirty";
-  }
+  info.git_commit = ANNBENCH_GIT_COMMIT;  // recorded when this binary was built
   info.compiler = ANNBENCH_CXX_COMPILER;
   info.flags = ANNBENCH_CXX_FLAGS;
   info.cpu = cpu_model();
