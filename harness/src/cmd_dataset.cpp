@@ -48,9 +48,9 @@ constexpr const char* kUsage = R"(usage: annbench dataset SUBCOMMAND ...
                                computing exact ground truth
   synthetic --n N --queries Q --dim D --metric M --out FILE [--clusters C] [--seed S] [--k 100]
                                Gaussian-blob dataset with exact ground truth
-  slice NAME|FILE --train N --queries Q --out FILE [--k 100]
-                               the first N train and Q test vectors, with exact ground truth
-                               for that subset
+  slice NAME|FILE --train N --queries Q --out FILE [--from ROW] [--k 100]
+                               N train vectors from row ROW (default 0) and the first Q test
+                               vectors, with exact ground truth for that subset
 
 data directory: $ANNBENCH_DATA_DIR, default ./data
 )";
@@ -317,8 +317,10 @@ int synthetic(const std::vector<std::string>& argv) {
 // truth recomputed for that train subset (e.g. for CI on a slice of fashion-mnist).
 int slice(const std::vector<std::string>& argv) {
   constexpr const char* kSliceUsage =
-      "annbench dataset slice NAME|FILE --train N --queries Q --out OUT.hdf5 [--k 100]";
-  const Args args(argv, {"train", "queries", "out", "k"}, {}, "annbench dataset slice", kUsage);
+      "annbench dataset slice NAME|FILE --train N --queries Q --out OUT.hdf5 [--from ROW] "
+      "[--k 100]";
+  const Args args(argv, {"train", "queries", "out", "k", "from"}, {}, "annbench dataset slice",
+                  kUsage);
   args.expect_positionals(1, 1, kSliceUsage);
   for (const char* name : {"train", "queries"}) required(args, name, kSliceUsage);
   const std::size_t n = positive(args, "train", 0);
@@ -330,15 +332,19 @@ int slice(const std::vector<std::string>& argv) {
   options.max_queries = queries;
   options.require_ground_truth = false;
   const Dataset dataset = load_dataset(source, options);
-  ANNBENCH_CHECK(n <= dataset.train.rows() && queries <= dataset.test.rows(),
-                 "'{}' has {} train and {} test vectors; cannot slice {} and {}", source.string(),
-                 dataset.train.rows(), dataset.test.rows(), n, queries);
+  const long long from = args.get_int_or("from", 0);
+  ANNBENCH_CHECK(from >= 0, "annbench dataset slice: --from must be >= 0, got {}", from);
+  const auto first = static_cast<std::size_t>(from);
+  ANNBENCH_CHECK(first + n <= dataset.train.rows() && queries <= dataset.test.rows(),
+                 "'{}' has {} train and {} test vectors; cannot slice {} (from row {}) and {}",
+                 source.string(), dataset.train.rows(), dataset.test.rows(), n, first, queries);
   FloatMatrix train(n, dataset.dim());
-  std::copy(dataset.train.data(), dataset.train.data() + train.size(), train.data());
+  std::copy(dataset.train.row(first), dataset.train.row(first) + train.size(), train.data());
   const GroundTruth truth = timed_ground_truth(train, dataset.test, dataset.metric, k);
-  write_dataset(out, dataset.metric, train, dataset.test, truth.neighbors, truth.distances,
-                {{"source", source.filename().string()},
-                 {"slice", fmt::format("first {} train, first {} test", n, queries)}});
+  write_dataset(
+      out, dataset.metric, train, dataset.test, truth.neighbors, truth.distances,
+      {{"source", source.filename().string()},
+       {"slice", fmt::format("train rows [{}, {}), first {} test", first, first + n, queries)}});
   fmt::print("wrote {} ({} train, {} test)\n", out.string(), n, queries);
   return 0;
 }
