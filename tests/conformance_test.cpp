@@ -38,7 +38,8 @@ const ModuleRegistry& registry() {
 // Defaults sized for 60,000+ vectors (e.g. 1,024 k-means cells) that 400 points cannot fill.
 const std::map<std::string, std::map<std::string, ParamValue>> kSmallDataBuild = {
     {"ivf-flat", {{"nlist", std::int64_t{8}}}},
-    {"ivf-pq", {{"nlist", std::int64_t{8}}, {"m", std::int64_t{4}}}},
+    // 4-bit codes: the insert test's first add() (200 rows) must train 2^nbits centroids.
+    {"ivf-pq", {{"nlist", std::int64_t{8}}, {"m", std::int64_t{4}}, {"nbits", std::int64_t{4}}}},
     {"faiss-ivfflat", {{"nlist", std::int64_t{8}}}},
     {"faiss-ivfpq",
      {{"nlist", std::int64_t{8}}, {"m", std::int64_t{4}}, {"nbits", std::int64_t{4}}}},

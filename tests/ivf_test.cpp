@@ -1,7 +1,9 @@
 // ivf-flat and ivf-pq through the plugin loader, as the harness drives them: exact results when
 // every list is probed (and, for ivf-pq, everything re-ranked), recall rising with nprobe, PQ
 // reconstruction error falling as m grows, memory accounting, determinism, and clear errors on
-// bad input.
+// bad input. Streaming (add / remove): one add of the whole base equals the static build;
+// batches reach the static recall; removed ids never come back; re-added ids are found; ids are
+// the caller's; add() after a static build; errors.
 
 #include "naive_knn.h"
 #include "plugin_loader.h"
@@ -15,9 +17,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
+#include <map>
 #include <memory>
+#include <numeric>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -197,7 +203,8 @@ TEST(IvfPq, MemoryIsCodesIdsAndTables) {
       make("ivf-pq", Metric::L2, dim,
            params_of({{"nlist", std::int64_t{16}}, {"m", std::int64_t{8}}, {"precompute", false}}));
   index->build(base.view());
-  const std::size_t fixed = (nlist + 1) * sizeof(std::size_t) + nlist * dim * 4 + 256 * dim * 4;
+  // Per list: two vector headers (codes, labels).
+  const std::size_t fixed = nlist * 48 + nlist * dim * 4 + 256 * dim * 4;
   EXPECT_EQ(index->memory_bytes(), n * (m + 4) + fixed);
   auto full =
       make("ivf-pq", Metric::L2, dim,
@@ -267,6 +274,291 @@ TEST(Ivf, RejectsBadInputClearly) {
         set_search(*plain, "ivf-pq", params_of({{"rerank", std::int64_t{10}}}));
       },
       ThrowsMessage<Error>(HasSubstr("refine=true")));
+}
+
+// ---- Streaming ----
+
+// Rows [first, first + count) of base added under ids offset + row.
+void add_rows(Index& index, const FloatMatrix& base, std::size_t first, std::size_t count,
+              std::int64_t offset) {
+  std::vector<std::int64_t> ids(count);
+  std::iota(ids.begin(), ids.end(), offset + static_cast<std::int64_t>(first));
+  index.add(ids, MatrixView{base.row(first), count, base.cols()});
+}
+
+// The exact k nearest among the live rows (row r has id offset + r), with the caller's ids.
+std::vector<Neighbor> live_truth(const FloatMatrix& base, const std::vector<bool>& live,
+                                 MatrixView queries, Metric metric, std::size_t k,
+                                 std::int64_t offset, FloatMatrix* live_rows = nullptr,
+                                 std::vector<std::int64_t>* live_ids = nullptr) {
+  std::vector<std::int64_t> ids;
+  for (std::size_t r = 0; r < base.rows(); ++r)
+    if (live[r]) ids.push_back(offset + static_cast<std::int64_t>(r));
+  FloatMatrix rows(ids.size(), base.cols());
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    std::copy_n(base.row(static_cast<std::size_t>(ids[i] - offset)), base.cols(), rows.row(i));
+  std::vector<Neighbor> truth = naive_knn(rows.view(), queries, metric, k);
+  for (Neighbor& n : truth)
+    if (n.id >= 0) n.id = ids[static_cast<std::size_t>(n.id)];
+  if (live_rows != nullptr) *live_rows = std::move(rows);
+  if (live_ids != nullptr) *live_ids = ids;
+  return truth;
+}
+
+// expect_exact for ids offset + row.
+void expect_exact_ids(const std::vector<Neighbor>& got, const std::vector<Neighbor>& truth,
+                      const FloatMatrix& base, MatrixView queries, Metric metric, std::size_t k,
+                      std::int64_t offset, const std::string& what) {
+  std::vector<Neighbor> shifted = got, truth_rows = truth;
+  for (Neighbor& n : shifted)
+    if (n.id >= 0) n.id -= offset;
+  for (Neighbor& n : truth_rows)
+    if (n.id >= 0) n.id -= offset;
+  expect_exact(shifted, truth_rows, base.view(), queries, metric, k, what);
+}
+
+Params streaming_build(const std::string& module, std::int64_t nlist) {
+  Params build = params_of({{"nlist", nlist}});
+  if (module == "ivf-pq") {
+    build.set("m", std::int64_t{8});
+    build.set("refine", true);
+  }
+  return build;
+}
+
+// One add() of the whole base trains on the same vectors with the same seed and appends in row
+// order: the same index as build(base), with the caller's ids.
+TEST(IvfStreaming, OneAddOfEverythingEqualsTheStaticBuild) {
+  const FloatMatrix base = blobs(1500, 24, 12, 21);
+  const FloatMatrix queries = random_matrix(30, 24, 22, 0.0f, 3.0f);
+  for (const std::string module : {"ivf-flat", "ivf-pq"}) {
+    for (const Metric metric : kAllMetrics) {
+      const std::string what = module + " " + std::string(metric_name(metric));
+      auto fixed = make(module, metric, 24, streaming_build(module, 16));
+      fixed->build(base.view());
+      auto streamed = make(module, metric, 24, streaming_build(module, 16));
+      streamed->build(MatrixView{nullptr, 0, 24});
+      add_rows(*streamed, base, 0, base.rows(), 1000);
+      for (Index* index : {fixed.get(), streamed.get()})
+        set_search(*index, module, params_of({{"nprobe", std::int64_t{3}}}));
+      const auto a = search_all(*fixed, queries.view(), 10);
+      const auto b = search_all(*streamed, queries.view(), 10);
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        ASSERT_EQ(a[i].id < 0 ? -1 : a[i].id + 1000, b[i].id) << what << " at " << i;
+        ASSERT_EQ(a[i].distance, b[i].distance) << what << " at " << i;
+      }
+      EXPECT_EQ(fixed->distance_count(), streamed->distance_count()) << what;
+      // The streamed index also holds the id maps.
+      EXPECT_GT(streamed->memory_bytes(), fixed->memory_bytes()) << what;
+    }
+  }
+}
+
+// Trained on the first of three batches only, the index still reaches the static recall.
+TEST(IvfStreaming, BatchesReachTheStaticRecall) {
+  const FloatMatrix base = blobs(3000, 32, 40, 23);
+  const FloatMatrix queries = blobs(100, 32, 40, 24);
+  for (const std::string module : {"ivf-flat", "ivf-pq"}) {
+    auto fixed = make(module, Metric::L2, 32, streaming_build(module, 32));
+    fixed->build(base.view());
+    auto streamed = make(module, Metric::L2, 32, streaming_build(module, 32));
+    streamed->build(MatrixView{nullptr, 0, 32});
+    std::vector<Neighbor> before(10);
+    streamed->search(queries.row(0), 10, before.data());  // nothing added yet: no results
+    for (const Neighbor& n : before) EXPECT_EQ(n.id, -1) << module;
+    add_rows(*streamed, base, 0, 1000, 1000);
+    add_rows(*streamed, base, 1000, 1200, 1000);
+    add_rows(*streamed, base, 2200, 800, 1000);
+    const std::vector<bool> live(base.rows(), true);
+    const auto truth_rows = naive_knn(base.view(), queries.view(), Metric::L2, 10);
+    const auto truth_ids = live_truth(base, live, queries.view(), Metric::L2, 10, 1000);
+    for (const std::int64_t nprobe : {2, 8}) {
+      Params search = params_of({{"nprobe", nprobe}});
+      if (module == "ivf-pq") search.set("rerank", std::int64_t{50});
+      set_search(*fixed, module, search);
+      set_search(*streamed, module, search);
+      const auto got = search_all(*streamed, queries.view(), 10);
+      for (const Neighbor& n : got) {
+        ASSERT_GE(n.id, 1000) << module;
+        ASSERT_LT(n.id, 4000) << module;
+      }
+      const double r_static = recall(search_all(*fixed, queries.view(), 10), truth_rows, 10);
+      const double r_streamed = recall(got, truth_ids, 10);
+      std::printf("%s nprobe %lld: recall static %.3f, streamed %.3f\n", module.c_str(),
+                  static_cast<long long>(nprobe), r_static, r_streamed);
+      EXPECT_GE(r_streamed, r_static - 0.05) << module << " nprobe " << nprobe;
+    }
+  }
+}
+
+// Every list probed: ivf-flat is exact on the live set after removals, and ivf-pq re-ranking
+// everything is too; removed ids never come back; re-added ids are found again by themselves.
+TEST(IvfStreaming, RemovedNeverReturnedReAddedFound) {
+  const FloatMatrix base = blobs(1200, 24, 12, 25);
+  const FloatMatrix queries = random_matrix(30, 24, 26, 0.0f, 3.0f);
+  for (const std::string module : {"ivf-flat", "ivf-pq"}) {
+    for (const Metric metric : kAllMetrics) {
+      const std::string what = module + " " + std::string(metric_name(metric));
+      auto index = make(module, metric, 24, streaming_build(module, 8));
+      index->build(MatrixView{nullptr, 0, 24});
+      add_rows(*index, base, 0, 600, 1000);
+      add_rows(*index, base, 600, 600, 1000);
+      Params search = params_of({{"nprobe", std::int64_t{8}}});
+      if (module == "ivf-pq") search.set("rerank", std::int64_t{1200});
+      set_search(*index, module, search);
+      // Remove every third row, in two calls.
+      std::vector<bool> live(base.rows(), true);
+      std::vector<std::int64_t> gone;
+      for (std::size_t r = 0; r < base.rows(); r += 3) {
+        gone.push_back(1000 + static_cast<std::int64_t>(r));
+        live[r] = false;
+      }
+      const std::size_t half = gone.size() / 2;
+      index->remove(std::span(gone).first(half));
+      index->remove(std::span(gone).subspan(half));
+      const std::set<std::int64_t> removed(gone.begin(), gone.end());
+      const auto got = search_all(*index, queries.view(), 10);
+      for (const Neighbor& n : got) ASSERT_EQ(removed.count(n.id), 0u) << what << ": " << n.id;
+      expect_exact_ids(got, live_truth(base, live, queries.view(), metric, 10, 1000), base,
+                       queries.view(), metric, 10, 1000, what);
+      // Removing again, or adding a live id, is an error naming the id.
+      EXPECT_THAT([&] { index->remove(std::span(gone).first(1)); },
+                  ThrowsMessage<Error>(HasSubstr("id 1000, which is not in the index")))
+          << what;
+      EXPECT_THAT([&] { add_rows(*index, base, 1, 1, 1000); },
+                  ThrowsMessage<Error>(HasSubstr("id 1001, which is already in the index")))
+          << what;
+      // Re-add the removed rows: each finds itself again.
+      std::vector<std::int64_t> back;
+      FloatMatrix rows(gone.size(), 24);
+      for (std::size_t i = 0; i < gone.size(); ++i) {
+        back.push_back(gone[i]);
+        std::copy_n(base.row(static_cast<std::size_t>(gone[i] - 1000)), 24, rows.row(i));
+      }
+      index->add(back, rows.view());
+      std::vector<Neighbor> out(10);
+      // (Under dot a vector need not be its own best match.)
+      for (std::size_t i = 0; metric != Metric::InnerProduct && i < gone.size(); i += 7) {
+        index->search(rows.row(i), 10, out.data());
+        const bool found =
+            std::any_of(out.begin(), out.end(), [&](const Neighbor& n) { return n.id == gone[i]; });
+        EXPECT_TRUE(found) << what << ": re-added " << gone[i];
+      }
+      const std::vector<bool> all(base.rows(), true);
+      expect_exact_ids(search_all(*index, queries.view(), 10),
+                       live_truth(base, all, queries.view(), metric, 10, 1000), base,
+                       queries.view(), metric, 10, 1000, what + " after re-adding");
+    }
+  }
+}
+
+// After build(base) the ids are rows; add() continues with the caller's ids, remove() takes
+// either.
+TEST(IvfStreaming, AddAfterAStaticBuild) {
+  const FloatMatrix base = blobs(1500, 16, 10, 27);
+  const FloatMatrix queries = random_matrix(25, 16, 28, 0.0f, 3.0f);
+  for (const std::string module : {"ivf-flat", "ivf-pq"}) {
+    for (const Metric metric : kAllMetrics) {
+      const std::string what = module + " " + std::string(metric_name(metric));
+      auto index = make(module, metric, 16, streaming_build(module, 8));
+      index->build(MatrixView{base.data(), 1000, 16});
+      const std::size_t static_memory = index->memory_bytes();
+      add_rows(*index, base, 1000, 500, 0);  // ids 1000..1499: rows again
+      EXPECT_GT(index->memory_bytes(), static_memory) << what;
+      std::vector<std::int64_t> gone(100);
+      std::iota(gone.begin(), gone.end(), 0);
+      index->remove(gone);
+      std::vector<bool> live(base.rows(), true);
+      std::fill_n(live.begin(), 100, false);
+      Params search = params_of({{"nprobe", std::int64_t{8}}});
+      if (module == "ivf-pq") search.set("rerank", std::int64_t{1500});
+      set_search(*index, module, search);
+      expect_exact_ids(search_all(*index, queries.view(), 10),
+                       live_truth(base, live, queries.view(), metric, 10, 0), base, queries.view(),
+                       metric, 10, 0, what);
+    }
+  }
+}
+
+// ivf-flat range search on a changed index: the same exact answer as a naive scan of the live
+// set (every list probed), angular included (it keeps copies of the raw added vectors).
+TEST(IvfStreaming, RangeSearchSeesTheLiveSet) {
+  const FloatMatrix base = blobs(800, 12, 8, 29);
+  const FloatMatrix queries = random_matrix(10, 12, 30, 0.0f, 3.0f);
+  for (const Metric metric : kAllMetrics) {
+    auto index = make("ivf-flat", metric, 12, params_of({{"nlist", std::int64_t{8}}}));
+    index->build(MatrixView{nullptr, 0, 12});
+    add_rows(*index, base, 0, 400, 5000);
+    add_rows(*index, base, 400, 400, 5000);
+    std::vector<std::int64_t> gone;
+    for (std::int64_t r = 0; r < 800; r += 4) gone.push_back(5000 + r);
+    index->remove(gone);
+    set_search(*index, "ivf-flat", params_of({{"nprobe", std::int64_t{8}}}));
+    for (std::size_t q = 0; q < queries.rows(); ++q) {
+      std::vector<double> all;
+      for (std::size_t r = 0; r < 800; ++r)
+        all.push_back(exact_distance(metric, queries.row(q), base.row(r), 12));
+      std::vector<double> sorted = all;
+      std::sort(sorted.begin(), sorted.end());
+      const auto radius = static_cast<float>(sorted[50]);
+      std::set<std::int64_t> expected;
+      for (std::size_t r = 0; r < 800; ++r)
+        if (r % 4 != 0 && all[r] <= radius) expected.insert(5000 + static_cast<std::int64_t>(r));
+      std::vector<Neighbor> found;
+      index->range_search(queries.row(q), radius, found);
+      std::set<std::int64_t> got;
+      for (const Neighbor& n : found) got.insert(n.id);
+      EXPECT_EQ(got, expected) << metric_name(metric) << " query " << q;
+    }
+  }
+}
+
+TEST(IvfStreaming, FirstBatchMustTrainEveryList) {
+  const FloatMatrix base = random_matrix(300, 16, 31);
+  auto flat = make("ivf-flat", Metric::L2, 16, params_of({{"nlist", std::int64_t{16}}}));
+  flat->build(MatrixView{nullptr, 0, 16});
+  EXPECT_THAT([&] { add_rows(*flat, base, 0, 10, 0); },
+              ThrowsMessage<Error>(HasSubstr("needs at least nlist (16) vectors, got 10")));
+  add_rows(*flat, base, 0, 16, 0);  // enough: trains
+  add_rows(*flat, base, 16, 1, 0);  // later batches may be of any size
+  auto pq = make("ivf-pq", Metric::L2, 16,
+                 params_of({{"nlist", std::int64_t{4}}, {"m", std::int64_t{4}}}));
+  pq->build(MatrixView{nullptr, 0, 16});
+  EXPECT_THAT([&] { add_rows(*pq, base, 0, 200, 0); },
+              ThrowsMessage<Error>(HasSubstr("2^nbits (256) vectors, got 200")));
+  add_rows(*pq, base, 0, 300, 0);
+  // A wrong dimension, or ids and vectors that do not pair up.
+  std::vector<std::int64_t> ids = {7000, 7001};
+  EXPECT_THROW(pq->add(ids, MatrixView{base.data(), 2, 8}), Error);
+  EXPECT_THROW(pq->add(ids, MatrixView{base.data(), 3, 16}), Error);
+  std::vector<std::int64_t> twice = {7000, 7000};
+  EXPECT_THAT(
+      [&] {
+        pq->add(twice, MatrixView{base.data(), 2, 16});
+      },
+      ThrowsMessage<Error>(HasSubstr("id 7000, which is already in the index")));
+}
+
+// Labels of removed vectors are reused, so memory follows the live set, not the history.
+TEST(IvfStreaming, SlidingWindowMemoryStaysBounded) {
+  const FloatMatrix base = blobs(4000, 16, 10, 33);
+  auto index = make("ivf-flat", Metric::L2, 16, params_of({{"nlist", std::int64_t{8}}}));
+  index->build(MatrixView{nullptr, 0, 16});
+  add_rows(*index, base, 0, 1000, 0);
+  std::size_t first_round = 0;
+  for (std::size_t round = 1; round < 4; ++round) {
+    add_rows(*index, base, round * 1000, 1000, 0);
+    std::vector<std::int64_t> gone(1000);
+    std::iota(gone.begin(), gone.end(), static_cast<std::int64_t>((round - 1) * 1000));
+    index->remove(gone);
+    if (round == 1) first_round = index->memory_bytes();
+  }
+  EXPECT_LE(index->memory_bytes(), first_round + first_round / 4);
+  set_search(*index, "ivf-flat", params_of({{"nprobe", std::int64_t{8}}}));
+  std::vector<Neighbor> out(5);
+  index->search(base.row(3500), 5, out.data());
+  EXPECT_EQ(out[0].id, 3500);
+  for (const Neighbor& n : out) EXPECT_GE(n.id, 3000);
 }
 
 }  // namespace

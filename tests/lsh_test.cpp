@@ -1,8 +1,10 @@
 // The lsh module through the plugin loader: exact recall at generous parameters for both
 // metrics (also on data full of duplicate points), recall growing with probes, exhaustive
 // multi-probe covering every bucket exactly once, determinism across thread counts, range
-// search against a naive scan, and bad input (K, L or w out of range, NaN, empty base, k > n,
-// zero vectors under angular).
+// search against a naive scan, and bad input (K, L or w out of range, NaN, k > n, zero vectors
+// under angular). Streaming: build on zero rows then add() in batches (overflow buckets, then
+// re-indexing) stays exact at generous parameters, removed ids never come back, re-added ids
+// are found, ids are the caller's, add() after a static build.
 
 #include "naive_knn.h"
 #include "plugin_loader.h"
@@ -18,7 +20,9 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -279,7 +283,10 @@ TEST(LshModule, BadInputGivesErrorsOrDefinedResults) {
   std::vector<Neighbor> out(10);
   const FloatMatrix queries = random_matrix(3, dim, 81);
   EXPECT_THROW(index->search(queries.view().row(0), 10, out.data()), Error);  // before build
-  EXPECT_THROW(index->build(MatrixView{queries.data(), 0, dim}), Error);      // empty base
+  // Zero rows: a streaming index, empty until add().
+  index->build(MatrixView{queries.data(), 0, dim});
+  index->search(queries.view().row(0), 10, out.data());
+  for (const Neighbor& n : out) EXPECT_EQ(n.id, -1);
   EXPECT_THROW(index->build(MatrixView{queries.data(), 3, dim - 1}), Error);  // wrong dim
   FloatMatrix with_nan = random_matrix(50, dim, 82);
   with_nan.data()[7 * dim + 2] = std::numeric_limits<float>::quiet_NaN();
@@ -352,6 +359,196 @@ TEST(LshModule, AbsurdWidthsStayCorrect) {
       EXPECT_EQ(*index->distance_count(), queries.rows() * 400);
     }
   }
+}
+
+// ---- Streaming ----
+
+// Rows [first, first + count) of base added under ids offset + row.
+void add_rows(Index& index, const FloatMatrix& base, std::size_t first, std::size_t count,
+              std::int64_t offset) {
+  std::vector<std::int64_t> ids(count);
+  std::iota(ids.begin(), ids.end(), offset + static_cast<std::int64_t>(first));
+  index.add(ids, MatrixView{base.row(first), count, base.cols()});
+}
+
+// recall() of results with ids offset + row against the exact k nearest among the live rows;
+// every returned id must be live.
+double live_recall(const std::vector<Neighbor>& got, const FloatMatrix& base,
+                   const std::vector<bool>& live, const FloatMatrix& queries, Metric metric,
+                   std::size_t k, std::int64_t offset) {
+  std::vector<std::size_t> rows;
+  for (std::size_t r = 0; r < base.rows(); ++r)
+    if (live[r]) rows.push_back(r);
+  FloatMatrix live_base(rows.size(), base.cols());
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    std::copy_n(base.row(rows[i]), base.cols(), live_base.row(i));
+  const auto truth = naive_knn(live_base.view(), queries.view(), metric, k);
+  std::vector<Neighbor> as_rows = got;
+  for (Neighbor& n : as_rows) {
+    if (n.id < 0) continue;
+    n.id -= offset;
+    EXPECT_TRUE(n.id >= 0 && n.id < static_cast<std::int64_t>(base.rows()) &&
+                live[static_cast<std::size_t>(n.id)])
+        << "id " << n.id + offset << " is not live";
+  }
+  return recall(as_rows, truth, base, queries, metric, k);
+}
+
+Shape generous(Metric metric) {
+  return metric == Metric::L2 ? Shape{16, 6, 1.5} : Shape{12, 10};
+}
+
+// One add() of the whole base derives the same width and indexes the same tables as build().
+TEST(LshStreaming, OneAddOfEverythingEqualsTheStaticBuild) {
+  const FloatMatrix base = random_matrix(1500, 16, 101);
+  const FloatMatrix queries = random_matrix(30, 16, 102);
+  for (const Metric metric : {Metric::L2, Metric::Angular}) {
+    auto fixed = make_index(metric, 16, Shape{8, 6, 0.8});
+    fixed->build(base.view());
+    auto streamed = make_index(metric, 16, Shape{8, 6, 0.8});
+    streamed->build(MatrixView{nullptr, 0, 16});
+    add_rows(*streamed, base, 0, base.rows(), 1000);
+    set_probes(*fixed, 50);
+    set_probes(*streamed, 50);
+    const auto a = search_all(*fixed, queries, 10);
+    const auto b = search_all(*streamed, queries, 10);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      ASSERT_EQ(a[i].id < 0 ? -1 : a[i].id + 1000, b[i].id) << metric_name(metric) << " at " << i;
+      ASSERT_EQ(a[i].distance, b[i].distance) << metric_name(metric) << " at " << i;
+    }
+    EXPECT_EQ(fixed->distance_count(), streamed->distance_count()) << metric_name(metric);
+  }
+}
+
+// Batches go to the overflow buckets until those outgrow the compact tables; at generous
+// parameters the answers stay exact throughout, and removed points never come back (first as
+// tombstones, then compacted away).
+TEST(LshStreaming, BatchesAndRemovalsStayExactAtGenerousParameters) {
+  const std::size_t k = 10;
+  const FloatMatrix base = random_matrix(2000, 16, 103);
+  const FloatMatrix queries = random_matrix(30, 16, 104);
+  for (const Metric metric : {Metric::L2, Metric::Angular}) {
+    const std::string what(metric_name(metric));
+    auto index = make_index(metric, 16, generous(metric));
+    index->build(MatrixView{nullptr, 0, 16});
+    set_probes(*index, 2000);
+    std::vector<bool> live(base.rows(), false);
+    std::size_t next = 0;
+    for (const std::size_t batch : {700, 300, 400, 600}) {
+      add_rows(*index, base, next, batch, 1000);
+      std::fill_n(live.begin() + static_cast<std::ptrdiff_t>(next), batch, true);
+      next += batch;
+      EXPECT_EQ(live_recall(search_all(*index, queries, k), base, live, queries, metric, k, 1000),
+                1.0)
+          << what << " after " << next << " points";
+    }
+    // A third removed (tombstones), then most of the rest (compaction).
+    for (const std::size_t step : {3, 2}) {
+      std::vector<std::int64_t> gone;
+      for (std::size_t r = 0; r < base.rows(); r += step) {
+        if (!live[r]) continue;
+        gone.push_back(1000 + static_cast<std::int64_t>(r));
+        live[r] = false;
+      }
+      index->remove(gone);
+      EXPECT_EQ(live_recall(search_all(*index, queries, k), base, live, queries, metric, k, 1000),
+                1.0)
+          << what << " after removing every " << step;
+      std::vector<Neighbor> found;
+      index->range_search(queries.row(0), 1e30f, found);
+      for (const Neighbor& n : found)
+        EXPECT_TRUE(live[static_cast<std::size_t>(n.id - 1000)]) << what << ": " << n.id;
+    }
+    // Re-added points find themselves (their own home buckets, no probes needed).
+    std::vector<std::int64_t> back;
+    FloatMatrix rows(0, 16);
+    for (std::size_t r = 0; r < base.rows(); r += 2) {
+      if (live[r]) continue;
+      back.push_back(1000 + static_cast<std::int64_t>(r));
+    }
+    rows = FloatMatrix(back.size(), 16);
+    for (std::size_t i = 0; i < back.size(); ++i)
+      std::copy_n(base.row(static_cast<std::size_t>(back[i] - 1000)), 16, rows.row(i));
+    index->add(back, rows.view());
+    for (const std::int64_t id : back) live[static_cast<std::size_t>(id - 1000)] = true;
+    set_probes(*index, 0);
+    std::vector<Neighbor> out(k);
+    for (std::size_t i = 0; i < back.size(); i += 11) {
+      index->search(rows.row(i), k, out.data());
+      EXPECT_EQ(out[0].id, back[i]) << what;
+      EXPECT_NEAR(out[0].distance, 0.0f, 1e-5f) << what;
+    }
+    set_probes(*index, 2000);
+    EXPECT_EQ(live_recall(search_all(*index, queries, k), base, live, queries, metric, k, 1000),
+              1.0)
+        << what << " after re-adding";
+  }
+}
+
+// After build(base) the ids are rows; add() continues with the caller's ids, remove() takes
+// either; mistakes name the id.
+TEST(LshStreaming, AddAfterAStaticBuildAndErrors) {
+  const std::size_t k = 10;
+  const FloatMatrix base = random_matrix(1500, 16, 105);
+  const FloatMatrix queries = random_matrix(30, 16, 106);
+  for (const Metric metric : {Metric::L2, Metric::Angular}) {
+    const std::string what(metric_name(metric));
+    auto index = make_index(metric, 16, generous(metric));
+    index->build(MatrixView{base.data(), 1000, 16});
+    const std::size_t static_memory = index->memory_bytes();
+    add_rows(*index, base, 1000, 500, 0);
+    EXPECT_GT(index->memory_bytes(), static_memory) << what;
+    std::vector<std::int64_t> gone(100);
+    std::iota(gone.begin(), gone.end(), 950);  // 50 from the build, 50 added
+    index->remove(gone);
+    std::vector<bool> live(base.rows(), true);
+    std::fill_n(live.begin() + 950, 100, false);
+    set_probes(*index, 2000);
+    EXPECT_EQ(live_recall(search_all(*index, queries, k), base, live, queries, metric, k, 0), 1.0)
+        << what;
+    try {
+      index->remove(std::span(gone).first(1));
+      FAIL() << "removing a removed id accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("id 950, which is not in the index"), std::string::npos)
+          << e.what();
+    }
+    try {
+      add_rows(*index, base, 3, 1, 0);
+      FAIL() << "adding a live id accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("id 3, which is already in the index"),
+                std::string::npos)
+          << e.what();
+    }
+    std::vector<std::int64_t> ids = {9000, 9001};
+    EXPECT_THROW(index->add(ids, MatrixView{base.data(), 2, 8}), Error);   // dimension
+    EXPECT_THROW(index->add(ids, MatrixView{base.data(), 3, 16}), Error);  // count
+    FloatMatrix nan = random_matrix(2, 16, 107);
+    nan(1, 4) = std::numeric_limits<float>::quiet_NaN();
+    EXPECT_THROW(index->add(ids, nan.view()), Error);
+  }
+}
+
+// Tombstones are compacted away, so a sliding window's memory follows the live set.
+TEST(LshStreaming, SlidingWindowMemoryStaysBounded) {
+  const FloatMatrix base = random_matrix(5000, 16, 108);
+  auto index = make_index(Metric::L2, 16, Shape{8, 6, 0.8});
+  index->build(MatrixView{nullptr, 0, 16});
+  add_rows(*index, base, 0, 1000, 0);
+  std::size_t first_round = 0;
+  for (std::size_t round = 1; round < 5; ++round) {
+    add_rows(*index, base, round * 1000, 1000, 0);
+    std::vector<std::int64_t> gone(1000);
+    std::iota(gone.begin(), gone.end(), static_cast<std::int64_t>((round - 1) * 1000));
+    index->remove(gone);
+    if (round == 1) first_round = index->memory_bytes();
+  }
+  EXPECT_LE(index->memory_bytes(), first_round + first_round / 2);
+  std::vector<Neighbor> out(5);
+  index->search(base.row(4500), 5, out.data());
+  EXPECT_EQ(out[0].id, 4500);
+  for (const Neighbor& n : out) EXPECT_TRUE(n.id == -1 || n.id >= 4000) << n.id;
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 // n * n_trees (every leaf of every tree is visited), flann-kdtree with unlimited checks. Graphs
 // (hnswlib, faiss-hnsw) guarantee nothing even at a large ef, so they must reach recall 0.99;
 // quantised or hashed indexes (faiss-ivfpq, faiss-lsh) get the bound their codes allow. A peer
-// that was not built (library missing) is skipped with the reason.
+// that was not built (library missing) is skipped with the reason. Streaming peers (hnswlib,
+// faiss-flat, faiss-ivfflat, faiss-ivfpq): build on zero rows, add in batches under the caller's
+// ids, remove, re-add, add after a static build.
 
 #include "naive_knn.h"
 #include "plugin_loader.h"
@@ -18,8 +20,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <numeric>
 #include <ostream>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -243,6 +247,209 @@ TEST(PeerPadding, KLargerThanBase) {
     const auto expected = naive_knn(base.view(), queries.view(), Metric::L2, 10);
     for (std::size_t i = 0; i < out.size(); ++i) EXPECT_EQ(out[i].id, expected[i].id) << name;
   }
+}
+
+// ---- Streaming ----
+
+struct StreamingCase {
+  std::string module;
+  Params build;
+  Params search;
+  double min_recall;  // 1.0: ids equal brute force's on the live set
+};
+
+void PrintTo(const StreamingCase& c, std::ostream* os) {
+  *os << c.module;
+}
+
+std::vector<StreamingCase> streaming_cases() {
+  return {
+      {"faiss-flat", {}, {}, 1.0},
+      {"faiss-ivfflat", make_params({{"nlist", std::int64_t{16}}}),
+       make_params({{"nprobe", std::int64_t{16}}}), 1.0},
+      {"faiss-ivfpq",
+       make_params(
+           {{"nlist", std::int64_t{16}}, {"m", std::int64_t{16}}, {"nbits", std::int64_t{4}}}),
+       make_params({{"nprobe", std::int64_t{16}}}), 0.5},
+      {"hnswlib", make_params({{"M", std::int64_t{16}}, {"ef_construction", std::int64_t{200}}}),
+       make_params({{"ef", std::int64_t{400}}}), 0.99},
+  };
+}
+
+void add_rows(Index& index, const FloatMatrix& base, std::size_t first, std::size_t count,
+              std::int64_t offset) {
+  std::vector<std::int64_t> ids(count);
+  std::iota(ids.begin(), ids.end(), offset + static_cast<std::int64_t>(first));
+  index.add(ids, MatrixView{base.row(first), count, base.cols()});
+}
+
+// The exact k nearest among the live rows, with ids offset + row.
+std::vector<Neighbor> live_truth(const FloatMatrix& base, const std::vector<bool>& live,
+                                 const FloatMatrix& queries, Metric metric, std::int64_t offset) {
+  std::vector<std::int64_t> ids;
+  for (std::size_t r = 0; r < base.rows(); ++r)
+    if (live[r]) ids.push_back(offset + static_cast<std::int64_t>(r));
+  FloatMatrix rows(ids.size(), base.cols());
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    std::copy_n(base.row(static_cast<std::size_t>(ids[i] - offset)), base.cols(), rows.row(i));
+  std::vector<Neighbor> truth = naive_knn(rows.view(), queries.view(), metric, kK);
+  for (Neighbor& n : truth)
+    if (n.id >= 0) n.id = ids[static_cast<std::size_t>(n.id)];
+  return truth;
+}
+
+// Every returned id is live; exact peers equal the truth id for id, the others reach their
+// recall.
+void expect_live_results(const StreamingCase& c, const Index& index, const FloatMatrix& base,
+                         const std::vector<bool>& live, const FloatMatrix& queries, Metric metric,
+                         std::int64_t offset, const std::string& what) {
+  std::vector<Neighbor> got(kQueries * kK);
+  index.search_batch(queries.view(), kK, got.data());
+  std::vector<Neighbor> single(kK);
+  index.search(queries.row(0), kK, single.data());
+  for (std::size_t i = 0; i < kK; ++i) EXPECT_EQ(single[i].id, got[i].id) << what;
+  for (const Neighbor& n : got) {
+    const std::int64_t row = n.id - offset;
+    ASSERT_TRUE(row >= 0 && row < static_cast<std::int64_t>(base.rows()) &&
+                live[static_cast<std::size_t>(row)])
+        << what << ": id " << n.id << " is not live";
+  }
+  const std::vector<Neighbor> truth = live_truth(base, live, queries, metric, offset);
+  if (c.min_recall >= 1.0) {
+    for (std::size_t i = 0; i < got.size(); ++i)
+      ASSERT_EQ(got[i].id, truth[i].id) << what << " at query " << i / kK;
+  } else {
+    const double r = recall(got, truth, kK);
+    EXPECT_GE(r, c.min_recall) << what;
+    std::printf("%s: recall@%zu %.3f\n", what.c_str(), kK, r);
+  }
+}
+
+class PeerStreaming : public ::testing::TestWithParam<StreamingCase> {};
+
+// Zero rows, then three batches under ids 1000..; a third removed; the removed re-added.
+TEST_P(PeerStreaming, AddRemoveReAdd) {
+  const StreamingCase& c = GetParam();
+  const ModuleInfo* info = find_module(c.module);
+  if (info == nullptr) GTEST_SKIP() << c.module << " was not built (peer library not found)";
+  EXPECT_EQ(info->capabilities & (kCapInsert | kCapDelete), kCapInsert | kCapDelete);
+  const FloatMatrix base = random_matrix(kN, kDim, 141);
+  const FloatMatrix queries = random_matrix(kQueries, kDim, 142);
+  for (const Metric metric : {Metric::L2, Metric::Angular, Metric::InnerProduct}) {
+    const std::string what = c.module + " " + std::string(metric_name(metric));
+    auto index = create(*info, metric, c.build);
+    index->build(MatrixView{nullptr, 0, kDim});
+    index->set_search_params(resolve_params(c.search, info->search_params, info->name, "search"));
+    std::vector<Neighbor> empty(kK);
+    index->search(queries.row(0), kK, empty.data());
+    for (const Neighbor& n : empty) EXPECT_EQ(n.id, -1) << what << ": nothing added yet";
+    add_rows(*index, base, 0, 800, 1000);
+    add_rows(*index, base, 800, 700, 1000);
+    add_rows(*index, base, 1500, 500, 1000);
+    std::vector<bool> live(kN, true);
+    expect_live_results(c, *index, base, live, queries, metric, 1000, what + " added");
+
+    std::vector<std::int64_t> gone;
+    for (std::size_t r = 0; r < kN; r += 3) {
+      gone.push_back(1000 + static_cast<std::int64_t>(r));
+      live[r] = false;
+    }
+    index->remove(gone);
+    expect_live_results(c, *index, base, live, queries, metric, 1000, what + " removed");
+
+    FloatMatrix rows(gone.size(), kDim);
+    for (std::size_t i = 0; i < gone.size(); ++i)
+      std::copy_n(base.row(static_cast<std::size_t>(gone[i] - 1000)), kDim, rows.row(i));
+    index->add(gone, rows.view());
+    std::fill(live.begin(), live.end(), true);
+    expect_live_results(c, *index, base, live, queries, metric, 1000, what + " re-added");
+    // Self-queries of re-added points (not under dot, where a point need not be its own best).
+    if (metric == Metric::InnerProduct) continue;
+    std::size_t found = 0, asked = 0;
+    std::vector<Neighbor> out(kK);
+    for (std::size_t i = 0; i < gone.size(); i += 9, ++asked) {
+      index->search(rows.row(i), kK, out.data());
+      found +=
+          std::any_of(out.begin(), out.end(), [&](const Neighbor& n) { return n.id == gone[i]; });
+    }
+    EXPECT_GE(found * 10, asked * 9) << what << ": " << found << " of " << asked;
+  }
+}
+
+// After build(base) the ids are rows; add() continues with the caller's, remove() takes either.
+TEST_P(PeerStreaming, AddAfterAStaticBuild) {
+  const StreamingCase& c = GetParam();
+  const ModuleInfo* info = find_module(c.module);
+  if (info == nullptr) GTEST_SKIP() << c.module << " was not built (peer library not found)";
+  const FloatMatrix base = random_matrix(kN, kDim, 143);
+  const FloatMatrix queries = random_matrix(kQueries, kDim, 144);
+  auto index = create(*info, Metric::L2, c.build);
+  index->build(MatrixView{base.data(), 1500, kDim});
+  index->set_search_params(resolve_params(c.search, info->search_params, info->name, "search"));
+  add_rows(*index, base, 1500, 500, 0);
+  std::vector<std::int64_t> gone(100);
+  std::iota(gone.begin(), gone.end(), 1450);
+  index->remove(gone);
+  std::vector<bool> live(kN, true);
+  std::fill_n(live.begin() + 1450, 100, false);
+  expect_live_results(c, *index, base, live, queries, Metric::L2, 0, c.module);
+  EXPECT_GE(index->memory_bytes(), 1900 * (c.module == "faiss-ivfpq" ? 8 : kDim * sizeof(float)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Peers, PeerStreaming, ::testing::ValuesIn(streaming_cases()),
+                         [](const auto& param) {
+                           std::string name = param.param.module;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+// An IVF peer built on zero rows trains on its first add(): fewer vectors than cells is faiss's
+// k-means error, naming both numbers.
+TEST(PeerStreamingFaiss, FirstAddMustCoverTheCells) {
+  const ModuleInfo* info = find_module("faiss-ivfflat");
+  if (info == nullptr) GTEST_SKIP() << "faiss-ivfflat was not built (faiss not found)";
+  const FloatMatrix base = random_matrix(100, kDim, 147);
+  auto index = create(*info, Metric::L2, make_params({{"nlist", std::int64_t{64}}}));
+  index->build(MatrixView{nullptr, 0, kDim});
+  try {
+    add_rows(*index, base, 0, 50, 0);
+    FAIL() << "50 vectors trained 64 cells";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("50"), std::string::npos) << what;
+    EXPECT_NE(what.find("64"), std::string::npos) << what;
+  }
+  add_rows(*index, base, 0, 100, 0);
+  index->set_search_params(make_params({{"nprobe", std::int64_t{64}}}));
+  std::vector<Neighbor> out(kK);
+  index->search(base.row(42), kK, out.data());
+  EXPECT_EQ(out[0].id, 42);
+}
+
+// hnswlib 0.6.2 keeps a removed point in the graph (marked deleted); re-adding its label updates
+// that point in place, to the new vector: the label is then found at its new place, not the old.
+TEST(PeerStreamingHnswlib, ReAddingALabelMovesItsPoint) {
+  const ModuleInfo* info = find_module("hnswlib");
+  if (info == nullptr) GTEST_SKIP() << "hnswlib was not built (library not found)";
+  const FloatMatrix base = random_matrix(kN, kDim, 145);
+  const FloatMatrix moved = random_matrix(1, kDim, 146, 5.0f);  // far from every base point
+  auto index = create(*info, Metric::L2, {});
+  index->build(MatrixView{nullptr, 0, kDim});
+  index->set_search_params(make_params({{"ef", std::int64_t{100}}}));
+  add_rows(*index, base, 0, kN, 0);
+  const std::int64_t id = 77;
+  const std::vector<std::int64_t> one = {id};
+  index->remove(one);
+  EXPECT_THROW(index->remove(one), Error);  // no longer live
+  index->add(one, moved.view());
+  EXPECT_THROW(index->add(one, moved.view()), Error);  // live again
+  std::vector<Neighbor> out(kK);
+  index->search(moved.row(0), kK, out.data());
+  EXPECT_EQ(out[0].id, id);
+  EXPECT_NEAR(out[0].distance, 0.0f, 1e-4f);
+  index->search(base.row(static_cast<std::size_t>(id)), kK, out.data());
+  EXPECT_NE(out[0].id, id);
+  EXPECT_GT(out[0].distance, 0.0f);
 }
 
 }  // namespace

@@ -106,6 +106,13 @@ void CoarseQuantizer::probe(const float* query, std::size_t nprobe, TopK<float>&
   lists = heap.take_sorted();
 }
 
+void check_first_batch(std::size_t rows, std::size_t nlist, const char* module) {
+  ANNBENCH_CHECK(rows >= nlist,
+                 "{}: the first add() trains the coarse quantizer on its batch, which needs at "
+                 "least nlist ({}) vectors, got {}; add a larger first batch or lower nlist",
+                 module, nlist, rows);
+}
+
 ListLayout layout_lists(const std::vector<std::uint32_t>& labels, std::size_t nlist) {
   ListLayout layout;
   layout.offsets.assign(nlist + 1, 0);

@@ -80,6 +80,11 @@ class CoarseQuantizer {
   bool inner_product_ = false;
 };
 
+// An index built on zero rows trains its coarse quantizer on the first add()'s batch: throws
+// unless that batch holds at least nlist vectors. nlist is never lowered behind the caller's
+// back, so a run's recorded parameters are the index's.
+void check_first_batch(std::size_t rows, std::size_t nlist, const char* module);
+
 // Lists laid out contiguously: rows of list l are order[offsets[l] .. offsets[l + 1]).
 struct ListLayout {
   std::vector<std::size_t> offsets;  // nlist + 1

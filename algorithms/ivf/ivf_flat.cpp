@@ -4,6 +4,7 @@
 // search is exact within the probed lists.
 
 #include "coarse_quantizer.h"
+#include "inverted_lists.h"
 
 #include <annbench/common/distance.h>
 #include <annbench/common/topk.h>
@@ -17,6 +18,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 
 namespace annbench::ivf {
 namespace {
@@ -39,24 +41,58 @@ class IvfFlatIndex final : public Index {
                    base.dim, dim_);
     ANNBENCH_CHECK(base.rows < std::numeric_limits<std::uint32_t>::max(),
                    "{}: {} vectors do not fit 32-bit list ids", kName, base.rows);
+    built_ = true;
+    quantizer_ = CoarseQuantizer{};
+    lists_.reset(0, dim_);
+    raw_.reset(dim_);
+    max_norm_ = 0.0;
+    // Zero rows: a streaming index, trained by its first add().
+    if (base.rows == 0) return;
     const PreparedBase prepared(base, metric_, kName);
     const MatrixView data = prepared.view();
-    raw_ = metric_ == Metric::Angular ? base : MatrixView{};
-    max_norm_ = 0.0;
+    if (metric_ == Metric::Angular) raw_.reference(base);
     for (std::size_t i = 0; i < data.rows; ++i) {
       max_norm_ = std::max(max_norm_, std::sqrt(squared_norm(data.row(i), dim_)));
     }
     quantizer_.train(data, metric_ == Metric::InnerProduct, params_, kName);
     const ListLayout layout = layout_lists(quantizer_.assign(data), quantizer_.nlist());
-    offsets_ = layout.offsets;
-    ids_ = layout.order;
-    vectors_ = FloatMatrix(base.rows, dim_);
-    const auto n = static_cast<std::int64_t>(base.rows);
-#pragma omp parallel for schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) {
-      const auto slot = static_cast<std::size_t>(i);
-      std::copy_n(data.row(ids_[slot]), dim_, vectors_.row(slot));
+    lists_.reset(quantizer_.nlist(), dim_);
+    lists_.assign_static(layout.offsets, layout.order, [&](std::uint32_t row, float* entry) {
+      std::copy_n(data.row(row), dim_, entry);
+    });
+  }
+
+  // Each vector goes to the list of its nearest centroid, as in build(); the first add() of an
+  // index built on zero rows trains the quantizer on its batch first.
+  void add(std::span<const std::int64_t> ids, MatrixView vectors) override {
+    ANNBENCH_CHECK(built_, "{}: add() before build()", kName);
+    ANNBENCH_CHECK(vectors.dim == dim_, "{}: added vectors have dimension {}, expected {}", kName,
+                   vectors.dim, dim_);
+    ANNBENCH_CHECK(ids.size() == vectors.rows, "{}: add() of {} vectors with {} ids", kName,
+                   vectors.rows, ids.size());
+    if (vectors.rows == 0) return;
+    lists_.check_new(ids, kName);
+    const PreparedBase prepared(vectors, metric_, kName);
+    const MatrixView data = prepared.view();
+    if (quantizer_.nlist() == 0) {
+      check_first_batch(data.rows, params_.nlist, kName);
+      quantizer_.train(data, metric_ == Metric::InnerProduct, params_, kName);
+      lists_.reset(quantizer_.nlist(), dim_);
     }
+    const std::vector<std::uint32_t> assigned = quantizer_.assign(data);
+    for (std::size_t i = 0; i < data.rows; ++i) {
+      float* entry = nullptr;
+      const std::uint32_t label = lists_.insert(assigned[i], ids[i], &entry);
+      std::copy_n(data.row(i), dim_, entry);
+      if (metric_ == Metric::Angular) raw_.set(label, vectors.row(i));
+      max_norm_ = std::max(max_norm_, std::sqrt(squared_norm(data.row(i), dim_)));
+    }
+  }
+
+  void remove(std::span<const std::int64_t> ids) override {
+    ANNBENCH_CHECK(built_, "{}: remove() before build()", kName);
+    lists_.check_live(ids, kName);
+    for (const std::int64_t id : ids) lists_.erase(id);
   }
 
   // nprobe above nlist means "every list": clamped, so one sweep fits indexes of any nlist.
@@ -65,21 +101,28 @@ class IvfFlatIndex final : public Index {
   }
 
   void search(const float* query, std::size_t k, Neighbor* out) const override {
-    ANNBENCH_CHECK(quantizer_.nlist() > 0, "{}: search before build", kName);
+    ANNBENCH_CHECK(built_, "{}: search before build", kName);
+    if (quantizer_.nlist() == 0) {  // streaming, nothing added yet
+      std::fill_n(out, k, Neighbor{});
+      return;
+    }
     thread_local Scratch scratch;
     const float* q = quantizer_.probe_query(query, metric_, nprobe_, scratch.probe);
     TopK<float>& top = scratch.top;
     top.reset(k);
     float worst = top.worst();
     const std::size_t scanned =
-        scan_lists(q, scratch.probe.lists, [&](std::size_t slot, float score) {
+        scan_lists(q, scratch.probe.lists, [&](const float*, std::uint32_t label, float score) {
           if (score < worst) {
-            top.push(score, ids_[slot]);
+            top.push(score, label);
             worst = top.worst();
           }
         });
     distances_.add(quantizer_.nlist() + scanned);
     top.write_sorted(out, k);
+    if (!lists_.identity()) {
+      for (std::size_t i = 0; i < k && out[i].id >= 0; ++i) out[i].id = lists_.id(out[i].id);
+    }
   }
 
   // Exact within the probed lists: a float score filters with a margin wider than its rounding
@@ -87,26 +130,27 @@ class IvfFlatIndex final : public Index {
   // angular the raw base, referenced; the normalised copy would move boundary ties), so with
   // nprobe = nlist the result equals an exact scan.
   void range_search(const float* query, float radius, std::vector<Neighbor>& out) const override {
-    ANNBENCH_CHECK(quantizer_.nlist() > 0, "{}: range search before build", kName);
+    ANNBENCH_CHECK(built_, "{}: range search before build", kName);
     ANNBENCH_CHECK(!std::isnan(radius), "{}: range search radius is NaN", kName);
     if (radius < 0.0f && metric_ != Metric::InnerProduct) return;
+    if (quantizer_.nlist() == 0) return;
     thread_local Scratch scratch;
     const float* q = quantizer_.probe_query(query, metric_, nprobe_, scratch.probe);
     const float limit = range_score_limit(query, radius);
     const auto exact = distance_kernels().exact;
     const std::size_t scanned =
-        scan_lists(q, scratch.probe.lists, [&](std::size_t slot, float score) {
+        scan_lists(q, scratch.probe.lists, [&](const float* x, std::uint32_t label, float score) {
           if (!(score <= limit)) return;
-          const float* original = raw_.data != nullptr ? raw_.row(ids_[slot]) : vectors_.row(slot);
+          const float* original = !raw_.empty() ? raw_.row(label) : x;
           const double distance = exact(metric_, query, original, dim_);
           if (distance <= static_cast<double>(radius))
-            out.push_back({static_cast<std::int64_t>(ids_[slot]), static_cast<float>(distance)});
+            out.push_back({lists_.id(label), static_cast<float>(distance)});
         });
     distances_.add(quantizer_.nlist() + scanned);
   }
 
-  // Calls visit(slot, score) for every stored vector of the probed lists, where score is the
-  // squared L2 distance to q or minus the inner product; returns how many were scanned.
+  // Calls visit(x, label, score) for every stored vector x of the probed lists, where score is
+  // the squared L2 distance to q or minus the inner product; returns how many were scanned.
   template <typename Visit>
   std::size_t scan_lists(const float* q, const std::vector<TopK<float>::Entry>& lists,
                          Visit&& visit) const {
@@ -114,28 +158,28 @@ class IvfFlatIndex final : public Index {
     const bool inner_product = metric_ == Metric::InnerProduct;
     std::size_t scanned = 0;
     for (const auto& list : lists) {
-      const std::size_t begin = offsets_[static_cast<std::size_t>(list.id)];
-      const std::size_t end = offsets_[static_cast<std::size_t>(list.id) + 1];
-      scanned += end - begin;
-      for (std::size_t slot = begin; slot < end; ++slot) {
-        const float* x = vectors_.row(slot);
-        visit(slot,
+      const auto l = static_cast<std::size_t>(list.id);
+      const std::size_t size = lists_.size(l);
+      const float* vectors = lists_.entries(l);
+      const std::uint32_t* labels = lists_.labels(l);
+      scanned += size;
+      for (std::size_t p = 0; p < size; ++p) {
+        const float* x = vectors + p * dim_;
+        visit(x, labels[p],
               inner_product ? -kernels.inner_product(q, x, dim_) : kernels.l2_squared(q, x, dim_));
       }
     }
     return scanned;
   }
 
-  // Vectors (normalised for angular) and 32-bit ids, list by list; list offsets; centroids.
+  // Vectors (normalised for angular) and 32-bit labels, list by list, and the list headers;
+  // centroids; for angular the raw vectors (referenced, or copied once the index changes); once
+  // it changes, the id maps.
   std::size_t memory_bytes() const override {
-    return vectors_.bytes() + raw_.rows * raw_.dim * sizeof(float) +
-           ids_.size() * sizeof(std::uint32_t) + offsets_.size() * sizeof(std::size_t) +
-           quantizer_.memory_bytes();
+    return lists_.bytes() + raw_.bytes() + quantizer_.memory_bytes();
   }
 
-  std::optional<std::uint64_t> distance_count() const override {
-    return distances_.get();
-  }
+  std::optional<std::uint64_t> distance_count() const override { return distances_.get(); }
 
  private:
   static double squared_norm(const float* x, std::size_t dim) {
@@ -175,11 +219,10 @@ class IvfFlatIndex final : public Index {
   std::size_t dim_;
   CoarseParams params_;
   CoarseQuantizer quantizer_;
-  std::vector<std::size_t> offsets_;
-  std::vector<std::uint32_t> ids_;
-  FloatMatrix vectors_;
-  MatrixView raw_;         // angular: the base as given, for exact range checks
-  double max_norm_ = 0.0;  // largest |x| of the stored vectors (range-search error margin)
+  InvertedLists<float> lists_;  // dim floats per entry
+  RowStore raw_;                // angular: the vectors as given, by label, for exact range checks
+  double max_norm_ = 0.0;       // largest |x| ever stored (range-search error margin)
+  bool built_ = false;
   std::size_t nprobe_ = 1;
   DistanceCounter distances_;
 };
@@ -201,7 +244,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = kCapRangeSearch,
+    .capabilities = kCapRangeSearch | kCapInsert | kCapDelete,
     .create = &create,
 };
 

@@ -11,6 +11,7 @@
 // a list then costs m × 2^nbits additions instead of 2^nbits × dim multiply-adds.
 
 #include "coarse_quantizer.h"
+#include "inverted_lists.h"
 #include "product_quantizer.h"
 
 #include <annbench/common/distance.h>
@@ -25,6 +26,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 
 namespace annbench::ivf {
 namespace {
@@ -56,32 +58,76 @@ class IvfPqIndex final : public Index {
                    base.dim, dim_);
     ANNBENCH_CHECK(base.rows < std::numeric_limits<std::uint32_t>::max(),
                    "{}: {} vectors do not fit 32-bit list ids", kName, base.rows);
+    built_ = true;
+    quantizer_ = CoarseQuantizer{};
+    lists_.reset(0, pq_.m());
+    precomputed_.clear();
+    originals_.reset(dim_);
+    inverse_norms_.clear();
+    // Zero rows: a streaming index, trained by its first add().
+    if (base.rows == 0) return;
     const PreparedBase prepared(base, metric_, kName);
     const MatrixView data = prepared.view();
-    quantizer_.train(data, inner_product(), params_.coarse, kName);
-    const std::vector<std::uint32_t> labels = quantizer_.assign(data);
-
-    FloatMatrix residuals(data.rows, dim_);
-    const auto n = static_cast<std::int64_t>(data.rows);
-#pragma omp parallel for schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) {
-      const auto row = static_cast<std::size_t>(i);
-      const float* c = quantizer_.centroids().row(labels[row]);
-      for (std::size_t d = 0; d < dim_; ++d) residuals(row, d) = data.row(row)[d] - c[d];
-    }
-    pq_.train(residuals.view(), params_.pq_iterations, params_.coarse.seed + 1);
+    std::vector<std::uint32_t> labels;
+    FloatMatrix residuals;
+    train(data, labels, residuals);
     std::vector<std::uint8_t> codes(data.rows * pq_.m());
     pq_.encode(residuals.view(), codes.data());
 
     const ListLayout layout = layout_lists(labels, quantizer_.nlist());
-    offsets_ = layout.offsets;
-    ids_ = layout.order;
-    codes_.resize(codes.size());
-    for (std::size_t slot = 0; slot < ids_.size(); ++slot)
-      std::copy_n(codes.data() + ids_[slot] * pq_.m(), pq_.m(), codes_.data() + slot * pq_.m());
-
-    if (params_.precompute && !inner_product()) precompute_tables();
+    lists_.reset(quantizer_.nlist(), pq_.m());
+    lists_.assign_static(layout.offsets, layout.order, [&](std::uint32_t row, std::uint8_t* entry) {
+      std::copy_n(codes.data() + row * pq_.m(), pq_.m(), entry);
+    });
     if (params_.refine) keep_originals(base);
+  }
+
+  // Each vector is assigned and encoded as in build(); the first add() of an index built on
+  // zero rows trains the coarse quantizer and the PQ codebooks on its batch first.
+  void add(std::span<const std::int64_t> ids, MatrixView vectors) override {
+    ANNBENCH_CHECK(built_, "{}: add() before build()", kName);
+    ANNBENCH_CHECK(vectors.dim == dim_, "{}: added vectors have dimension {}, expected {}", kName,
+                   vectors.dim, dim_);
+    ANNBENCH_CHECK(ids.size() == vectors.rows, "{}: add() of {} vectors with {} ids", kName,
+                   vectors.rows, ids.size());
+    if (vectors.rows == 0) return;
+    lists_.check_new(ids, kName);
+    const PreparedBase prepared(vectors, metric_, kName);
+    const MatrixView data = prepared.view();
+    std::vector<std::uint32_t> labels;
+    FloatMatrix residuals;
+    if (quantizer_.nlist() == 0) {
+      check_first_batch(data.rows, params_.coarse.nlist, kName);
+      ANNBENCH_CHECK(data.rows >= pq_.ksub(),
+                     "{}: the first add() trains the PQ codebooks on its batch, which needs at "
+                     "least 2^nbits ({}) vectors, got {}",
+                     kName, pq_.ksub(), data.rows);
+      train(data, labels, residuals);
+      lists_.reset(quantizer_.nlist(), pq_.m());
+    } else {
+      labels = quantizer_.assign(data);
+      residuals = residuals_of(data, labels);
+    }
+    std::vector<std::uint8_t> codes(data.rows * pq_.m());
+    pq_.encode(residuals.view(), codes.data());
+    const auto ip = distance_kernels().inner_product;
+    for (std::size_t i = 0; i < data.rows; ++i) {
+      std::uint8_t* entry = nullptr;
+      const std::uint32_t label = lists_.insert(labels[i], ids[i], &entry);
+      std::copy_n(codes.data() + i * pq_.m(), pq_.m(), entry);
+      if (!params_.refine) continue;
+      originals_.set(label, vectors.row(i));
+      if (metric_ != Metric::Angular) continue;
+      if (inverse_norms_.size() <= label) inverse_norms_.resize(lists_.label_count());
+      const float norm2 = ip(vectors.row(i), vectors.row(i), dim_);
+      inverse_norms_[label] = norm2 > 0.0f ? 1.0f / std::sqrt(norm2) : 0.0f;
+    }
+  }
+
+  void remove(std::span<const std::int64_t> ids) override {
+    ANNBENCH_CHECK(built_, "{}: remove() before build()", kName);
+    lists_.check_live(ids, kName);
+    for (const std::int64_t id : ids) lists_.erase(id);
   }
 
   void set_search_params(const Params& params) override {
@@ -93,7 +139,11 @@ class IvfPqIndex final : public Index {
   }
 
   void search(const float* query, std::size_t k, Neighbor* out) const override {
-    ANNBENCH_CHECK(quantizer_.nlist() > 0, "{}: search before build", kName);
+    ANNBENCH_CHECK(built_, "{}: search before build", kName);
+    if (quantizer_.nlist() == 0) {  // streaming, nothing added yet
+      std::fill_n(out, k, Neighbor{});
+      return;
+    }
     thread_local Scratch s;
     const float* q = quantizer_.probe_query(query, metric_, nprobe_, s.probe);
     const std::size_t table_size = pq_.m() * pq_.ksub();
@@ -130,32 +180,50 @@ class IvfPqIndex final : public Index {
     distances_.add(quantizer_.nlist());
     if (rerank_ == 0) {
       top.write_sorted(out, k);
-      return;
+    } else {
+      rerank(query, q, k, s, out);
     }
-    rerank(query, q, k, s, out);
+    if (!lists_.identity()) {
+      for (std::size_t i = 0; i < k && out[i].id >= 0; ++i) out[i].id = lists_.id(out[i].id);
+    }
   }
 
-  // Codes (m bytes) and 32-bit ids per vector; list offsets, centroids, codebooks; the
-  // precomputed L2 tables; with refine, the referenced original vectors (and, for angular,
-  // their inverse norms).
+  // Codes (m bytes) and 32-bit labels per vector, list headers, centroids, codebooks; the
+  // precomputed L2 tables; with refine, the original vectors (referenced, or copied once the
+  // index changes) and, for angular, their inverse norms; once the index changes, the id maps.
   std::size_t memory_bytes() const override {
-    std::size_t bytes = codes_.size() + ids_.size() * sizeof(std::uint32_t) +
-                        offsets_.size() * sizeof(std::size_t) + quantizer_.memory_bytes() +
-                        pq_.memory_bytes() + precomputed_.size() * sizeof(float);
-    if (params_.refine) {
-      bytes +=
-          originals_.rows * originals_.dim * sizeof(float) + inverse_norms_.size() * sizeof(float);
-    }
+    std::size_t bytes = lists_.bytes() + quantizer_.memory_bytes() + pq_.memory_bytes() +
+                        precomputed_.size() * sizeof(float);
+    if (params_.refine) bytes += originals_.bytes() + inverse_norms_.capacity() * sizeof(float);
     return bytes;
   }
 
-  std::optional<std::uint64_t> distance_count() const override {
-    return distances_.get();
-  }
+  std::optional<std::uint64_t> distance_count() const override { return distances_.get(); }
 
  private:
-  bool inner_product() const {
-    return metric_ == Metric::InnerProduct;
+  bool inner_product() const { return metric_ == Metric::InnerProduct; }
+
+  // Trains the coarse quantizer on data, then the PQ codebooks on the residuals (and the
+  // precomputed tables); labels and residuals are data's lists and residuals.
+  void train(MatrixView data, std::vector<std::uint32_t>& labels, FloatMatrix& residuals) {
+    quantizer_.train(data, inner_product(), params_.coarse, kName);
+    labels = quantizer_.assign(data);
+    residuals = residuals_of(data, labels);
+    pq_.train(residuals.view(), params_.pq_iterations, params_.coarse.seed + 1);
+    if (params_.precompute && !inner_product()) precompute_tables();
+  }
+
+  // x - c(x) for every row, c(x) the centroid of its list.
+  FloatMatrix residuals_of(MatrixView data, const std::vector<std::uint32_t>& labels) const {
+    FloatMatrix residuals(data.rows, dim_);
+    const auto n = static_cast<std::int64_t>(data.rows);
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto row = static_cast<std::size_t>(i);
+      const float* c = quantizer_.centroids().row(labels[row]);
+      for (std::size_t d = 0; d < dim_; ++d) residuals(row, d) = data.row(row)[d] - c[d];
+    }
+    return residuals;
   }
 
   // precomputed_[l][j][c] = |p_jc|^2 + 2 <c_l (sub-vector j), p_jc>.
@@ -176,7 +244,7 @@ class IvfPqIndex final : public Index {
 
   // The harness keeps the base alive for the index's lifetime, so re-ranking references it.
   void keep_originals(MatrixView base) {
-    originals_ = base;
+    originals_.reference(base);
     if (metric_ != Metric::Angular) return;
     const auto ip = distance_kernels().inner_product;
     inverse_norms_.resize(base.rows);
@@ -189,12 +257,15 @@ class IvfPqIndex final : public Index {
   void scan_list(std::size_t l, float offset, const float* table, TopK<float>& top) const {
     const std::size_t m = pq_.m(), ksub = pq_.ksub();
     float worst = top.worst();
-    for (std::size_t slot = offsets_[l]; slot < offsets_[l + 1]; ++slot) {
-      const std::uint8_t* code = codes_.data() + slot * m;
+    const std::size_t size = lists_.size(l);
+    const std::uint8_t* codes = lists_.entries(l);
+    const std::uint32_t* labels = lists_.labels(l);
+    for (std::size_t p = 0; p < size; ++p) {
+      const std::uint8_t* code = codes + p * m;
       float score = offset;
       for (std::size_t j = 0; j < m; ++j) score += table[j * ksub + code[j]];
       if (score < worst) {
-        top.push(score, ids_[slot]);
+        top.push(score, labels[p]);
         worst = top.worst();
       }
     }
@@ -243,12 +314,11 @@ class IvfPqIndex final : public Index {
   PqParams params_;
   ProductQuantizer pq_;
   CoarseQuantizer quantizer_;
-  std::vector<std::size_t> offsets_;
-  std::vector<std::uint32_t> ids_;
-  std::vector<std::uint8_t> codes_;  // list order, m bytes per vector
+  InvertedLists<std::uint8_t> lists_;  // m code bytes per entry
   std::vector<float> precomputed_;
-  MatrixView originals_;
-  std::vector<float> inverse_norms_;
+  RowStore originals_;                // refine: the vectors as given, by label
+  std::vector<float> inverse_norms_;  // refine, angular: 1 / |x|, by label
+  bool built_ = false;
   std::size_t nprobe_ = 1, rerank_ = 0;
   DistanceCounter distances_;
 };
@@ -291,7 +361,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = 0,
+    .capabilities = kCapInsert | kCapDelete,
     .create = &create,
 };
 

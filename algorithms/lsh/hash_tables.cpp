@@ -57,18 +57,21 @@ double rms_spread(MatrixView base) {
 }  // namespace
 
 void HashTables::build(MatrixView base, const HashOptions& options) {
+  ANNBENCH_CHECK(base.rows >= 1, "lsh: cannot build on an empty base");
+  init(base, options);
+  index(base);
+}
+
+void HashTables::init(MatrixView sample, const HashOptions& options) {
   ANNBENCH_CHECK(options.tables >= 1, "lsh: L (tables) must be at least 1, got {}", options.tables);
   ANNBENCH_CHECK(options.hashes >= 1 && options.hashes <= kMaxHashes,
                  "lsh: K (hashes per table) must be in [1, {}], got {}", kMaxHashes,
                  options.hashes);
   ANNBENCH_CHECK(std::isfinite(options.relative_width) && options.relative_width > 0.0,
                  "lsh: w must be a positive finite width, got {}", options.relative_width);
-  ANNBENCH_CHECK(base.rows >= 1, "lsh: cannot build on an empty base");
-  ANNBENCH_CHECK(base.rows < std::numeric_limits<std::uint32_t>::max(),
-                 "lsh: {} base vectors exceed the 32-bit id range", base.rows);
+  ANNBENCH_CHECK(sample.rows >= 1, "lsh: cannot derive the hash width from 0 vectors");
   options_ = options;
-  dim_ = base.dim;
-  points_ = base.rows;
+  dim_ = sample.dim;
   const std::size_t hash_count = options.tables * options.hashes;
 
   std::mt19937_64 rng(options.seed);
@@ -97,38 +100,57 @@ void HashTables::build(MatrixView base, const HashOptions& options) {
 
   // A base of identical points has scale 0: any width then puts them in one bucket, so fall
   // back to an absolute width of w.
-  scale_ = options.kind == HashKind::PStable ? rms_spread(base) : 1.0;
+  scale_ = options.kind == HashKind::PStable ? rms_spread(sample) : 1.0;
   if (!(scale_ > 0.0)) scale_ = 1.0;
   width_ = options.relative_width * scale_;
+  points_ = 0;
+  slot_mask_ = 0;
+  slots_.clear();
+  ids_.clear();
+  added_.assign(options.tables, {});
+  added_count_ = 0;
+}
 
-  std::vector<std::uint64_t> keys(options.tables * points_);
+void HashTables::compute_keys(MatrixView points, std::uint64_t* keys) const {
+  const std::size_t n = points.rows;
+  const std::size_t hash_count = options_.tables * options_.hashes;
   const BlockKernels& block = block_kernels();
-  const auto blocks = static_cast<std::int64_t>((points_ + kBuildBlock - 1) / kBuildBlock);
-#pragma omp parallel
+  const auto blocks = static_cast<std::int64_t>((n + kBuildBlock - 1) / kBuildBlock);
+#pragma omp parallel if (blocks > 1)
   {
     std::vector<float> values(kBuildBlock * hash_count);
 #pragma omp for schedule(dynamic, 4)
     for (std::int64_t b = 0; b < blocks; ++b) {
       const std::size_t first = static_cast<std::size_t>(b) * kBuildBlock;
-      const std::size_t count = std::min(kBuildBlock, points_ - first);
-      block.inner_products(base.row(first), count, projections_.data(), hash_count, dim_,
+      const std::size_t count = std::min(kBuildBlock, n - first);
+      block.inner_products(points.row(first), count, projections_.data(), hash_count, dim_,
                            values.data(), hash_count);
       for (std::size_t r = 0; r < count; ++r) {
         float* row = values.data() + r * hash_count;
         const auto inverse_width = static_cast<float>(1.0 / width_);
         for (std::size_t i = 0; i < hash_count; ++i) {
-          if (options.kind == HashKind::PStable) row[i] = row[i] * inverse_width + offsets_[i];
+          if (options_.kind == HashKind::PStable) row[i] = row[i] * inverse_width + offsets_[i];
         }
-        for (std::size_t t = 0; t < options.tables; ++t) {
-          keys[t * points_ + first + r] = bucket_key(t, row + t * options.hashes);
+        for (std::size_t t = 0; t < options_.tables; ++t) {
+          keys[t * n + first + r] = bucket_key(t, row + t * options_.hashes);
         }
       }
     }
   }
+}
+
+void HashTables::index(MatrixView points) {
+  ANNBENCH_CHECK(points.rows < std::numeric_limits<std::uint32_t>::max(),
+                 "lsh: {} base vectors exceed the 32-bit id range", points.rows);
+  points_ = points.rows;
+  added_.assign(options_.tables, {});
+  added_count_ = 0;
+  std::vector<std::uint64_t> keys(options_.tables * points_);
+  compute_keys(points, keys.data());
 
   // Unique keys per table decide the directory size: at most half full, so probes stay short.
   std::size_t most_unique = 1;
-  for (std::size_t t = 0; t < options.tables; ++t) {
+  for (std::size_t t = 0; t < options_.tables; ++t) {
     std::vector<std::uint64_t> sorted(
         keys.begin() + static_cast<std::ptrdiff_t>(t * points_),
         keys.begin() + static_cast<std::ptrdiff_t>((t + 1) * points_));
@@ -139,14 +161,32 @@ void HashTables::build(MatrixView base, const HashOptions& options) {
   }
   const std::size_t slots = std::bit_ceil(2 * most_unique);
   slot_mask_ = slots - 1;
-  slots_.assign(options.tables * slots, Slot{});
-  ids_.resize(options.tables * points_);
-  const auto tables = static_cast<std::int64_t>(options.tables);
+  slots_.assign(options_.tables * slots, Slot{});
+  ids_.resize(options_.tables * points_);
+  const auto tables = static_cast<std::int64_t>(options_.tables);
 #pragma omp parallel for schedule(dynamic, 1)
   for (std::int64_t t = 0; t < tables; ++t) {
     const auto table = static_cast<std::size_t>(t);
     fill_table(table, keys.data() + table * points_);
   }
+}
+
+void HashTables::insert(MatrixView points, std::uint32_t first) {
+  std::vector<std::uint64_t> keys(options_.tables * points.rows);
+  compute_keys(points, keys.data());
+  for (std::size_t t = 0; t < options_.tables; ++t) {
+    for (std::size_t r = 0; r < points.rows; ++r) {
+      added_[t][keys[t * points.rows + r]].push_back(first + static_cast<std::uint32_t>(r));
+    }
+  }
+  added_count_ += points.rows;
+}
+
+std::span<const std::uint32_t> HashTables::added(std::size_t table, std::uint64_t key) const {
+  const auto& buckets = added_[table];
+  const auto found = buckets.find(key);
+  if (found == buckets.end()) return {};
+  return found->second;
 }
 
 void HashTables::fill_table(std::size_t table, const std::uint64_t* keys) {
@@ -213,9 +253,20 @@ std::span<const std::uint32_t> HashTables::bucket(std::size_t table, std::uint64
 }
 
 std::size_t HashTables::bytes() const {
+  std::size_t added = 0;
+  if (added_count_ > 0) {
+    for (const auto& buckets : added_) {
+      // Bucket array, and per node the key, the vector header and the next pointer.
+      added +=
+          buckets.bucket_count() * sizeof(void*) +
+          buckets.size() *
+              (sizeof(std::pair<const std::uint64_t, std::vector<std::uint32_t>>) + sizeof(void*));
+      for (const auto& [key, ids] : buckets) added += ids.capacity() * sizeof(std::uint32_t);
+    }
+  }
   return projections_.size() * sizeof(float) + offsets_.size() * sizeof(float) +
          key_weights_.size() * sizeof(std::uint64_t) + slots_.size() * sizeof(Slot) +
-         ids_.size() * sizeof(std::uint32_t);
+         ids_.size() * sizeof(std::uint32_t) + added;
 }
 
 }  // namespace annbench::lsh

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 namespace annbench::lsh {
@@ -38,8 +39,21 @@ inline constexpr std::size_t kMaxHashes = 32;
 class HashTables {
  public:
   // base: n × dim, row-major, finite values. Uses the OpenMP threads in effect; the tables do
-  // not depend on the thread count.
+  // not depend on the thread count. init(base) then index(base).
   void build(MatrixView base, const HashOptions& options);
+
+  // Draws the hash functions (from options.seed) and, p-stable, the data scale from `sample`
+  // (at least one row); no points are indexed yet.
+  void init(MatrixView sample, const HashOptions& options);
+  // Indexes points (ids = rows) in the compact tables, replacing everything indexed or added
+  // before; the hash functions stay.
+  void index(MatrixView points);
+  // Adds points as ids first, first + 1, ... to per-table hashed overflow buckets: O(L·K·dim)
+  // per point, without rebuilding the compact tables.
+  void insert(MatrixView points, std::uint32_t first);
+  bool ready() const { return !projections_.empty(); }
+  std::size_t indexed() const { return points_; }
+  std::size_t added_count() const { return added_count_; }
 
   HashKind kind() const { return options_.kind; }
   std::size_t tables() const { return options_.tables; }
@@ -65,6 +79,8 @@ class HashTables {
 
   // Ids in the bucket with this key (empty when there is none).
   std::span<const std::uint32_t> bucket(std::size_t table, std::uint64_t key) const;
+  // Ids with this key given to insert() since the last index().
+  std::span<const std::uint32_t> added(std::size_t table, std::uint64_t key) const;
 
   std::size_t bytes() const;
 
@@ -76,6 +92,8 @@ class HashTables {
   };
 
   void fill_table(std::size_t table, const std::uint64_t* keys);
+  // keys[t * n + r]: the key of row r of points in table t.
+  void compute_keys(MatrixView points, std::uint64_t* keys) const;
 
   HashOptions options_;
   std::size_t dim_ = 0;
@@ -88,6 +106,9 @@ class HashTables {
   std::size_t slot_mask_ = 0;       // slots per table - 1 (a power of two minus one)
   std::vector<Slot> slots_;         // L × (slot_mask_ + 1)
   std::vector<std::uint32_t> ids_;  // L × n, each table's ids grouped by bucket
+  // Per table, key -> ids inserted since the last index().
+  std::vector<std::unordered_map<std::uint64_t, std::vector<std::uint32_t>>> added_;
+  std::size_t added_count_ = 0;
 };
 
 }  // namespace annbench::lsh

@@ -18,6 +18,9 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace annbench::lsh {
@@ -56,28 +59,85 @@ class LshIndex final : public Index {
   void build(MatrixView base) override {
     ANNBENCH_CHECK(base.dim == dim_, "lsh: base vectors have dimension {}, expected {}", base.dim,
                    dim_);
-    ANNBENCH_CHECK(base.rows >= 1, "lsh: cannot build on an empty base (0 vectors)");
-    for (std::size_t i = 0; i < base.rows; ++i) {
-      const float* x = base.row(i);
-      for (std::size_t j = 0; j < dim_; ++j) {
-        ANNBENCH_CHECK(std::isfinite(x[j]), "lsh: base vector {} has a non-finite value at {}", i,
-                       j);
-      }
-    }
+    check_finite_rows(base, "base vector");
     built_ = false;
     data_ = base;
     inverse_norms_.clear();
+    tables_ = HashTables{};
+    reset_streaming();
+    // Zero rows: a streaming index; its first add() derives the bucket width and hashes.
+    if (base.rows == 0) {
+      built_ = true;
+      return;
+    }
     if (metric_ == Metric::Angular) {
-      // 1 / |x| (0 for a zero vector, whose cosine with everything is then 0: distance 1).
       inverse_norms_.resize(base.rows);
-      const DistanceKernels& kernels = distance_kernels();
-      for (std::size_t i = 0; i < base.rows; ++i) {
-        const float norm2 = kernels.inner_product(base.row(i), base.row(i), dim_);
-        inverse_norms_[i] = norm2 > 0.0f ? 1.0f / std::sqrt(norm2) : 0.0f;
-      }
+      for (std::size_t i = 0; i < base.rows; ++i) inverse_norms_[i] = inverse_norm(base.row(i));
     }
     tables_.build(base, options_);
     built_ = true;
+  }
+
+  // New points go to the tables' overflow buckets; when those hold more points than the compact
+  // tables, everything live is re-indexed (amortised O(L·K·dim) per point). The first add() of
+  // an index built on zero rows derives the p-stable width from its batch.
+  void add(std::span<const std::int64_t> ids, MatrixView vectors) override {
+    ANNBENCH_CHECK(built_, "lsh: add() before build()");
+    ANNBENCH_CHECK(vectors.dim == dim_, "lsh: added vectors have dimension {}, expected {}",
+                   vectors.dim, dim_);
+    ANNBENCH_CHECK(ids.size() == vectors.rows, "lsh: add() of {} vectors with {} ids", vectors.rows,
+                   ids.size());
+    if (vectors.rows == 0) return;
+    check_finite_rows(vectors, "added vector");
+    start_streaming();
+    std::unordered_set<std::int64_t> batch;
+    batch.reserve(ids.size());
+    for (const std::int64_t id : ids) {
+      ANNBENCH_CHECK(!internal_of_.contains(id) && batch.insert(id).second,
+                     "lsh: add() of id {}, which is already in the index", id);
+    }
+    const std::size_t first = data_.rows;
+    ANNBENCH_CHECK(first + vectors.rows < std::numeric_limits<std::uint32_t>::max(),
+                   "lsh: {} stored vectors exceed the 32-bit id range", first + vectors.rows);
+    store_.resize((first + vectors.rows) * dim_);
+    std::copy_n(vectors.data, vectors.rows * dim_, store_.data() + first * dim_);
+    data_ = MatrixView{store_.data(), first + vectors.rows, dim_};
+    removed_.resize(data_.rows, 0);
+    external_.insert(external_.end(), ids.begin(), ids.end());
+    for (std::size_t i = 0; i < vectors.rows; ++i)
+      internal_of_.emplace(ids[i], static_cast<std::uint32_t>(first + i));
+    if (metric_ == Metric::Angular) {
+      inverse_norms_.resize(data_.rows);
+      for (std::size_t i = 0; i < vectors.rows; ++i)
+        inverse_norms_[first + i] = inverse_norm(vectors.row(i));
+    }
+    if (!tables_.ready()) tables_.init(vectors, options_);
+    if (tables_.added_count() + vectors.rows > tables_.indexed()) {
+      compact();
+    } else {
+      tables_.insert(MatrixView{data_.row(first), vectors.rows, dim_},
+                     static_cast<std::uint32_t>(first));
+    }
+  }
+
+  // Removed points are tombstoned (searches skip them); once they are half of what is stored,
+  // the survivors are compacted and re-indexed.
+  void remove(std::span<const std::int64_t> ids) override {
+    ANNBENCH_CHECK(built_, "lsh: remove() before build()");
+    start_streaming();
+    std::unordered_set<std::int64_t> batch;
+    batch.reserve(ids.size());
+    for (const std::int64_t id : ids) {
+      ANNBENCH_CHECK(internal_of_.contains(id) && batch.insert(id).second,
+                     "lsh: remove() of id {}, which is not in the index", id);
+    }
+    for (const std::int64_t id : ids) {
+      const auto found = internal_of_.find(id);
+      removed_[found->second] = 1;
+      internal_of_.erase(found);
+    }
+    removed_count_ += ids.size();
+    if (2 * removed_count_ > data_.rows) compact();
   }
 
   void set_search_params(const Params& params) override {
@@ -89,8 +149,16 @@ class LshIndex final : public Index {
 
   void search(const float* query, std::size_t k, Neighbor* out) const override {
     ANNBENCH_CHECK(built_, "lsh: search before build");
+    if (!tables_.ready()) {  // streaming, nothing added yet
+      std::fill_n(out, k, Neighbor{});
+      return;
+    }
     Scratch& s = scratch();
-    collect(query, s);
+    if (streaming_) {
+      collect<true>(query, s);
+    } else {
+      collect<false>(query, s);
+    }
     const DistanceKernels& kernels = distance_kernels();
     s.top.reset(k);
     const std::size_t count = s.candidates.size();
@@ -113,6 +181,10 @@ class LshIndex final : public Index {
     for (std::size_t i = 0; i < k && out[i].id >= 0; ++i) {
       out[i].distance = metric_ == Metric::L2 ? std::sqrt(out[i].distance) : 1.0f + out[i].distance;
     }
+    if (streaming_) {
+      for (std::size_t i = 0; i < k && out[i].id >= 0; ++i)
+        out[i].id = external_[static_cast<std::size_t>(out[i].id)];
+    }
     distances_.add(s.candidates.size());
   }
 
@@ -121,25 +193,40 @@ class LshIndex final : public Index {
   void range_search(const float* query, float radius, std::vector<Neighbor>& out) const override {
     ANNBENCH_CHECK(built_, "lsh: range search before build");
     ANNBENCH_CHECK(!std::isnan(radius), "lsh: range search radius is NaN");
+    if (!tables_.ready()) return;
     Scratch& s = scratch();
-    collect(query, s);
+    if (streaming_) {
+      collect<true>(query, s);
+    } else {
+      collect<false>(query, s);
+    }
     const DistanceKernels& kernels = distance_kernels();
     for (const std::uint32_t id : s.candidates) {
       const double d = kernels.exact(metric_, query, data_.row(id), dim_);
-      if (d <= radius) out.push_back(Neighbor{id, static_cast<float>(d)});
+      if (d <= radius) {
+        out.push_back(Neighbor{streaming_ ? external_[id] : id, static_cast<float>(d)});
+      }
     }
     distances_.add(s.candidates.size());
   }
 
+  // Tables (with overflow buckets), inverse norms (angular), the vectors (referenced after a
+  // static build, owned once the index changes) and then the id maps and tombstones.
   std::size_t memory_bytes() const override {
-    return tables_.bytes() + inverse_norms_.size() * sizeof(float) +
-           data_.rows * dim_ * sizeof(float);
+    std::size_t bytes = tables_.bytes() + inverse_norms_.capacity() * sizeof(float);
+    if (!streaming_) return bytes + data_.rows * dim_ * sizeof(float);
+    return bytes + store_.capacity() * sizeof(float) + external_.capacity() * sizeof(std::int64_t) +
+           removed_.capacity() + internal_of_.bucket_count() * sizeof(void*) +
+           internal_of_.size() *
+               (sizeof(std::pair<const std::int64_t, std::uint32_t>) + sizeof(void*));
   }
 
   std::optional<std::uint64_t> distance_count() const override { return distances_.get(); }
 
  private:
   // Probes the L home buckets plus extra_probes_ perturbed ones; unique ids land in s.candidates.
+  // kStreaming: also the overflow buckets, and tombstoned ids are skipped.
+  template <bool kStreaming>
   void collect(const float* query, Scratch& s) const {
     s.begin(data_.rows);
     s.values.resize(tables_.tables() * tables_.hashes());
@@ -150,9 +237,81 @@ class LshIndex final : public Index {
     std::uint64_t key = 0;
     for (std::size_t probe = 0; probe < budget && s.probes.next(table, key); ++probe) {
       for (const std::uint32_t id : tables_.bucket(table, key)) {
+        if constexpr (kStreaming) {
+          if (removed_[id] != 0) continue;
+        }
         if (s.visited.insert(id)) s.candidates.push_back(id);
       }
+      if constexpr (kStreaming) {
+        for (const std::uint32_t id : tables_.added(table, key)) {
+          if (removed_[id] == 0 && s.visited.insert(id)) s.candidates.push_back(id);
+        }
+      }
     }
+  }
+
+  // `what` names the rows in the error: "base vector" or "added vector".
+  static void check_finite_rows(MatrixView rows, const char* what) {
+    for (std::size_t i = 0; i < rows.rows; ++i) {
+      const float* x = rows.row(i);
+      for (std::size_t j = 0; j < rows.dim; ++j) {
+        ANNBENCH_CHECK(std::isfinite(x[j]), "lsh: {} {} has a non-finite value at {}", what, i, j);
+      }
+    }
+  }
+
+  // 1 / |x| (0 for a zero vector, whose cosine with everything is then 0: distance 1).
+  float inverse_norm(const float* x) const {
+    const float norm2 = distance_kernels().inner_product(x, x, dim_);
+    return norm2 > 0.0f ? 1.0f / std::sqrt(norm2) : 0.0f;
+  }
+
+  void reset_streaming() {
+    streaming_ = false;
+    store_ = {};
+    external_ = {};
+    internal_of_ = {};
+    removed_ = {};
+    removed_count_ = 0;
+  }
+
+  // A static build references the base and its ids are its rows; the first change copies the
+  // vectors (the caller's are only valid during add()) and sets up the id maps.
+  void start_streaming() {
+    if (streaming_) return;
+    streaming_ = true;
+    store_.assign(data_.data, data_.data + data_.rows * dim_);
+    data_ = MatrixView{store_.data(), data_.rows, dim_};
+    external_.resize(data_.rows);
+    removed_.assign(data_.rows, 0);
+    internal_of_.reserve(data_.rows);
+    for (std::size_t i = 0; i < data_.rows; ++i) {
+      external_[i] = static_cast<std::int64_t>(i);
+      internal_of_.emplace(static_cast<std::int64_t>(i), static_cast<std::uint32_t>(i));
+    }
+  }
+
+  // Moves the live points to the front (renumbering them in order), drops the tombstones and
+  // re-indexes every live point in the compact tables.
+  void compact() {
+    std::size_t live = 0;
+    for (std::size_t i = 0; i < data_.rows; ++i) {
+      if (removed_[i] != 0) continue;
+      if (live != i) {
+        std::copy_n(store_.data() + i * dim_, dim_, store_.data() + live * dim_);
+        external_[live] = external_[i];
+        if (!inverse_norms_.empty()) inverse_norms_[live] = inverse_norms_[i];
+        internal_of_[external_[live]] = static_cast<std::uint32_t>(live);
+      }
+      ++live;
+    }
+    store_.resize(live * dim_);
+    external_.resize(live);
+    if (!inverse_norms_.empty()) inverse_norms_.resize(live);
+    removed_.assign(live, 0);
+    removed_count_ = 0;
+    data_ = MatrixView{store_.data(), live, dim_};
+    tables_.index(data_);
   }
 
   // Candidates are scattered rows of the base, so the hardware prefetcher cannot guess the next
@@ -179,10 +338,17 @@ class LshIndex final : public Index {
   Metric metric_;
   std::size_t dim_;
   HashOptions options_;
-  MatrixView data_{};
+  MatrixView data_{};  // rows by internal id: the base (static) or store_
   std::vector<float> inverse_norms_;
   HashTables tables_;
   bool built_ = false;
+  // Set by the first add() or remove(): ids are then external_[internal id].
+  bool streaming_ = false;
+  std::vector<float> store_;
+  std::vector<std::int64_t> external_;
+  std::unordered_map<std::int64_t, std::uint32_t> internal_of_;  // live ids only
+  std::vector<std::uint8_t> removed_;                            // tombstones by internal id
+  std::size_t removed_count_ = 0;
   std::size_t extra_probes_ = 0;
   DistanceCounter distances_;
 };
@@ -230,7 +396,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = kCapRangeSearch,
+    .capabilities = kCapRangeSearch | kCapInsert | kCapDelete,
     .create = &create,
 };
 

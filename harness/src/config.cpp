@@ -161,10 +161,12 @@ SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesyst
         decode<std::string>(node, file, "'datasets'", "a dataset name or path"));
   }
   if (root["mode"]) {
-    std::string known;
-    for (auto name : track_names()) known += (known.empty() ? "" : " or ") + std::string(name);
-    config.mode = decode<std::string>(root["mode"], file, "'mode'", known.c_str());
     const auto names = track_names();
+    std::string known;
+    for (std::size_t t = 0; t < names.size(); ++t) {
+      known += (t == 0 ? "" : t + 1 == names.size() ? " or " : ", ") + std::string(names[t]);
+    }
+    config.mode = decode<std::string>(root["mode"], file, "'mode'", known.c_str());
     ANNBENCH_CHECK(std::find(names.begin(), names.end(), config.mode) != names.end(),
                    "{}: 'mode' must be {}, got '{}'", where(file, root["mode"]), known,
                    config.mode);

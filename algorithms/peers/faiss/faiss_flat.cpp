@@ -1,4 +1,6 @@
 // faiss-flat: faiss::IndexFlat, exact search by full scan. The peer of our bruteforce module.
+// IndexFlat numbers its vectors itself, so add() with caller ids goes through an IndexIDMap
+// around it (removal then shifts the stored vectors: O(n) per remove()).
 
 #include "faiss_peer.h"
 
@@ -19,6 +21,7 @@ std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& /*bu
     return FaissHolder{nullptr, std::make_unique<faiss::IndexFlat>(d, m)};
   };
   recipe.counting = FaissCounting::kFullScan;
+  recipe.id_map = true;
   return std::make_unique<FaissPeer>(std::move(recipe), metric, dim);
 }
 
@@ -30,7 +33,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = {},
     .search_params = {},
-    .capabilities = kCapNativeBatch,
+    .capabilities = kCapNativeBatch | kCapInsert | kCapDelete,
     .library = kFaissLibrary,
     .create = &create,
 };

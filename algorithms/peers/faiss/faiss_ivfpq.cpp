@@ -54,7 +54,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = kCapNativeBatch,
+    .capabilities = kCapNativeBatch | kCapInsert | kCapDelete,
     .library = kFaissLibrary,
     .create = &create,
 };

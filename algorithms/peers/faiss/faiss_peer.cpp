@@ -6,8 +6,10 @@
 #include <annbench/error.h>
 
 #include <dlfcn.h>
+#include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/impl/FaissException.h>
+#include <faiss/impl/IDSelector.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 #include <omp.h>
@@ -47,13 +49,22 @@ FaissPeer::FaissPeer(FaissRecipe recipe, Metric metric, std::size_t dim)
   ANNBENCH_CHECK(dim > 0, "{}: dimension must be positive", recipe_.module);
 }
 
+faiss::MetricType FaissPeer::faiss_metric() const {
+  // Angular: unit vectors under L2 rank exactly as 1 - cos does.
+  return metric_ == Metric::InnerProduct ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
+}
+
+void FaissPeer::measure_memory() const {
+  faiss::VectorIOWriter writer;
+  faiss::write_index(holder_.index.get(), &writer);
+  memory_bytes_ = writer.data.size();
+  memory_stale_ = false;
+}
+
 void FaissPeer::build(MatrixView base) {
   ANNBENCH_CHECK(base.dim == dim_, "{}: base vectors have dimension {}, expected {}",
                  recipe_.module, base.dim, dim_);
   pin_blas_threads();
-  // Angular: unit vectors under L2 rank exactly as 1 - cos does.
-  const faiss::MetricType faiss_metric =
-      metric_ == Metric::InnerProduct ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
   FloatMatrix normalized;
   const float* data = base.data;
   if (metric_ == Metric::Angular) {
@@ -62,19 +73,88 @@ void FaissPeer::build(MatrixView base) {
   }
   holder_ = {};
   try {
-    holder_ = recipe_.make(dim_, faiss_metric);
+    holder_ = recipe_.make(dim_, faiss_metric());
     const auto n = static_cast<idx_t>(base.rows);
-    if (!holder_.index->is_trained) holder_.index->train(n, data);
-    if (n > 0) holder_.index->add(n, data);
-    faiss::VectorIOWriter writer;
-    faiss::write_index(holder_.index.get(), &writer);
-    memory_bytes_ = writer.data.size();
+    // Zero rows: a streaming index, trained by its first add().
+    if (n > 0) {
+      if (!holder_.index->is_trained) holder_.index->train(n, data);
+      holder_.index->add(n, data);
+    } else if (recipe_.id_map) {
+      wrap_in_id_map();
+    }
+    measure_memory();
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
     rethrow_faiss(recipe_.module, "build", e);
   }
   global_at_build_ = global_count(recipe_.counting);
+}
+
+// IndexIDMap requires an empty index: the vectors already indexed (ids = rows) are copied out
+// and added again under their ids.
+void FaissPeer::wrap_in_id_map() {
+  const idx_t n = holder_.index->ntotal;
+  std::vector<float> stored(static_cast<std::size_t>(n) * dim_);
+  if (n > 0) holder_.index->reconstruct_n(0, n, stored.data());
+  FaissHolder fresh = recipe_.make(dim_, faiss_metric());
+  auto map = std::make_unique<faiss::IndexIDMap>(fresh.index.release());
+  map->own_fields = true;
+  std::vector<idx_t> ids(static_cast<std::size_t>(n));
+  for (idx_t i = 0; i < n; ++i) ids[static_cast<std::size_t>(i)] = i;
+  if (n > 0) map->add_with_ids(n, stored.data(), ids.data());
+  holder_.index = std::move(map);
+}
+
+void FaissPeer::add(std::span<const std::int64_t> ids, MatrixView vectors) {
+  ANNBENCH_CHECK(holder_.index != nullptr, "{}: add() before build()", recipe_.module);
+  ANNBENCH_CHECK(vectors.dim == dim_, "{}: added vectors have dimension {}, expected {}",
+                 recipe_.module, vectors.dim, dim_);
+  ANNBENCH_CHECK(ids.size() == vectors.rows, "{}: add() of {} vectors with {} ids", recipe_.module,
+                 vectors.rows, ids.size());
+  if (vectors.rows == 0) return;
+  pin_blas_threads();
+  FloatMatrix normalized;
+  const float* data = vectors.data;
+  if (metric_ == Metric::Angular) {
+    normalized = normalized_copy(vectors);
+    data = normalized.data();
+  }
+  static_assert(sizeof(idx_t) == sizeof(std::int64_t));
+  try {
+    if (recipe_.id_map && dynamic_cast<faiss::IndexIDMap*>(holder_.index.get()) == nullptr)
+      wrap_in_id_map();
+    const auto n = static_cast<idx_t>(vectors.rows);
+    if (!holder_.index->is_trained) holder_.index->train(n, data);
+    holder_.index->add_with_ids(n, data, reinterpret_cast<const idx_t*>(ids.data()));
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    rethrow_faiss(recipe_.module, "add vectors", e);
+  }
+  memory_stale_ = true;
+}
+
+void FaissPeer::remove(std::span<const std::int64_t> ids) {
+  ANNBENCH_CHECK(holder_.index != nullptr, "{}: remove() before build()", recipe_.module);
+  if (ids.empty()) return;
+  try {
+    if (recipe_.id_map && dynamic_cast<faiss::IndexIDMap*>(holder_.index.get()) == nullptr)
+      wrap_in_id_map();
+    const faiss::IDSelectorBatch selector(static_cast<std::size_t>(ids.size()),
+                                          reinterpret_cast<const idx_t*>(ids.data()));
+    holder_.index->remove_ids(selector);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    rethrow_faiss(recipe_.module, "remove ids", e);
+  }
+  memory_stale_ = true;
+}
+
+std::size_t FaissPeer::memory_bytes() const {
+  if (memory_stale_ && holder_.index) measure_memory();
+  return memory_bytes_;
 }
 
 void FaissPeer::set_search_params(const Params& params) {
@@ -97,6 +177,11 @@ void FaissPeer::convert(std::size_t n, std::size_t k, const float* distances, co
 
 void FaissPeer::search(const float* query, std::size_t k, Neighbor* out) const {
   const faiss::Index& index = ready();
+  // Streaming, nothing live (an untrained IVF index would refuse to search).
+  if (index.ntotal == 0) {
+    pad_results(out, 0, k);
+    return;
+  }
   thread_local std::vector<float> unit;
   thread_local std::vector<float> distances;
   thread_local std::vector<idx_t> labels;
@@ -117,6 +202,10 @@ void FaissPeer::search(const float* query, std::size_t k, Neighbor* out) const {
 // indexes), on the threads the harness set.
 void FaissPeer::search_batch(MatrixView queries, std::size_t k, Neighbor* out) const {
   const faiss::Index& index = ready();
+  if (index.ntotal == 0) {
+    pad_results(out, 0, queries.rows * k);
+    return;
+  }
   pin_blas_threads();
   FloatMatrix normalized;
   const float* data = queries.data;

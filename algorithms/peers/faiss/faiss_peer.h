@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 
 namespace annbench::peers {
 
@@ -51,6 +52,9 @@ struct FaissRecipe {
   FaissCounting counting = FaissCounting::kNone;
   // Coarse-quantizer distances per query (IVF: nlist); used with kIvfStats.
   std::size_t coarse_per_query = 0;
+  // For add() with caller ids on an index without its own ids (IndexFlat): the streaming index
+  // is wrapped in an IndexIDMap. A static build is never wrapped.
+  bool id_map = false;
 };
 
 // apply_search for the IVF peers: sets nprobe from the "nprobe" parameter; above nlist is an
@@ -62,14 +66,21 @@ class FaissPeer final : public Index {
   FaissPeer(FaissRecipe recipe, Metric metric, std::size_t dim);
 
   void build(MatrixView base) override;
+  // add_with_ids (training an untrained index on the first batch), remove_ids with an
+  // IDSelectorBatch: for modules declaring kCapInsert / kCapDelete.
+  void add(std::span<const std::int64_t> ids, MatrixView vectors) override;
+  void remove(std::span<const std::int64_t> ids) override;
   void set_search_params(const Params& params) override;
   void search(const float* query, std::size_t k, Neighbor* out) const override;
   void search_batch(MatrixView queries, std::size_t k, Neighbor* out) const override;
-  std::size_t memory_bytes() const override { return memory_bytes_; }
+  std::size_t memory_bytes() const override;
   std::optional<std::uint64_t> distance_count() const override;
 
  private:
   const faiss::Index& ready() const;
+  faiss::MetricType faiss_metric() const;
+  void measure_memory() const;
+  void wrap_in_id_map();
   void convert(std::size_t n, std::size_t k, const float* distances,
                const faiss::Index::idx_t* labels, Neighbor* out) const;
 
@@ -77,7 +88,10 @@ class FaissPeer final : public Index {
   Metric metric_;
   std::size_t dim_;
   FaissHolder holder_;
-  std::size_t memory_bytes_ = 0;
+  // The serialised size; after add() / remove() measured again on the next memory_bytes()
+  // (serialising per update would cost O(n) each).
+  mutable std::size_t memory_bytes_ = 0;
+  mutable bool memory_stale_ = false;
   std::uint64_t global_at_build_ = 0;  // the global faiss counter when build finished
   DistanceCounter own_count_;
 };

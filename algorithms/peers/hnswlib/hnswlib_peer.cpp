@@ -10,10 +10,13 @@
 
 #include <hnswlib/hnswlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <span>
+#include <unordered_set>
 #include <vector>
 
 namespace annbench::peers {
@@ -36,6 +39,8 @@ class HnswlibIndex final : public Index {
     ANNBENCH_CHECK(base.dim == dim_, "hnswlib: base vectors have dimension {}, expected {}",
                    base.dim, dim_);
     graph_.reset();
+    built_ = true;
+    // Zero rows: a streaming index; the first add() makes the graph.
     if (base.rows == 0) return;
     FloatMatrix normalized;
     MatrixView data = base;
@@ -58,6 +63,72 @@ class HnswlibIndex final : public Index {
     } catch (const std::exception& e) {
       ANNBENCH_FAIL("hnswlib: build failed (M={}, ef_construction={}): {}", m_, ef_construction_,
                     e.what());
+    }
+  }
+
+  // New labels are inserted with addPoint (in parallel, as in build()) after growing the graph's
+  // capacity geometrically with resizeIndex. A removed label is only marked deleted (it stays
+  // in the graph, traversed but never returned), so re-adding it goes through hnswlib 0.6.2's
+  // addPoint on an existing label: it clears the mark and moves the point to the new vector
+  // (updatePoint, relinking its neighbourhood). Those updates run one at a time: updatePoint
+  // draws from one shared random generator.
+  void add(std::span<const std::int64_t> ids, MatrixView vectors) override {
+    ANNBENCH_CHECK(built_, "hnswlib: add() before build()");
+    ANNBENCH_CHECK(vectors.dim == dim_, "hnswlib: added vectors have dimension {}, expected {}",
+                   vectors.dim, dim_);
+    ANNBENCH_CHECK(ids.size() == vectors.rows, "hnswlib: add() of {} vectors with {} ids",
+                   vectors.rows, ids.size());
+    if (vectors.rows == 0) return;
+    FloatMatrix normalized;
+    MatrixView data = vectors;
+    if (metric_ == Metric::Angular) {
+      normalized = normalized_copy(vectors);
+      data = normalized.view();
+    }
+    std::vector<std::size_t> fresh, revived;
+    std::unordered_set<std::int64_t> batch;
+    batch.reserve(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      ANNBENCH_CHECK(ids[i] >= 0, "hnswlib: ids are unsigned labels, got {}", ids[i]);
+      ANNBENCH_CHECK(!live(ids[i]) && batch.insert(ids[i]).second,
+                     "hnswlib: add() of id {}, which is already in the index", ids[i]);
+      const bool known = graph_ && graph_->label_lookup_.contains(label_of(ids[i]));
+      (known ? revived : fresh).push_back(i);
+    }
+    try {
+      std::size_t first = 0;
+      if (!graph_) {
+        graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), fresh.size(), m_,
+                                                                   ef_construction_, seed_);
+        graph_->setEf(ef_);
+        graph_->addPoint(data.row(fresh[0]), label_of(ids[fresh[0]]));
+        first = 1;
+      }
+      const std::size_t needed = graph_->cur_element_count + fresh.size() - first;
+      if (needed > graph_->max_elements_)
+        graph_->resizeIndex(std::max(needed, 2 * graph_->max_elements_));
+      const auto count = static_cast<std::int64_t>(fresh.size());
+#pragma omp parallel for schedule(dynamic, 64)
+      for (std::int64_t j = static_cast<std::int64_t>(first); j < count; ++j) {
+        const std::size_t i = fresh[static_cast<std::size_t>(j)];
+        graph_->addPoint(data.row(i), label_of(ids[i]));
+      }
+      for (const std::size_t i : revived) graph_->addPoint(data.row(i), label_of(ids[i]));
+    } catch (const std::exception& e) {
+      ANNBENCH_FAIL("hnswlib: add failed: {}", e.what());
+    }
+  }
+
+  // markDelete: the point stays in the graph as a waypoint and is never returned.
+  void remove(std::span<const std::int64_t> ids) override {
+    ANNBENCH_CHECK(built_, "hnswlib: remove() before build()");
+    for (const std::int64_t id : ids) {
+      ANNBENCH_CHECK(live(id), "hnswlib: remove() of id {}, which is not in the index", id);
+    }
+    try {
+      for (const std::int64_t id : ids) graph_->markDelete(label_of(id));
+    } catch (const std::exception& e) {
+      ANNBENCH_FAIL("hnswlib: remove failed: {}", e.what());
     }
   }
 
@@ -88,7 +159,8 @@ class HnswlibIndex final : public Index {
   }
 
   // The layout of hnswlib 0.6.2: one block per element (level-0 links, vector, label), upper
-  // level link lists per element, the level and pointer arrays, and one visited list.
+  // level link lists per element, the level and pointer arrays, and one visited list. Deleted
+  // points stay in the graph and are counted; capacity grown by add() is counted too.
   std::size_t memory_bytes() const override {
     if (!graph_) return 0;
     const auto& g = *graph_;
@@ -108,12 +180,24 @@ class HnswlibIndex final : public Index {
   }
 
  private:
+  static hnswlib::labeltype label_of(std::int64_t id) {
+    return static_cast<hnswlib::labeltype>(id);
+  }
+
+  // In the graph and not marked deleted.
+  bool live(std::int64_t id) const {
+    if (!graph_) return false;
+    const auto found = graph_->label_lookup_.find(label_of(id));
+    return found != graph_->label_lookup_.end() && !graph_->isMarkedDeleted(found->second);
+  }
+
   Metric metric_;
   std::size_t dim_;
   std::size_t m_;
   std::size_t ef_construction_;
   std::size_t seed_;
   std::size_t ef_ = 10;
+  bool built_ = false;
   std::unique_ptr<hnswlib::SpaceInterface<float>> space_;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph_;  // after space_: destroyed first
 };
@@ -141,7 +225,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = 0,
+    .capabilities = kCapInsert | kCapDelete,
     .library = "hnswlib 0.6.2",
     .create = &create,
 };
