@@ -30,6 +30,8 @@
 namespace annbench {
 namespace {
 
+using testing::add_rows;
+
 using ::testing::HasSubstr;
 using testing::naive_knn;
 using testing::random_matrix;
@@ -277,14 +279,6 @@ TEST(Ivf, RejectsBadInputClearly) {
 }
 
 // ---- Streaming ----
-
-// Rows [first, first + count) of base added under ids offset + row.
-void add_rows(Index& index, const FloatMatrix& base, std::size_t first, std::size_t count,
-              std::int64_t offset) {
-  std::vector<std::int64_t> ids(count);
-  std::iota(ids.begin(), ids.end(), offset + static_cast<std::int64_t>(first));
-  index.add(ids, MatrixView{base.row(first), count, base.cols()});
-}
 
 // The exact k nearest among the live rows (row r has id offset + r), with the caller's ids.
 std::vector<Neighbor> live_truth(const FloatMatrix& base, const std::vector<bool>& live,

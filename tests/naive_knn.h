@@ -3,10 +3,12 @@
 // distance by exact_distance (the dataset definition), sorted by (distance, id).
 
 #include <annbench/common/distance.h>
+#include <annbench/index.h>
 #include <annbench/matrix.h>
 #include <annbench/neighbor.h>
 
 #include <algorithm>
+#include <numeric>
 #include <random>
 #include <set>
 #include <utility>
@@ -68,6 +70,14 @@ inline FloatMatrix tied_matrix(std::size_t rows, std::size_t dim, std::size_t di
   std::uniform_int_distribution<std::size_t> pick(0, distinct - 1);
   for (std::size_t r = 0; r < rows; ++r) std::copy_n(prototypes.row(pick(rng)), dim, m.row(r));
   return m;
+}
+
+// Rows [first, first + count) of base added to a streaming index under ids offset + row.
+inline void add_rows(Index& index, const FloatMatrix& base, std::size_t first, std::size_t count,
+                     std::int64_t offset) {
+  std::vector<std::int64_t> ids(count);
+  std::iota(ids.begin(), ids.end(), offset + static_cast<std::int64_t>(first));
+  index.add(ids, MatrixView{base.row(first), count, base.cols()});
 }
 
 }  // namespace annbench::testing

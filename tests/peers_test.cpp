@@ -30,6 +30,8 @@
 namespace annbench {
 namespace {
 
+using testing::add_rows;
+
 using testing::naive_knn;
 using testing::random_matrix;
 
@@ -274,13 +276,6 @@ std::vector<StreamingCase> streaming_cases() {
       {"hnswlib", make_params({{"M", std::int64_t{16}}, {"ef_construction", std::int64_t{200}}}),
        make_params({{"ef", std::int64_t{400}}}), 0.99},
   };
-}
-
-void add_rows(Index& index, const FloatMatrix& base, std::size_t first, std::size_t count,
-              std::int64_t offset) {
-  std::vector<std::int64_t> ids(count);
-  std::iota(ids.begin(), ids.end(), offset + static_cast<std::int64_t>(first));
-  index.add(ids, MatrixView{base.row(first), count, base.cols()});
 }
 
 // The exact k nearest among the live rows, with ids offset + row.

@@ -172,8 +172,15 @@ class InvertedLists {
     return labels_;
   }
 
-  // Throws unless every id is new (not live, not repeated); `module` names the error.
-  void check_new(std::span<const std::int64_t> ids, const char* module) {
+  // Throws unless the batch is well formed (one id per dim-wide vector) and every id is new
+  // (not live, not repeated); `module` names the error.
+  void check_new(std::span<const std::int64_t> ids, MatrixView vectors, std::size_t dim,
+                 const char* module) {
+    ANNBENCH_CHECK(vectors.dim == dim, "{}: added vectors have dimension {}, expected {}", module,
+                   vectors.dim, dim);
+    ANNBENCH_CHECK(ids.size() == vectors.rows, "{}: add() of {} vectors with {} ids", module,
+                   vectors.rows, ids.size());
+    if (ids.empty()) return;
     materialise();
     std::unordered_set<std::int64_t> batch;
     batch.reserve(ids.size());

@@ -66,12 +66,8 @@ class IvfFlatIndex final : public Index {
   // index built on zero rows trains the quantizer on its batch first.
   void add(std::span<const std::int64_t> ids, MatrixView vectors) override {
     ANNBENCH_CHECK(built_, "{}: add() before build()", kName);
-    ANNBENCH_CHECK(vectors.dim == dim_, "{}: added vectors have dimension {}, expected {}", kName,
-                   vectors.dim, dim_);
-    ANNBENCH_CHECK(ids.size() == vectors.rows, "{}: add() of {} vectors with {} ids", kName,
-                   vectors.rows, ids.size());
+    lists_.check_new(ids, vectors, dim_, kName);
     if (vectors.rows == 0) return;
-    lists_.check_new(ids, kName);
     const PreparedBase prepared(vectors, metric_, kName);
     const MatrixView data = prepared.view();
     if (quantizer_.nlist() == 0) {

@@ -86,12 +86,8 @@ class IvfPqIndex final : public Index {
   // zero rows trains the coarse quantizer and the PQ codebooks on its batch first.
   void add(std::span<const std::int64_t> ids, MatrixView vectors) override {
     ANNBENCH_CHECK(built_, "{}: add() before build()", kName);
-    ANNBENCH_CHECK(vectors.dim == dim_, "{}: added vectors have dimension {}, expected {}", kName,
-                   vectors.dim, dim_);
-    ANNBENCH_CHECK(ids.size() == vectors.rows, "{}: add() of {} vectors with {} ids", kName,
-                   vectors.rows, ids.size());
+    lists_.check_new(ids, vectors, dim_, kName);
     if (vectors.rows == 0) return;
-    lists_.check_new(ids, kName);
     const PreparedBase prepared(vectors, metric_, kName);
     const MatrixView data = prepared.view();
     std::vector<std::uint32_t> labels;
