@@ -8,6 +8,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -19,15 +20,22 @@ void HnswIndex::AlignedFree::operator()(std::byte* p) const {
 }
 
 HnswIndex::HnswIndex(Metric metric, std::size_t dim, HnswConfig config)
-    : metric_(metric), dim_(dim), config_(config), scratch_(std::make_unique<ScratchPool>()) {
+    : metric_(metric),
+      dim_(dim),
+      config_(config),
+      level_rng_(config.seed),
+      scratch_(std::make_unique<ScratchPool>()) {
   ANNBENCH_CHECK(dim > 0, "hnsw: dimension must be positive");
   ANNBENCH_CHECK(config.M >= 2 && config.M <= kMaxM, "hnsw: M = {} out of range [2, {}]", config.M,
                  kMaxM);
   ANNBENCH_CHECK(config.ef_construction >= 1, "hnsw: ef_construction must be at least 1");
+  ANNBENCH_CHECK(config.repair_threshold >= 0.0 && config.repair_threshold <= 1.0,
+                 "hnsw: repair_threshold = {} out of range [0, 1]", config.repair_threshold);
   const DistanceKernels& kernels = distance_kernels();
   // Angular: vectors are normalised, so the negative dot product ranks like 1 - cos.
   kernel_ = metric == Metric::L2 ? kernels.l2_squared : kernels.inner_product;
   negate_ = metric != Metric::L2;
+  stride_ = (dim_ * sizeof(float) + max_degree(0) * sizeof(std::uint32_t) + 63) / 64 * 64;
 }
 
 HnswIndex::~HnswIndex() = default;
@@ -36,6 +44,7 @@ void HnswIndex::allocate(std::size_t n, std::vector<std::uint8_t> levels) {
   ANNBENCH_CHECK(n < kNoLink, "hnsw: {} vectors exceed the 32-bit id space", n);
   ANNBENCH_CHECK(levels.size() == n, "hnsw: {} levels for {} nodes", levels.size(), n);
   n_ = n;
+  capacity_ = n;
   stride_ = (dim_ * sizeof(float) + max_degree(0) * sizeof(std::uint32_t) + 63) / 64 * 64;
   level0_.reset();
   if (n > 0) {
@@ -63,7 +72,62 @@ void HnswIndex::allocate(std::size_t n, std::vector<std::uint8_t> levels) {
   locks_ = std::make_unique<std::atomic<std::uint8_t>[]>(n);
   max_level_ = -1;
   entry_ = kNoLink;
+  state_ = std::vector<std::uint8_t>();
+  deleted_ = 0;
+  free_ = std::vector<std::uint32_t>();
+  external_ = std::vector<std::int64_t>();
+  ids_.clear();
+  unchecked_ = 0;
   scratch_->clear();
+}
+
+std::uint8_t HnswIndex::draw_level() {
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  const double ml = 1.0 / std::log(static_cast<double>(config_.M));
+  const double u = 1.0 - uniform(level_rng_);  // (0, 1]: log stays finite
+  return static_cast<std::uint8_t>(std::min<double>(std::floor(-std::log(u) * ml), kMaxLevel));
+}
+
+void HnswIndex::reserve_slots(std::size_t slots) {
+  ANNBENCH_CHECK(slots < kNoLink, "hnsw: {} vectors exceed the 32-bit id space", slots);
+  if (slots <= capacity_) return;
+  const std::size_t capacity =
+      std::min<std::size_t>(std::max(slots, capacity_ + capacity_ / 2), kNoLink - 1);
+  void* raw = std::aligned_alloc(64, capacity * stride_);
+  ANNBENCH_CHECK(raw != nullptr, "hnsw: out of memory allocating {} bytes for layer 0",
+                 capacity * stride_);
+  if (n_ > 0) std::memcpy(raw, level0_.get(), n_ * stride_);
+  level0_.reset(static_cast<std::byte*>(raw));
+  // No insertion or search runs during add()'s growth, so no lock is held.
+  locks_ = std::make_unique<std::atomic<std::uint8_t>[]>(capacity);
+  levels_.reserve(capacity);
+  upper_offset_.reserve(capacity);
+  external_.reserve(capacity);
+  if (!state_.empty()) state_.reserve(capacity);
+  capacity_ = capacity;
+}
+
+void HnswIndex::init_slot(std::uint32_t node, std::uint8_t level, const float* source) {
+  std::memset(level0_.get() + node * stride_, 0, stride_);
+  copy_vector(node, source);
+  std::fill_n(link_list(node, 0), max_degree(0), kNoLink);
+  levels_[node] = level;
+  upper_offset_[node] = 0;
+  if (level > 0) {
+    const std::size_t offset = upper_.size();
+    ANNBENCH_CHECK(offset + level * config_.M < kNoLink, "hnsw: upper layers exceed 2^32 links");
+    upper_offset_[node] = static_cast<std::uint32_t>(offset);
+    upper_.resize(offset + level * config_.M, kNoLink);
+  }
+}
+
+std::uint32_t HnswIndex::find_live(std::int64_t id) const {
+  if (external_.empty()) {
+    if (id < 0 || static_cast<std::uint64_t>(id) >= n_) return kNoLink;
+    const auto node = static_cast<std::uint32_t>(id);
+    return state(node) == SlotState::Live ? node : kNoLink;
+  }
+  return ids_.find(id, external_);
 }
 
 void HnswIndex::normalize_into(const float* src, float* dst) const {
@@ -100,10 +164,11 @@ void HnswIndex::set_search_params(const Params& params) {
 }
 
 std::size_t HnswIndex::memory_bytes() const {
-  return sizeof(*this) + n_ * stride_ + levels_.capacity() +
+  return sizeof(*this) + capacity_ * stride_ + levels_.capacity() +
          upper_offset_.capacity() * sizeof(std::uint32_t) +
-         upper_.capacity() * sizeof(std::uint32_t) + n_ * sizeof(std::atomic<std::uint8_t>) +
-         scratch_->bytes();
+         upper_.capacity() * sizeof(std::uint32_t) + capacity_ * sizeof(std::atomic<std::uint8_t>) +
+         state_.capacity() + free_.capacity() * sizeof(std::uint32_t) +
+         external_.capacity() * sizeof(std::int64_t) + ids_.bytes() + scratch_->bytes();
 }
 
 }  // namespace annbench::hnsw

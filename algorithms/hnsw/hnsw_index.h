@@ -12,9 +12,16 @@
 // negative dot product for inner product, and for angular the negative dot product of the
 // normalised vectors (base and query are normalised).
 //
-// Thread safety: build() runs on the OpenMP threads the harness set, with one spin lock per
-// node guarding its link lists; after build, search() is lock-free and may run on many threads
-// at once (scratch buffers come from a pool).
+// Thread safety: build() and add() run on the OpenMP threads the harness set, with one spin
+// lock per node guarding its link lists; between updates, search() is lock-free and may run on
+// many threads at once (scratch buffers come from a pool).
+//
+// Streaming: node ids stay uint32 slots into the block array; add() maps the caller's int64 ids
+// to slots (identity after build(base) until the first add()). remove() leaves tombstones that
+// searches navigate through but never return; once tombstones exceed repair_threshold of the
+// nodes, links to them are replaced and their slots are reused by later add() calls.
+
+#include "id_map.h"
 
 #include <annbench/index.h>
 #include <annbench/metric.h>
@@ -25,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <utility>
@@ -36,12 +44,20 @@ inline constexpr std::uint32_t kNoLink = 0xFFFFFFFFu;
 inline constexpr std::size_t kMaxM = 128;  // ParamSpec bound; layer-0 lists hold up to 2 kMaxM
 inline constexpr std::size_t kMaxLinksPerList = 2 * kMaxM;
 inline constexpr int kMaxLevel = 64;  // levels are drawn geometric; this cap is never reached
+// add() rechecks layer-0 reachability once the nodes inserted since the last check reach this
+// fraction of the live nodes: a linear pass paid for by that many insertions.
+inline constexpr double kReachabilityCheck = 1.0 / 32;
 
 struct HnswConfig {
   std::size_t M = 16;                 // links per node on layers >= 1; 2M on layer 0
   std::size_t ef_construction = 200;  // beam width while inserting
   std::uint64_t seed = 42;            // level draws
+  double repair_threshold = 0.1;      // deleted fraction of the nodes that triggers a repair
 };
+
+// Per-slot state once the index has seen a remove(): live, a tombstone (linked, never returned),
+// or free (unlinked, waiting for add() to reuse it).
+enum class SlotState : std::uint8_t { Live = 0, Deleted = 1, Free = 2 };
 
 struct Candidate {
   float distance;
@@ -57,6 +73,10 @@ class HnswIndex final : public Index {
   ~HnswIndex() override;
 
   void build(MatrixView base) override;
+  // ids must be distinct and not live; a removed id may come back.
+  void add(std::span<const std::int64_t> ids, MatrixView vectors) override;
+  // ids must be live. May repair the graph (repair_threshold) before returning.
+  void remove(std::span<const std::int64_t> ids) override;
   void set_search_params(const Params& params) override;
   // ef below k is raised to k: the beam must hold at least k results.
   void search(const float* query, std::size_t k, Neighbor* out) const override;
@@ -65,15 +85,28 @@ class HnswIndex final : public Index {
 
   void set_ef(std::size_t ef) { ef_ = ef; }
 
-  // File format: see hnsw_io.cpp. save() throws Error on I/O failure; load() throws Error
-  // naming the file when it is truncated, foreign, of another version or corrupted.
+  // File format: see hnsw_io.cpp. save() throws Error on I/O failure and for an index the
+  // format cannot hold (tombstones, free slots, caller ids other than positions); load() throws
+  // Error naming the file when it is truncated, foreign, of another version or corrupted.
   void save(const std::string& path) const;
   static std::unique_ptr<HnswIndex> load(const std::string& path);
 
   // Introspection (tests, tools). Inline so callers outside the module need no symbols.
   Metric metric() const { return metric_; }
   std::size_t dim() const { return dim_; }
+  // Slots in use or free (node ids are below this); live_size() counts what searches return.
   std::size_t size() const { return n_; }
+  std::size_t capacity() const { return capacity_; }
+  std::size_t live_size() const { return n_ - deleted_ - free_.size(); }
+  std::size_t deleted_count() const { return deleted_; }
+  std::size_t free_count() const { return free_.size(); }
+  SlotState state(std::uint32_t node) const {
+    return state_.empty() ? SlotState::Live : static_cast<SlotState>(state_[node]);
+  }
+  // The caller's id of a node (its position while no add() has happened).
+  std::int64_t external_id(std::uint32_t node) const {
+    return external_.empty() ? static_cast<std::int64_t>(node) : external_[node];
+  }
   std::size_t max_degree(int level) const { return level == 0 ? 2 * config_.M : config_.M; }
   const HnswConfig& config() const { return config_; }
   int max_level() const { return max_level_; }
@@ -98,6 +131,10 @@ class HnswIndex final : public Index {
   friend class HnswBuilder;
   friend struct HnswFile;
 
+  bool is_deleted(std::uint32_t node) const {
+    return state_[node] == static_cast<std::uint8_t>(SlotState::Deleted);
+  }
+
   const std::uint32_t* link_list(std::uint32_t node, int level) const {
     if (level == 0) return reinterpret_cast<const std::uint32_t*>(vector(node) + dim_);
     return upper_.data() + upper_offset_[node] + static_cast<std::size_t>(level - 1) * config_.M;
@@ -113,6 +150,16 @@ class HnswIndex final : public Index {
   // Allocates blocks and upper-layer storage for n nodes with the given levels; copies (and for
   // angular normalises) the vectors. Links all kNoLink.
   void allocate(std::size_t n, std::vector<std::uint8_t> levels);
+  // Level of the next inserted node: floor(-ln U mL), U uniform in (0, 1], mL = 1 / ln M, from
+  // the index's generator (reseeded by build(), so build order and add order draw alike).
+  std::uint8_t draw_level();
+  // Grows the block array, locks and per-node vectors to hold at least `slots` nodes
+  // (geometrically, so a sequence of add() calls copies each block O(1) times).
+  void reserve_slots(std::size_t slots);
+  // Prepares slot `node` for a new vector: zero block, empty links, upper storage for `level`.
+  void init_slot(std::uint32_t node, std::uint8_t level, const float* source);
+  // Slot of a live caller id, or kNoLink.
+  std::uint32_t find_live(std::int64_t id) const;
   void copy_vector(std::uint32_t node, const float* source);
   // dst = src / |src| (a zero vector stays zero).
   void normalize_into(const float* src, float* dst) const;
@@ -120,8 +167,9 @@ class HnswIndex final : public Index {
 
   // Beam search on layer 0 from `start`; leaves scratch.results a max-heap of at most ef
   // candidates. Returns the number of distances computed. kLocked: read links under the
-  // per-node locks (during a parallel build).
-  template <bool kLocked>
+  // per-node locks (during a parallel build). kSkipDeleted: tombstones are expanded but kept
+  // out of the results, so the beam still ends with ef live nodes when that many are reachable.
+  template <bool kLocked, bool kSkipDeleted = false>
   std::size_t search_layer(const float* query, Candidate start, std::size_t ef, int level,
                            SearchScratch& scratch) const;
   // Greedy descent on one upper layer; returns the closest node found.
@@ -138,8 +186,9 @@ class HnswIndex final : public Index {
   float (*kernel_)(const float*, const float*, std::size_t) = nullptr;
   std::size_t ef_ = 10;
 
-  std::size_t n_ = 0;
-  std::size_t stride_ = 0;  // bytes per layer-0 block, a multiple of 64
+  std::size_t n_ = 0;         // slots handed out (live, deleted or free)
+  std::size_t capacity_ = 0;  // slots allocated in level0_ and locks_
+  std::size_t stride_ = 0;    // bytes per layer-0 block, a multiple of 64
   std::unique_ptr<std::byte[], AlignedFree> level0_;
   std::vector<std::uint8_t> levels_;
   std::vector<std::uint32_t> upper_offset_;  // into upper_, for nodes with level >= 1
@@ -147,6 +196,15 @@ class HnswIndex final : public Index {
   std::unique_ptr<std::atomic<std::uint8_t>[]> locks_;
   int max_level_ = -1;
   std::uint32_t entry_ = kNoLink;
+  std::mt19937_64 level_rng_;
+
+  // Streaming state; all empty for a static index, which then pays nothing for it.
+  std::vector<std::uint8_t> state_;     // SlotState per slot, allocated by the first remove()
+  std::size_t deleted_ = 0;             // slots in state Deleted
+  std::vector<std::uint32_t> free_;     // slots in state Free, reused last-in first-out
+  std::vector<std::int64_t> external_;  // caller id per slot, allocated by the first add()
+  IdMap ids_;                           // caller id -> slot, live ids only
+  std::size_t unchecked_ = 0;           // nodes inserted since the last reachability check
 
   std::unique_ptr<ScratchPool> scratch_;
   DistanceCounter distances_;

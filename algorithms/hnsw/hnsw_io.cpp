@@ -10,6 +10,9 @@
 // last partial word zero-padded): word-wise so that a 200 MB index hashes in a fraction of a
 // second. A file is refused with an Error naming it when it is shorter or longer than its
 // header says, has another magic or version, fails the checksum, or links outside the graph.
+//
+// Only indexes without tombstones or free slots, whose ids are their positions, can be saved
+// (save() says so otherwise); repair_threshold is not stored and comes back as its default.
 
 #include "hnsw_index.h"
 
@@ -48,6 +51,17 @@ struct FileHeader {
 struct HnswFile {
   static void save(const HnswIndex& index, const std::string& path) {
     const std::size_t n = index.n_;
+    // The format holds a graph whose node ids are the caller's ids: nothing else to record.
+    ANNBENCH_CHECK(index.deleted_ == 0 && index.free_.empty(),
+                   "hnsw: cannot save '{}': the index has {} deleted nodes and {} free slots, "
+                   "which the file format (static graphs) cannot hold",
+                   path, index.deleted_, index.free_.size());
+    for (std::size_t u = 0; u < index.external_.size(); ++u) {
+      ANNBENCH_CHECK(index.external_[u] == static_cast<std::int64_t>(u),
+                     "hnsw: cannot save '{}': node {} has id {}; the file format holds only "
+                     "indexes whose ids are their positions",
+                     path, u, index.external_[u]);
+    }
     FileHeader header{};
     header.magic = kMagic;
     header.version = kVersion;
@@ -115,7 +129,10 @@ struct HnswFile {
                    "hnsw: '{}' is truncated or padded ({} bytes, expected {})", path, file_bytes,
                    sizeof(FileHeader) + payload);
 
-    HnswConfig config{h.m, h.ef_construction, h.seed};
+    HnswConfig config;
+    config.M = h.m;
+    config.ef_construction = h.ef_construction;
+    config.seed = h.seed;
     auto index = std::make_unique<HnswIndex>(static_cast<Metric>(h.metric), h.dim, config);
     std::vector<std::uint8_t> levels(h.n);
     in.read(reinterpret_cast<char*>(levels.data()), static_cast<std::streamsize>(h.n));
@@ -160,6 +177,8 @@ struct HnswFile {
     }
     index->max_level_ = static_cast<int>(h.max_level);
     index->entry_ = static_cast<std::uint32_t>(h.entry);
+    // Later add() calls draw levels as they would after build(): past the n levels drawn.
+    for (std::uint64_t i = 0; i < h.n; ++i) index->draw_level();
     return index;
   }
 };

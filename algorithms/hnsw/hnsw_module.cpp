@@ -19,6 +19,10 @@ const std::vector<ParamSpec> kBuildParams = {
     {"ef_construction", ParamType::Int, std::int64_t{200}, "beam width while inserting", 1,
      1 << 20},
     {"seed", ParamType::Int, std::int64_t{42}, "seed of the level draws", 0, 9.0e15},
+    {"repair_threshold", ParamType::Float, 0.1,
+     "deleted fraction of the nodes at which remove() repairs links to deleted nodes and frees "
+     "their slots (add() also does before growing; 1: remove() never does)",
+     0, 1},
 };
 
 const std::vector<ParamSpec> kSearchParams = {
@@ -31,6 +35,7 @@ std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& buil
   config.M = static_cast<std::size_t>(build.get_int("M"));
   config.ef_construction = static_cast<std::size_t>(build.get_int("ef_construction"));
   config.seed = static_cast<std::uint64_t>(build.get_int("seed"));
+  config.repair_threshold = build.get_float("repair_threshold");
   return std::make_unique<HnswIndex>(metric, dim, config);
 }
 
@@ -56,7 +61,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuildParams,
     .search_params = kSearchParams,
-    .capabilities = kCapSaveLoad,
+    .capabilities = kCapSaveLoad | kCapInsert | kCapDelete,
     .create = &create,
 };
 

@@ -34,17 +34,18 @@ inline void prefetch_lines(const void* p, std::size_t lines) {
 
 }  // namespace
 
-template <bool kLocked>
+template <bool kLocked, bool kSkipDeleted>
 std::size_t HnswIndex::search_layer(const float* query, Candidate start, std::size_t ef, int level,
                                     SearchScratch& scratch) const {
-  scratch.begin(n_);
+  scratch.begin(capacity_);
   std::uint8_t* tags = scratch.tags.data();
   const std::uint8_t epoch = scratch.epoch;
   auto& frontier = scratch.frontier;
   auto& results = scratch.results;
   tags[start.id] = epoch;
   frontier.push_back(start);
-  results.push_back(start);
+  if (!kSkipDeleted || !is_deleted(start.id)) results.push_back(start);
+  // Only read once the results hold ef nodes, so the start's distance is as good as any.
   float bound = start.distance;
 
   const std::size_t cap = max_degree(level);
@@ -93,6 +94,8 @@ std::size_t HnswIndex::search_layer(const float* query, Candidate start, std::si
         std::push_heap(frontier.begin(), frontier.end(), farther);
         // Its links are read when it is expanded, likely soon.
         _mm_prefetch(reinterpret_cast<const char*>(link_list(id, level)), _MM_HINT_T0);
+        // A tombstone is expanded like any node (it still navigates) but never kept.
+        if (kSkipDeleted && is_deleted(id)) continue;
         results.push_back({d, id});
         std::push_heap(results.begin(), results.end(), closer);
         if (results.size() > ef) {
@@ -134,10 +137,14 @@ Candidate HnswIndex::greedy_step(const float* query, Candidate start, int level,
   return best;
 }
 
-template std::size_t HnswIndex::search_layer<true>(const float*, Candidate, std::size_t, int,
-                                                   SearchScratch&) const;
-template std::size_t HnswIndex::search_layer<false>(const float*, Candidate, std::size_t, int,
-                                                    SearchScratch&) const;
+template std::size_t HnswIndex::search_layer<true, false>(const float*, Candidate, std::size_t, int,
+                                                          SearchScratch&) const;
+template std::size_t HnswIndex::search_layer<true, true>(const float*, Candidate, std::size_t, int,
+                                                         SearchScratch&) const;
+template std::size_t HnswIndex::search_layer<false, false>(const float*, Candidate, std::size_t,
+                                                           int, SearchScratch&) const;
+template std::size_t HnswIndex::search_layer<false, true>(const float*, Candidate, std::size_t, int,
+                                                          SearchScratch&) const;
 template Candidate HnswIndex::greedy_step<true>(const float*, Candidate, int, std::size_t&) const;
 template Candidate HnswIndex::greedy_step<false>(const float*, Candidate, int, std::size_t&) const;
 
@@ -150,7 +157,7 @@ const float* HnswIndex::prepare_query(const float* query, SearchScratch& scratch
 
 void HnswIndex::search(const float* query, std::size_t k, Neighbor* out) const {
   std::fill_n(out, k, Neighbor{});
-  if (n_ == 0 || k == 0) return;
+  if (entry_ == kNoLink || k == 0) return;
   auto lease = scratch_->acquire();
   SearchScratch& scratch = *lease;
   const float* q = prepare_query(query, scratch);
@@ -160,12 +167,17 @@ void HnswIndex::search(const float* query, std::size_t k, Neighbor* out) const {
   for (int level = max_level_; level > 0; --level) {
     current = greedy_step<false>(q, current, level, count);
   }
-  count += search_layer<false>(q, current, std::max(ef_, k), 0, scratch);
+  // Checked once per search: without tombstones the loop has no per-node state test.
+  const std::size_t ef = std::max(ef_, k);
+  count += deleted_ == 0 ? search_layer<false, false>(q, current, ef, 0, scratch)
+                         : search_layer<false, true>(q, current, ef, 0, scratch);
 
   auto& results = scratch.results;
   std::sort_heap(results.begin(), results.end(), closer);
   const std::size_t found = std::min(k, results.size());
-  for (std::size_t i = 0; i < found; ++i) out[i] = {results[i].id, results[i].distance};
+  for (std::size_t i = 0; i < found; ++i) {
+    out[i] = {external_id(results[i].id), results[i].distance};
+  }
   distances_.add(count);
 }
 
