@@ -369,10 +369,12 @@ PlotEntry = namedtuple("PlotEntry", "dataset k batch x y files")
 
 def group_rows(rows):
     """Rows grouped by (dataset, k, batch 0/1), in sorted order: [((dataset, k, batch), rows)].
-    Streaming runs (mean recall over a runbook's search steps) form groups of their own."""
+    Runs of the streaming and concurrent tracks form groups of their own (their recall and QPS
+    are a runbook's mean, or under several clients)."""
     groups = {}
     for r in rows:
-        dataset = dataset_of(r) + (" streaming" if r.get("mode") == "streaming" else "")
+        mode = r.get("mode") or "knn"
+        dataset = dataset_of(r) + ("" if mode in ("knn", "range") else " " + mode)
         groups.setdefault((dataset, r.get("count"), 1 if r.get("batch_mode") else 0), []).append(r)
     order = sorted(groups, key=lambda g: (g[0], g[1] if g[1] is not None else -1, g[2]))
     return [(g, groups[g]) for g in order]
