@@ -80,4 +80,23 @@ inline void add_rows(Index& index, const FloatMatrix& base, std::size_t first, s
   index.add(ids, MatrixView{base.row(first), count, base.cols()});
 }
 
+// The exact k nearest among the live rows (row r has id offset + r), with the caller's ids.
+inline std::vector<Neighbor> live_truth(const FloatMatrix& base, const std::vector<bool>& live,
+                                        MatrixView queries, Metric metric, std::size_t k,
+                                        std::int64_t offset, FloatMatrix* live_rows = nullptr,
+                                        std::vector<std::int64_t>* live_ids = nullptr) {
+  std::vector<std::int64_t> ids;
+  for (std::size_t r = 0; r < base.rows(); ++r)
+    if (live[r]) ids.push_back(offset + static_cast<std::int64_t>(r));
+  FloatMatrix rows(ids.size(), base.cols());
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    std::copy_n(base.row(static_cast<std::size_t>(ids[i] - offset)), base.cols(), rows.row(i));
+  std::vector<Neighbor> truth = naive_knn(rows.view(), queries, metric, k);
+  for (Neighbor& n : truth)
+    if (n.id >= 0) n.id = ids[static_cast<std::size_t>(n.id)];
+  if (live_rows != nullptr) *live_rows = std::move(rows);
+  if (live_ids != nullptr) *live_ids = ids;
+  return truth;
+}
+
 }  // namespace annbench::testing

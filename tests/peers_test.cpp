@@ -31,6 +31,7 @@ namespace annbench {
 namespace {
 
 using testing::add_rows;
+using testing::live_truth;
 
 using testing::naive_knn;
 using testing::random_matrix;
@@ -278,21 +279,6 @@ std::vector<StreamingCase> streaming_cases() {
   };
 }
 
-// The exact k nearest among the live rows, with ids offset + row.
-std::vector<Neighbor> live_truth(const FloatMatrix& base, const std::vector<bool>& live,
-                                 const FloatMatrix& queries, Metric metric, std::int64_t offset) {
-  std::vector<std::int64_t> ids;
-  for (std::size_t r = 0; r < base.rows(); ++r)
-    if (live[r]) ids.push_back(offset + static_cast<std::int64_t>(r));
-  FloatMatrix rows(ids.size(), base.cols());
-  for (std::size_t i = 0; i < ids.size(); ++i)
-    std::copy_n(base.row(static_cast<std::size_t>(ids[i] - offset)), base.cols(), rows.row(i));
-  std::vector<Neighbor> truth = naive_knn(rows.view(), queries.view(), metric, kK);
-  for (Neighbor& n : truth)
-    if (n.id >= 0) n.id = ids[static_cast<std::size_t>(n.id)];
-  return truth;
-}
-
 // Every returned id is live; exact peers equal the truth id for id, the others reach their
 // recall.
 void expect_live_results(const StreamingCase& c, const Index& index, const FloatMatrix& base,
@@ -309,7 +295,7 @@ void expect_live_results(const StreamingCase& c, const Index& index, const Float
                 live[static_cast<std::size_t>(row)])
         << what << ": id " << n.id << " is not live";
   }
-  const std::vector<Neighbor> truth = live_truth(base, live, queries, metric, offset);
+  const std::vector<Neighbor> truth = live_truth(base, live, queries.view(), metric, kK, offset);
   if (c.min_recall >= 1.0) {
     for (std::size_t i = 0; i < got.size(); ++i)
       ASSERT_EQ(got[i].id, truth[i].id) << what << " at query " << i / kK;
