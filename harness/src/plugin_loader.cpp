@@ -72,6 +72,12 @@ void ModuleRegistry::load_file(const std::filesystem::path& path) {
                          "factory"});
     return;
   }
+  if ((info->capabilities & kCapSaveLoad) != 0 && info->load == nullptr) {
+    failures_.push_back({path, fmt::format("module '{}' declares kCapSaveLoad but has no load "
+                                           "function in its ModuleInfo",
+                                           info->name)});
+    return;
+  }
   for (const auto& existing : modules_) {
     if (std::string_view(existing.info->name) == info->name) {
       failures_.push_back({path, fmt::format("module name '{}' already loaded from {}", info->name,

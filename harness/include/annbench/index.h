@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace annbench {
@@ -37,8 +38,10 @@ class Index {
   // Search parameters, resolved against the module's search specs (defaults filled in).
   virtual void set_search_params(const Params& params) { (void)params; }
 
-  // query: dim floats. out: k slots, filled nearest first; slots beyond the number of results
-  // found keep id -1. Distances are in the module's own scale (the harness recomputes them).
+  // query: dim floats, finite (the harness checks every query once, before timing starts).
+  // out: k slots, filled nearest first; slots beyond the number of results found keep id -1
+  // and +inf. Distances are in the dataset metric's scale (metric.h), as range_search's are;
+  // common/normalize.h converts the usual internal scores. The harness still recomputes them.
   virtual void search(const float* query, std::size_t k, Neighbor* out) const = 0;
 
   // queries: q × dim. out: q × k, row-major. Default: OpenMP over single searches.
@@ -81,7 +84,16 @@ class Index {
     ANNBENCH_FAIL("this module does not support deletion");
   }
 
-  // Bytes the index needs to answer queries, including referenced base vectors.
+  // Writes the index to `path` in annbench's index-file container (common/index_file.h), so
+  // that the module's ModuleInfo::load gives back an index answering every search exactly as
+  // this one does. kCapSaveLoad only; called after build(), never concurrently with updates.
+  virtual void save(const std::string& path) const {
+    (void)path;
+    ANNBENCH_FAIL("this module cannot save its index");
+  }
+
+  // Bytes the index needs to answer queries, including referenced base vectors and the idle
+  // per-search scratch buffers (common/scratch_pool.h).
   virtual std::size_t memory_bytes() const = 0;
 
   // Distance evaluations (full-dimensional, against base or centroid vectors) since build

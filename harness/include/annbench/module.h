@@ -18,18 +18,21 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 
 namespace annbench {
 
 // 2: Index::range_search and kCapRangeSearch.
 // 3: ModuleInfo::library.
 // 4: Index::add / Index::remove, kCapInsert and kCapDelete.
-inline constexpr std::uint32_t kAbiVersion = 4;
+// 5: Index::save, ModuleInfo::load, ModuleInfo::small_data_build / small_data_search; search()
+//    distances in the metric's scale.
+inline constexpr std::uint32_t kAbiVersion = 5;
 
 // Capability bits: what the harness may rely on beyond the Index basics.
 enum Capability : std::uint32_t {
   kCapNativeBatch = 1u << 0,  // search_batch is faster than a loop over search
-  kCapSaveLoad = 1u << 1,     // reserved: index files with magic, version, checksum
+  kCapSaveLoad = 1u << 1,     // Index::save and ModuleInfo::load are implemented
   kCapRangeSearch = 1u << 2,  // range_search is implemented
   kCapInsert = 1u << 3,       // add() is implemented (streaming track)
   kCapDelete = 1u << 4,       // remove() is implemented (streaming track)
@@ -37,6 +40,17 @@ enum Capability : std::uint32_t {
 
 using IndexFactory = std::unique_ptr<Index> (*)(Metric metric, std::size_t dim,
                                                 const Params& build_params);
+// Reads a file written by the module's Index::save. Error naming the file when it is missing,
+// corrupt, written by another module or format version, or not a `metric` index of `dim`.
+// Search parameters start at their defaults.
+using IndexLoader = std::unique_ptr<Index> (*)(const std::string& path, Metric metric,
+                                               std::size_t dim);
+
+// One parameter value a module suggests for a purpose (see ModuleInfo::small_data_build).
+struct ParamSetting {
+  const char* name;
+  ParamValue value;
+};
 
 struct ModuleInfo {
   std::uint32_t abi_version = kAbiVersion;
@@ -54,6 +68,14 @@ struct ModuleInfo {
   // Builds nothing yet: returns an index ready for build(). build_params is resolved against
   // build_params specs. Throws annbench::Error on a bad combination of parameters.
   IndexFactory create = nullptr;
+  // kCapSaveLoad: reads what Index::save wrote.
+  IndexLoader load = nullptr;
+  // Settings (beyond the defaults) for a few hundred points of a dozen dimensions: what the
+  // conformance suite builds with (e.g. fewer IVF lists than points), and search settings at
+  // which such an index should find nearly every true neighbour (recall >= 0.9). A new module
+  // passes the suite without the suite naming it.
+  std::span<const ParamSetting> small_data_build;
+  std::span<const ParamSetting> small_data_search;
 };
 
 }  // namespace annbench
