@@ -1,21 +1,25 @@
 #pragma once
-// The hnsw tests' fixture: the module loaded as the harness loads it (dlopen, its API), seeded
-// data, exact neighbours, and graph helpers; shared by hnsw_test.cpp (static graphs) and
-// hnsw_streaming_test.cpp (add, remove, repair).
+// The hnsw tests' fixture: the module's ModuleInfo (the tests link the module's sources, so
+// they reach HnswIndex and its graph directly), seeded data, exact neighbours, and graph
+// helpers; shared by hnsw_test.cpp (static graphs) and hnsw_streaming_test.cpp (add, remove,
+// repair). The plugin path (dlopen) is the conformance suite's.
 
-#include "../algorithms/hnsw/hnsw_api.h"
+#include "hnsw_index.h"
+#include "hnsw_module.h"
 #include "naive_knn.h"
-#include "plugin_loader.h"
 
+#include <annbench/common/distance.h>
+#include <annbench/common/index_file.h>
 #include <annbench/error.h>
 #include <annbench/module.h>
 
-#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -28,7 +32,6 @@
 namespace annbench {
 namespace {
 
-using hnsw::HnswApi;
 using hnsw::HnswIndex;
 using testing::naive_knn;
 using testing::random_matrix;
@@ -36,26 +39,13 @@ using testing::random_matrix;
 class HnswModule : public ::testing::Test {
  protected:
   void SetUp() override {
-    static ModuleRegistry registry({ANNBENCH_TEST_MODULE_DIR});
-    const LoadedModule& loaded = registry.get("hnsw");
-    info_ = loaded.info;
-    // Already loaded by the registry: this only takes another reference to find the API.
-    handle_ = dlopen(loaded.path.c_str(), RTLD_NOW | RTLD_NOLOAD);
-    ASSERT_NE(handle_, nullptr) << dlerror();
-    using ApiEntry = const HnswApi* (*)();
-    auto entry = reinterpret_cast<ApiEntry>(dlsym(handle_, ANNBENCH_HNSW_API_ENTRY_POINT));
-    ASSERT_NE(entry, nullptr) << dlerror();
-    api_ = entry();
-    ASSERT_EQ(api_->version, hnsw::kHnswApiVersion);
+    info_ = &hnsw::module_info();
     dir_ = std::filesystem::temp_directory_path() /
            ("hnsw_test_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
   }
-  void TearDown() override {
-    if (handle_ != nullptr) dlclose(handle_);
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::unique_ptr<Index> build(Metric metric, MatrixView base, std::int64_t m = 8,
                                std::int64_t ef_construction = 64, int threads = 2,
@@ -86,20 +76,56 @@ class HnswModule : public ::testing::Test {
     return out;
   }
 
-  const HnswIndex& graph(const Index& index) const {
-    const HnswIndex* g = api_->graph(index);
-    EXPECT_NE(g, nullptr);
-    return *g;
+  static const HnswIndex& graph(const Index& index) {
+    return dynamic_cast<const HnswIndex&>(index);
+  }
+
+  // Saves `index` and loads it back through ModuleInfo::load.
+  std::unique_ptr<Index> round_trip(const Index& index, Metric metric, std::size_t dim,
+                                    const std::string& name = "index.hnsw") const {
+    const std::string path = (dir_ / name).string();
+    index.save(path);
+    return info_->load(path, metric, dim);
   }
 
   const ModuleInfo* info_ = nullptr;
-  void* handle_ = nullptr;
-  const HnswApi* api_ = nullptr;
   std::filesystem::path dir_;
 };
 
 // Recall@k by id against the naive exact neighbours.
 using testing::recall;
+
+// load() must refuse `path` with an Error naming it and holding `needle`.
+void expect_refused(const ModuleInfo& info, const std::string& path, const std::string& needle,
+                    Metric metric = Metric::L2, std::size_t dim = 10) {
+  try {
+    info.load(path, metric, dim);
+    ADD_FAILURE() << "loaded " << path;
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(needle), std::string::npos) << message;
+    EXPECT_NE(message.find(path), std::string::npos) << message;
+  }
+}
+
+// Copies the hnsw index file `from` to `name` beside it with section `tag` changed by
+// edit(std::vector<std::byte>&), checksum intact: what only load()'s own checks can refuse.
+template <typename Edit>
+std::string rewrite(const std::string& from, const std::string& name, Metric metric,
+                    std::size_t dim, const std::string& tag, Edit&& edit) {
+  const IndexFileReader r = IndexFileReader::open(from, "hnsw", 1, metric, dim);
+  std::vector<std::vector<std::byte>> sections;
+  sections.reserve(r.info().sections.size());  // the writer references them
+  IndexFileWriter w("hnsw", r.info().format_version, metric, dim, r.rows());
+  for (const auto& section : r.info().sections) {
+    sections.push_back(r.copy<std::byte>(section.tag));
+    if (section.tag == tag) edit(sections.back());
+    w.add(section.tag, sections.back());
+  }
+  const std::string to = (std::filesystem::path(from).parent_path() / name).string();
+  w.write(to);
+  return to;
+}
 
 std::size_t reachable_on_layer0(const HnswIndex& g) {
   std::vector<bool> seen(g.size(), false);

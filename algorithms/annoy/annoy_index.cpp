@@ -3,6 +3,7 @@
 #include "annoy_index.h"
 
 #include <annbench/common/distance.h>
+#include <annbench/common/normalize.h>
 #include <annbench/common/topk.h>
 #include <annbench/common/visited.h>
 #include <annbench/error.h>
@@ -16,8 +17,8 @@
 
 namespace annbench::annoy {
 
-// Per-thread search scratch, reused across queries (and indexes): no allocation per query once
-// warm. `visited` holds the ids already collected by the current query.
+// Per-search scratch, leased from the index's pool: no allocation per query once warm.
+// `visited` holds the ids already collected by the current query.
 struct Scratch {
   VisitedSet visited;
   std::vector<std::int32_t> candidates;
@@ -29,6 +30,12 @@ struct Scratch {
     visited.reset(n);
     candidates.clear();
     queue.clear();
+  }
+
+  std::size_t bytes() const {
+    return visited.bytes() + candidates.capacity() * sizeof(std::int32_t) +
+           queue.capacity() * sizeof(queue[0]) + query.capacity() * sizeof(float) +
+           top.capacity() * sizeof(TopK<float>::Entry);
   }
 };
 
@@ -44,19 +51,6 @@ constexpr std::size_t kPrefetchAhead = 4;
 // Blocks prefetched for a candidate ahead: the hardware prefetcher streams the rest of a row
 // once reading has started, but not its start, which is a fresh miss for every candidate.
 constexpr std::size_t kPrefetchBlocks = 4 * kBlocksPerCheck;
-
-Scratch& scratch() {
-  thread_local Scratch s;
-  return s;
-}
-
-// Unit length, or left zero (a zero vector has angular distance 1 to everything either way).
-void normalize(const float* in, float* out, std::size_t dim) {
-  double norm = 0.0;
-  for (std::size_t j = 0; j < dim; ++j) norm += static_cast<double>(in[j]) * in[j];
-  const double inv = norm > 0.0 ? 1.0 / std::sqrt(norm) : 0.0;
-  for (std::size_t j = 0; j < dim; ++j) out[j] = static_cast<float>(in[j] * inv);
-}
 
 void prefetch_block(const float* p) {
   __builtin_prefetch(p);
@@ -87,6 +81,8 @@ inline float lane_sum(const float* acc) {
 AnnoyIndex::AnnoyIndex(Metric metric, std::size_t dim, const ForestOptions& options)
     : metric_(metric), dim_(dim), options_(options) {}
 
+AnnoyIndex::~AnnoyIndex() = default;
+
 void AnnoyIndex::build(MatrixView base) {
   ANNBENCH_CHECK(base.dim == dim_, "annoy: base vectors have dimension {}, expected {}", base.dim,
                  dim_);
@@ -101,13 +97,16 @@ void AnnoyIndex::build(MatrixView base) {
                  bad / static_cast<std::int64_t>(dim_), bad % static_cast<std::int64_t>(dim_));
   data_ = base;
   normalized_.clear();
+  file_.reset();
+  scratch_.clear();
   if (metric_ == Metric::Angular) {
+    // Unit rows (zero rows stay zero): the forest splits and the re-ranking ranks by -<q, x>.
     normalized_.resize(base.rows * dim_);
     const auto n = static_cast<std::int64_t>(base.rows);
 #pragma omp parallel for schedule(static)
     for (std::int64_t i = 0; i < n; ++i) {
       const auto row = static_cast<std::size_t>(i);
-      normalize(base.row(row), normalized_.data() + row * dim_, dim_);
+      normalize_into(base.row(row), dim_, normalized_.data() + row * dim_);
     }
     data_ = MatrixView{normalized_.data(), base.rows, dim_};
   }
@@ -121,30 +120,19 @@ void AnnoyIndex::adopt(MatrixView vectors) {
   built_ = true;
 }
 
-void AnnoyIndex::check_finite_query(const float* query) const {
-  // x * 0 is NaN exactly when x is NaN or infinite; lane-wise sums keep this one cheap pass.
-  std::array<float, kBlock> probe{};
-  for (std::size_t j = 0; j < dim_; ++j) probe[j % kBlock] += query[j] * 0.0f;
-  if (lane_sum(probe.data()) == 0.0f) return;
-  for (std::size_t j = 0; j < dim_; ++j) {
-    ANNBENCH_CHECK(std::isfinite(query[j]),
-                   "annoy: query has a non-finite value ({}) at dimension {}", query[j], j);
-  }
-}
-
 void AnnoyIndex::set_search_params(const Params& params) {
   search_k_ = params.get_int("search_k");
 }
 
 void AnnoyIndex::search(const float* query, std::size_t k, Neighbor* out) const {
   ANNBENCH_CHECK(built_, "annoy: search before build");
-  check_finite_query(query);
-  Scratch& s = scratch();
+  const auto lease = scratch_.acquire();
+  Scratch& s = *lease;
   s.begin(data_.rows);
   const float* q = query;
   if (metric_ == Metric::Angular) {
     s.query.resize(dim_);
-    normalize(query, s.query.data(), dim_);
+    normalize_into(query, dim_, s.query.data());
     q = s.query.data();
   }
   // Annoy's default budget is n_trees * k; an explicit budget below k could not fill k slots.
@@ -152,6 +140,8 @@ void AnnoyIndex::search(const float* query, std::size_t k, Neighbor* out) const 
       search_k_ < 0 ? forest_.tree_count() * k : std::max(static_cast<std::size_t>(search_k_), k);
   collect(q, budget, s);
   rerank(q, k, s, out);
+  // Ranked by squared L2, or -<q, x> on unit vectors for angular.
+  to_metric_scale(metric_, metric_ == Metric::L2 ? Score::kSquaredL2 : Score::kNegativeDot, out, k);
   distances_.add(s.candidates.size());
 }
 
@@ -242,7 +232,7 @@ void AnnoyIndex::rerank(const float* q, std::size_t k, Scratch& s, Neighbor* out
 }
 
 std::size_t AnnoyIndex::memory_bytes() const {
-  return forest_.bytes() + data_.rows * dim_ * sizeof(float);
+  return forest_.bytes() + data_.rows * dim_ * sizeof(float) + scratch_.bytes();
 }
 
 std::size_t AnnoyIndex::heap_bytes() const {

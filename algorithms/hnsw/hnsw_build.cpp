@@ -3,7 +3,7 @@
 // nodes with per-node locks, then a reachability repair for degenerate data.
 
 #include "hnsw_builder.h"
-#include "scratch_pool.h"
+#include "search_scratch.h"
 
 #include <annbench/error.h>
 
@@ -37,7 +37,7 @@ void HnswBuilder::run(MatrixView base) {
   for (std::int64_t i = 1; i < signed_n; ++i) insert(static_cast<std::uint32_t>(i));
   repair_reachability(false);
   index_.distances_.add(count_);
-  index_.scratch_->clear();
+  index_.scratch_.clear();
 }
 
 // Algorithm 4: walk the candidates nearest first and keep one unless it is closer to an
@@ -109,7 +109,7 @@ void HnswBuilder::insert(std::uint32_t node) {
   for (int level = max_level; level > node_level; --level) {
     current = index_.greedy_step<true>(v, current, level, count);
   }
-  auto lease = index_.scratch_->acquire();
+  auto lease = index_.scratch_.acquire();
   SearchScratch& scratch = *lease;
   // Tombstones are navigated but not linked to: their links would go when they are freed.
   const bool skip_deleted = index_.deleted_ > 0;
@@ -192,7 +192,7 @@ void HnswBuilder::repair_reachability(bool entry_in_link) {
 // Links u from a reached node near it; returns that node.
 std::uint32_t HnswBuilder::attach(std::uint32_t u, const std::vector<std::uint32_t>& parent,
                                   std::size_t& count) {
-  auto lease = index_.scratch_->acquire();
+  auto lease = index_.scratch_.acquire();
   SearchScratch& scratch = *lease;
   const float* v = index_.vector(u);
   Candidate current{index_.distance(v, index_.vector(index_.entry_)), index_.entry_};

@@ -1,9 +1,10 @@
 // HnswIndex storage: block layout, per-node locks, search parameters, memory accounting.
 
 #include "hnsw_index.h"
-#include "scratch_pool.h"
+#include "search_scratch.h"
 
 #include <annbench/common/distance.h>
+#include <annbench/common/normalize.h>
 #include <annbench/error.h>
 
 #include <immintrin.h>
@@ -20,11 +21,7 @@ void HnswIndex::AlignedFree::operator()(std::byte* p) const {
 }
 
 HnswIndex::HnswIndex(Metric metric, std::size_t dim, HnswConfig config)
-    : metric_(metric),
-      dim_(dim),
-      config_(config),
-      level_rng_(config.seed),
-      scratch_(std::make_unique<ScratchPool>()) {
+    : metric_(metric), dim_(dim), config_(config), level_rng_(config.seed) {
   ANNBENCH_CHECK(dim > 0, "hnsw: dimension must be positive");
   ANNBENCH_CHECK(config.M >= 2 && config.M <= kMaxM, "hnsw: M = {} out of range [2, {}]", config.M,
                  kMaxM);
@@ -78,7 +75,7 @@ void HnswIndex::allocate(std::size_t n, std::vector<std::uint8_t> levels) {
   external_ = std::vector<std::int64_t>();
   ids_.clear();
   unchecked_ = 0;
-  scratch_->clear();
+  scratch_.clear();
 }
 
 std::uint8_t HnswIndex::draw_level() {
@@ -88,11 +85,12 @@ std::uint8_t HnswIndex::draw_level() {
   return static_cast<std::uint8_t>(std::min<double>(std::floor(-std::log(u) * ml), kMaxLevel));
 }
 
-void HnswIndex::reserve_slots(std::size_t slots) {
+void HnswIndex::reserve_slots(std::size_t slots, bool exact) {
   ANNBENCH_CHECK(slots < kNoLink, "hnsw: {} vectors exceed the 32-bit id space", slots);
   if (slots <= capacity_) return;
   const std::size_t capacity =
-      std::min<std::size_t>(std::max(slots, capacity_ + capacity_ / 2), kNoLink - 1);
+      exact ? slots
+            : std::min<std::size_t>(std::max(slots, capacity_ + capacity_ / 2), kNoLink - 1);
   void* raw = std::aligned_alloc(64, capacity * stride_);
   ANNBENCH_CHECK(raw != nullptr, "hnsw: out of memory allocating {} bytes for layer 0",
                  capacity * stride_);
@@ -130,17 +128,10 @@ std::uint32_t HnswIndex::find_live(std::int64_t id) const {
   return ids_.find(id, external_);
 }
 
-void HnswIndex::normalize_into(const float* src, float* dst) const {
-  double norm2 = 0.0;
-  for (std::size_t i = 0; i < dim_; ++i) norm2 += static_cast<double>(src[i]) * src[i];
-  const float scale = norm2 > 0.0 ? static_cast<float>(1.0 / std::sqrt(norm2)) : 0.0f;
-  for (std::size_t i = 0; i < dim_; ++i) dst[i] = src[i] * scale;
-}
-
 void HnswIndex::copy_vector(std::uint32_t node, const float* source) {
   float* dst = const_cast<float*>(vector(node));
   if (metric_ == Metric::Angular) {
-    normalize_into(source, dst);
+    annbench::normalize_into(source, dim_, dst);
   } else {
     std::memcpy(dst, source, dim_ * sizeof(float));
   }
@@ -168,7 +159,7 @@ std::size_t HnswIndex::memory_bytes() const {
          upper_offset_.capacity() * sizeof(std::uint32_t) +
          upper_.capacity() * sizeof(std::uint32_t) + capacity_ * sizeof(std::atomic<std::uint8_t>) +
          state_.capacity() + free_.capacity() * sizeof(std::uint32_t) +
-         external_.capacity() * sizeof(std::int64_t) + ids_.bytes() + scratch_->bytes();
+         external_.capacity() * sizeof(std::int64_t) + ids_.bytes() + scratch_.bytes();
 }
 
 }  // namespace annbench::hnsw

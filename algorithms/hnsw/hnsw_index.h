@@ -8,9 +8,11 @@
 // touches one block, and a neighbour's distance reads one contiguous block. Links on layers
 // >= 1 (M per layer) live in a separate pool, since only ~1/M of the nodes have any.
 //
-// Distances are "smaller is closer" in the module's own scale: squared L2 for euclidean, the
-// negative dot product for inner product, and for angular the negative dot product of the
-// normalised vectors (base and query are normalised).
+// Internally, distances are "smaller is closer" in the module's own scale: squared L2 for
+// euclidean, the negative dot product for inner product, and for angular the negative dot product
+// of the normalised vectors (base and query are normalised).
+//
+// search() writes distances in the metric's scale (plain L2, 1 - cos, -<q, x>).
 //
 // Thread safety: build() and add() run on the OpenMP threads the harness set, with one spin
 // lock per node guarding its link lists; between updates, search() is lock-free and may run on
@@ -23,6 +25,7 @@
 
 #include "id_map.h"
 
+#include <annbench/common/scratch_pool.h>
 #include <annbench/index.h>
 #include <annbench/metric.h>
 
@@ -65,7 +68,6 @@ struct Candidate {
 };
 
 struct SearchScratch;
-class ScratchPool;
 
 class HnswIndex final : public Index {
  public:
@@ -83,13 +85,11 @@ class HnswIndex final : public Index {
   std::size_t memory_bytes() const override;
   std::optional<std::uint64_t> distance_count() const override { return distances_.get(); }
 
-  void set_ef(std::size_t ef) { ef_ = ef; }
-
-  // File format: see hnsw_io.cpp. save() throws Error on I/O failure and for an index the
-  // format cannot hold (tombstones, free slots, caller ids other than positions); load() throws
-  // Error naming the file when it is truncated, foreign, of another version or corrupted.
-  void save(const std::string& path) const;
-  static std::unique_ptr<HnswIndex> load(const std::string& path);
+  // Index files (hnsw_io.cpp): the common container (common/index_file.h) holding the whole
+  // state, tombstones and caller ids included, so a loaded index answers and updates as this
+  // one would. load() throws Error naming the file when it is not a valid (metric, dim) index.
+  void save(const std::string& path) const override;
+  static std::unique_ptr<HnswIndex> load(const std::string& path, Metric metric, std::size_t dim);
 
   // Introspection (tests, tools). Inline so callers outside the module need no symbols.
   Metric metric() const { return metric_; }
@@ -154,15 +154,14 @@ class HnswIndex final : public Index {
   // the index's generator (reseeded by build(), so build order and add order draw alike).
   std::uint8_t draw_level();
   // Grows the block array, locks and per-node vectors to hold at least `slots` nodes
-  // (geometrically, so a sequence of add() calls copies each block O(1) times).
-  void reserve_slots(std::size_t slots);
+  // (geometrically, so a sequence of add() calls copies each block O(1) times; exactly `slots`
+  // when `exact`, as load() restores a saved capacity).
+  void reserve_slots(std::size_t slots, bool exact = false);
   // Prepares slot `node` for a new vector: zero block, empty links, upper storage for `level`.
   void init_slot(std::uint32_t node, std::uint8_t level, const float* source);
   // Slot of a live caller id, or kNoLink.
   std::uint32_t find_live(std::int64_t id) const;
   void copy_vector(std::uint32_t node, const float* source);
-  // dst = src / |src| (a zero vector stays zero).
-  void normalize_into(const float* src, float* dst) const;
   const float* prepare_query(const float* query, SearchScratch& scratch) const;
 
   // Beam search on layer 0 from `start`; leaves scratch.results a max-heap of at most ef
@@ -206,7 +205,7 @@ class HnswIndex final : public Index {
   IdMap ids_;                           // caller id -> slot, live ids only
   std::size_t unchecked_ = 0;           // nodes inserted since the last reachability check
 
-  std::unique_ptr<ScratchPool> scratch_;
+  ScratchPool<SearchScratch> scratch_;
   DistanceCounter distances_;
 };
 

@@ -1,185 +1,213 @@
-// Index files. Layout (little-endian, as written by x86-64):
+// Index files: annbench's container (common/index_file.h), module "hnsw", format version 1, with
+// the whole state of the index, so that a loaded index searches, adds and removes exactly as the
+// saved one would:
 //
-//   FileHeader (below): magic "ANNBHNSW", format version, metric, dim, node count, M,
-//                       ef_construction, seed, max level, entry point, upper-layer link count,
-//                       payload size, payload checksum
-//   payload:            levels (n bytes) | layer-0 blocks (n × stride bytes, as in memory) |
-//                       upper-layer links (uint32 each)
+//   meta          Meta below: slots, M, ef_construction, seed, repair_threshold, top level,
+//                 entry point, tombstone count, insertions since the last reachability check,
+//                 layer-0 stride, slot capacity (add() grows and repairs by it)
+//   levels        uint8 per slot
+//   layer0        slots × stride bytes: the layer-0 blocks as in memory (vector, then links)
+//   upper_offset  uint32 per slot: where its upper-layer lists start in `upper`
+//   upper         uint32 links of layers >= 1, M per list
+//   state         uint8 SlotState per slot, or empty while nothing was ever removed
+//   free          uint32 free slots, in the order add() reuses them (last first)
+//   external      int64 caller id per slot, or empty while ids are positions
+//   rng           the level generator's state as text (std::mt19937_64's stream format)
 //
-// The checksum is FNV-1a (64-bit) over the payload taken as little-endian 64-bit words (the
-// last partial word zero-padded): word-wise so that a 200 MB index hashes in a fraction of a
-// second. A file is refused with an Error naming it when it is shorter or longer than its
-// header says, has another magic or version, fails the checksum, or links outside the graph.
-//
-// Only indexes without tombstones or free slots, whose ids are their positions, can be saved
-// (save() says so otherwise); repair_threshold is not stored and comes back as its default.
+// The container checks module, version, metric, dimension, sizes and checksum; load() then
+// checks what the sections hold (counts, link targets, levels of linked nodes, distinct ids), so
+// a corrupt file that passes the checksum still gives an Error, not a stray read.
 
 #include "hnsw_index.h"
 
-#include <annbench/common/checksum.h>
+#include <annbench/common/index_file.h>
 #include <annbench/error.h>
 
-#include <array>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
+#include <sstream>
 
 namespace annbench::hnsw {
 namespace {
 
-constexpr std::array<char, 8> kMagic = {'A', 'N', 'N', 'B', 'H', 'N', 'S', 'W'};
-constexpr std::uint32_t kVersion = 1;
+constexpr const char* kModule = "hnsw";
+constexpr std::uint32_t kFormatVersion = 1;
 
-struct FileHeader {
-  std::array<char, 8> magic;
-  std::uint32_t version;
-  std::uint32_t metric;
-  std::uint64_t dim;
-  std::uint64_t n;
+struct Meta {
+  std::uint64_t slots;
   std::uint64_t m;
   std::uint64_t ef_construction;
   std::uint64_t seed;
+  double repair_threshold;
   std::int64_t max_level;
   std::uint64_t entry;
-  std::uint64_t upper_links;
-  std::uint64_t payload_bytes;
-  std::uint64_t checksum;
+  std::uint64_t deleted;
+  std::uint64_t unchecked;
+  std::uint64_t stride;
+  std::uint64_t capacity;
 };
 
 }  // namespace
 
 struct HnswFile {
-  static void save(const HnswIndex& index, const std::string& path) {
-    const std::size_t n = index.n_;
-    // The format holds a graph whose node ids are the caller's ids: nothing else to record.
-    ANNBENCH_CHECK(index.deleted_ == 0 && index.free_.empty(),
-                   "hnsw: cannot save '{}': the index has {} deleted nodes and {} free slots, "
-                   "which the file format (static graphs) cannot hold",
-                   path, index.deleted_, index.free_.size());
-    for (std::size_t u = 0; u < index.external_.size(); ++u) {
-      ANNBENCH_CHECK(index.external_[u] == static_cast<std::int64_t>(u),
-                     "hnsw: cannot save '{}': node {} has id {}; the file format holds only "
-                     "indexes whose ids are their positions",
-                     path, u, index.external_[u]);
-    }
-    FileHeader header{};
-    header.magic = kMagic;
-    header.version = kVersion;
-    header.metric = static_cast<std::uint32_t>(index.metric_);
-    header.dim = index.dim_;
-    header.n = n;
-    header.m = index.config_.M;
-    header.ef_construction = index.config_.ef_construction;
-    header.seed = index.config_.seed;
-    header.max_level = index.max_level_;
-    header.entry = index.entry_;
-    header.upper_links = index.upper_.size();
-    header.payload_bytes = n + n * index.stride_ + index.upper_.size() * sizeof(std::uint32_t);
-    Fnv1a64 hash;
-    hash.update(index.levels_.data(), n);
-    hash.update(index.level0_.get(), n * index.stride_);
-    hash.update(index.upper_.data(), index.upper_.size() * sizeof(std::uint32_t));
-    header.checksum = hash.finish();
+  static void save(const HnswIndex& x, const std::string& path) {
+    const std::size_t n = x.n_;
+    Meta meta{};
+    meta.slots = n;
+    meta.m = x.config_.M;
+    meta.ef_construction = x.config_.ef_construction;
+    meta.seed = x.config_.seed;
+    meta.repair_threshold = x.config_.repair_threshold;
+    meta.max_level = x.max_level_;
+    meta.entry = x.entry_;
+    meta.deleted = x.deleted_;
+    meta.unchecked = x.unchecked_;
+    meta.stride = x.stride_;
+    meta.capacity = x.capacity_;
+    std::ostringstream rng;
+    rng << x.level_rng_;
+    const std::string rng_state = rng.str();
 
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    ANNBENCH_CHECK(out.good(), "hnsw: cannot open '{}' for writing", path);
-    out.write(reinterpret_cast<const char*>(&header), sizeof(header));
-    out.write(reinterpret_cast<const char*>(index.levels_.data()), static_cast<std::streamsize>(n));
-    out.write(reinterpret_cast<const char*>(index.level0_.get()),
-              static_cast<std::streamsize>(n * index.stride_));
-    out.write(reinterpret_cast<const char*>(index.upper_.data()),
-              static_cast<std::streamsize>(index.upper_.size() * sizeof(std::uint32_t)));
-    out.close();
-    ANNBENCH_CHECK(!out.fail(), "hnsw: writing '{}' failed", path);
+    IndexFileWriter w(kModule, kFormatVersion, x.metric_, x.dim_, x.live_size());
+    w.add_value("meta", meta);
+    w.add("levels", std::span<const std::uint8_t>(x.levels_.data(), n));
+    w.add("layer0", x.level0_.get(), n * x.stride_);
+    w.add("upper_offset", std::span<const std::uint32_t>(x.upper_offset_.data(), n));
+    w.add("upper", x.upper_);
+    w.add("state", x.state_);
+    w.add("free", x.free_);
+    w.add("external", x.external_);
+    w.add("rng", std::span<const char>(rng_state));
+    w.write(path);
   }
 
-  static std::unique_ptr<HnswIndex> load(const std::string& path) {
-    std::error_code ec;
-    const std::uintmax_t file_bytes = std::filesystem::file_size(path, ec);
-    ANNBENCH_CHECK(!ec, "hnsw: cannot read '{}': {}", path, ec.message());
-    ANNBENCH_CHECK(file_bytes >= sizeof(FileHeader),
-                   "hnsw: '{}' is truncated ({} bytes, the header alone needs {})", path,
-                   file_bytes, sizeof(FileHeader));
-    std::ifstream in(path, std::ios::binary);
-    ANNBENCH_CHECK(in.good(), "hnsw: cannot open '{}'", path);
-    FileHeader h{};
-    in.read(reinterpret_cast<char*>(&h), sizeof(h));
-    ANNBENCH_CHECK(h.magic == kMagic, "hnsw: '{}' is not an annbench HNSW index (bad magic)", path);
-    ANNBENCH_CHECK(h.version == kVersion,
-                   "hnsw: '{}' has format version {}, this build reads version {}", path, h.version,
-                   kVersion);
-    ANNBENCH_CHECK(h.metric <= static_cast<std::uint32_t>(Metric::InnerProduct),
-                   "hnsw: '{}' has unknown metric code {}", path, h.metric);
-    ANNBENCH_CHECK(h.dim >= 1 && h.dim <= (1u << 24), "hnsw: '{}' has bad dimension {}", path,
-                   h.dim);
-    ANNBENCH_CHECK(h.m >= 2 && h.m <= kMaxM, "hnsw: '{}' has bad M {}", path, h.m);
-    ANNBENCH_CHECK(h.n < kNoLink && h.n <= file_bytes, "hnsw: '{}' has bad node count {}", path,
-                   h.n);
-    const std::size_t stride =
-        (h.dim * sizeof(float) + 2 * h.m * sizeof(std::uint32_t) + 63) / 64 * 64;
-    // Bounded by the file size before any product is formed, so nothing below overflows.
-    ANNBENCH_CHECK(h.n <= file_bytes / stride, "hnsw: '{}' is truncated ({} nodes of {} bytes)",
-                   path, h.n, stride);
-    ANNBENCH_CHECK(h.upper_links <= file_bytes, "hnsw: '{}' has bad upper-layer size", path);
-    const std::uint64_t payload = h.n + h.n * stride + h.upper_links * sizeof(std::uint32_t);
-    ANNBENCH_CHECK(payload == h.payload_bytes,
-                   "hnsw: '{}' is inconsistent (payload {} bytes, header fields imply {})", path,
-                   h.payload_bytes, payload);
-    ANNBENCH_CHECK(file_bytes == sizeof(FileHeader) + payload,
-                   "hnsw: '{}' is truncated or padded ({} bytes, expected {})", path, file_bytes,
-                   sizeof(FileHeader) + payload);
-
+  static std::unique_ptr<HnswIndex> load(const std::string& path, Metric metric, std::size_t dim) {
+    const IndexFileReader r = IndexFileReader::open(path, kModule, kFormatVersion, metric, dim);
+    const auto meta = r.value<Meta>("meta");
+    if (meta.m < 2 || meta.m > kMaxM) r.fail(fmt::format("M = {} out of range", meta.m));
+    if (meta.ef_construction < 1) r.fail("ef_construction is 0");
+    if (!(meta.repair_threshold >= 0.0 && meta.repair_threshold <= 1.0)) {
+      r.fail(fmt::format("repair_threshold = {} out of range", meta.repair_threshold));
+    }
+    if (meta.slots >= kNoLink) r.fail(fmt::format("{} slots", meta.slots));
     HnswConfig config;
-    config.M = h.m;
-    config.ef_construction = h.ef_construction;
-    config.seed = h.seed;
-    auto index = std::make_unique<HnswIndex>(static_cast<Metric>(h.metric), h.dim, config);
-    std::vector<std::uint8_t> levels(h.n);
-    in.read(reinterpret_cast<char*>(levels.data()), static_cast<std::streamsize>(h.n));
-    std::uint64_t upper_expected = 0;
+    config.M = meta.m;
+    config.ef_construction = meta.ef_construction;
+    config.seed = meta.seed;
+    config.repair_threshold = meta.repair_threshold;
+    auto index = std::make_unique<HnswIndex>(metric, dim, config);
+    HnswIndex& x = *index;
+    if (meta.stride != x.stride_) {
+      r.fail(fmt::format("layer-0 stride {}, expected {}", meta.stride, x.stride_));
+    }
+    const std::size_t n = meta.slots;
+    std::vector<std::uint8_t> levels = r.copy<std::uint8_t>("levels", n);
     for (const std::uint8_t level : levels) {
-      ANNBENCH_CHECK(level <= kMaxLevel, "hnsw: '{}' is corrupted (level {})", path, level);
-      upper_expected += level * h.m;
+      if (level > kMaxLevel) r.fail(fmt::format("level {}", level));
     }
-    ANNBENCH_CHECK(upper_expected == h.upper_links,
-                   "hnsw: '{}' is corrupted (levels imply {} upper links, header says {})", path,
-                   upper_expected, h.upper_links);
-    index->allocate(h.n, levels);
-    in.read(reinterpret_cast<char*>(index->level0_.get()),
-            static_cast<std::streamsize>(h.n * stride));
-    in.read(reinterpret_cast<char*>(index->upper_.data()),
-            static_cast<std::streamsize>(h.upper_links * sizeof(std::uint32_t)));
-    ANNBENCH_CHECK(in.good(), "hnsw: reading '{}' failed", path);
-
-    Fnv1a64 hash;
-    hash.update(levels.data(), h.n);
-    hash.update(index->level0_.get(), h.n * stride);
-    hash.update(index->upper_.data(), h.upper_links * sizeof(std::uint32_t));
-    ANNBENCH_CHECK(hash.finish() == h.checksum, "hnsw: '{}' is corrupted (checksum mismatch)",
-                   path);
-
-    // A file that passes the checksum was written by save(); still, never follow a link
-    // outside the graph.
-    if (h.n > 0) {
-      ANNBENCH_CHECK(h.entry < h.n && h.max_level == levels[h.entry],
-                     "hnsw: '{}' is corrupted (entry point)", path);
-    } else {
-      ANNBENCH_CHECK(h.max_level == -1, "hnsw: '{}' is corrupted (empty index)", path);
+    std::size_t block_bytes = 0;
+    if (__builtin_mul_overflow(n, x.stride_, &block_bytes)) r.fail("layer 0 overflows");
+    // Sized by the file before anything is allocated: a bad count cannot ask for more memory.
+    const auto layer0 = r.array<std::byte>("layer0", block_bytes);
+    x.allocate(n, std::move(levels));
+    if (n > 0) std::memcpy(x.level0_.get(), layer0.data(), block_bytes);
+    // add() grows by half the capacity at a time, so a saved one is below 1.5 times the slots;
+    // restored, later add() calls grow and repair exactly when the saved index's would.
+    if (meta.capacity < n || meta.capacity > n + n / 2 + 1) {
+      r.fail(fmt::format("capacity {} for {} slots", meta.capacity, n));
     }
-    for (std::uint32_t node = 0; node < h.n; ++node) {
-      for (int level = 0; level <= levels[node]; ++level) {
-        const std::uint32_t* links = index->link_list(node, level);
-        for (std::size_t j = 0; j < index->max_degree(level); ++j) {
-          ANNBENCH_CHECK(links[j] == kNoLink || links[j] < h.n,
-                         "hnsw: '{}' is corrupted (link to {} of {} nodes)", path, links[j], h.n);
+    x.reserve_slots(meta.capacity, true);
+    x.upper_offset_ = r.copy<std::uint32_t>("upper_offset", n);
+    x.upper_ = r.copy<std::uint32_t>("upper");
+    for (std::size_t u = 0; u < n; ++u) {
+      const std::uint64_t end =
+          std::uint64_t{x.upper_offset_[u]} + std::uint64_t{x.levels_[u]} * config.M;
+      if (x.levels_[u] > 0 && end > x.upper_.size()) {
+        r.fail(fmt::format("upper-layer lists of node {} end at {} of {} links", u, end,
+                           x.upper_.size()));
+      }
+    }
+
+    x.state_ = r.copy<std::uint8_t>("state");
+    x.free_ = r.copy<std::uint32_t>("free");
+    x.external_ = r.copy<std::int64_t>("external");
+    check_slots(r, x, meta.deleted);
+    x.deleted_ = meta.deleted;
+    x.unchecked_ = meta.unchecked;
+
+    if (meta.entry == kNoLink) {
+      if (meta.max_level != -1) r.fail("top level without an entry point");
+    } else if (meta.entry >= n ||
+               x.state(static_cast<std::uint32_t>(meta.entry)) == SlotState::Free ||
+               x.levels_[meta.entry] != meta.max_level) {
+      r.fail(fmt::format("entry point {} (top level {})", meta.entry, meta.max_level));
+    }
+    x.entry_ = static_cast<std::uint32_t>(meta.entry);
+    x.max_level_ = static_cast<int>(meta.max_level);
+    check_links(r, x);
+
+    const auto rng = r.array<char>("rng");
+    std::istringstream in(std::string(rng.begin(), rng.end()));
+    in >> x.level_rng_;
+    if (in.fail()) r.fail("the level generator's state does not parse");
+    return index;
+  }
+
+ private:
+  // Slot states, free list and caller ids agree with each other and with the tombstone count.
+  static void check_slots(const IndexFileReader& r, HnswIndex& x, std::uint64_t deleted) {
+    const std::size_t n = x.n_;
+    if (!x.state_.empty() && x.state_.size() != n) {
+      r.fail(fmt::format("{} slot states for {} slots", x.state_.size(), n));
+    }
+    if (!x.external_.empty() && x.external_.size() != n) {
+      r.fail(fmt::format("{} caller ids for {} slots", x.external_.size(), n));
+    }
+    std::uint64_t deleted_seen = 0;
+    std::size_t free_seen = 0;
+    for (const std::uint8_t s : x.state_) {
+      if (s > static_cast<std::uint8_t>(SlotState::Free)) r.fail(fmt::format("slot state {}", s));
+      deleted_seen += s == static_cast<std::uint8_t>(SlotState::Deleted);
+      free_seen += s == static_cast<std::uint8_t>(SlotState::Free);
+    }
+    if (deleted_seen != deleted || free_seen != x.free_.size()) {
+      r.fail(fmt::format("{} deleted and {} free slots, the counts say {} and {}", deleted_seen,
+                         free_seen, deleted, x.free_.size()));
+    }
+    std::vector<bool> listed(n, false);
+    for (const std::uint32_t u : x.free_) {
+      if (u >= n || listed[u] || x.state(u) != SlotState::Free) {
+        r.fail(fmt::format("free slot {} is not a free slot or listed twice", u));
+      }
+      listed[u] = true;
+    }
+    if (x.external_.empty()) return;
+    // Live caller ids: non-negative and distinct, as add() keeps them.
+    for (std::uint32_t u = 0; u < n; ++u) {
+      if (x.state(u) != SlotState::Live) continue;
+      const std::int64_t id = x.external_[u];
+      if (id < 0 || x.ids_.find(id, x.external_) != IdMap::kEmpty) {
+        r.fail(fmt::format("caller id {} of slot {} is negative or repeated", id, u));
+      }
+      x.ids_.insert(u, x.external_);
+    }
+  }
+
+  // Every link names a slot, and on layer l >= 1 a node that has layer l (searches read the
+  // lists of the nodes they move to).
+  static void check_links(const IndexFileReader& r, const HnswIndex& x) {
+    const std::size_t n = x.n_;
+    for (std::uint32_t u = 0; u < n; ++u) {
+      for (int level = 0; level <= x.levels_[u]; ++level) {
+        const std::uint32_t* links = x.link_list(u, level);
+        for (std::size_t j = 0; j < x.max_degree(level); ++j) {
+          const std::uint32_t w = links[j];
+          if (w == kNoLink) continue;
+          if (w >= n || x.levels_[w] < level) {
+            r.fail(fmt::format("node {} links node {} on layer {}", u, w, level));
+          }
         }
       }
     }
-    index->max_level_ = static_cast<int>(h.max_level);
-    index->entry_ = static_cast<std::uint32_t>(h.entry);
-    // Later add() calls draw levels as they would after build(): past the n levels drawn.
-    for (std::uint64_t i = 0; i < h.n; ++i) index->draw_level();
-    return index;
   }
 };
 
@@ -187,8 +215,9 @@ void HnswIndex::save(const std::string& path) const {
   HnswFile::save(*this, path);
 }
 
-std::unique_ptr<HnswIndex> HnswIndex::load(const std::string& path) {
-  return HnswFile::load(path);
+std::unique_ptr<HnswIndex> HnswIndex::load(const std::string& path, Metric metric,
+                                           std::size_t dim) {
+  return HnswFile::load(path, metric, dim);
 }
 
 }  // namespace annbench::hnsw

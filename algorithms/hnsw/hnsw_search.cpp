@@ -2,8 +2,9 @@
 // through the upper layers. This is the hot path of both queries and construction.
 
 #include "hnsw_index.h"
-#include "scratch_pool.h"
+#include "search_scratch.h"
 
+#include <annbench/common/normalize.h>
 #include <annbench/error.h>
 
 #include <immintrin.h>
@@ -38,11 +39,10 @@ template <bool kLocked, bool kSkipDeleted>
 std::size_t HnswIndex::search_layer(const float* query, Candidate start, std::size_t ef, int level,
                                     SearchScratch& scratch) const {
   scratch.begin(capacity_);
-  std::uint8_t* tags = scratch.tags.data();
-  const std::uint8_t epoch = scratch.epoch;
+  ByteVisitedSet::Marker visited = scratch.visited.marker();
   auto& frontier = scratch.frontier;
   auto& results = scratch.results;
-  tags[start.id] = epoch;
+  visited.insert(start.id);
   frontier.push_back(start);
   if (!kSkipDeleted || !is_deleted(start.id)) results.push_back(start);
   // Only read once the results hold ef nodes, so the start's distance is as good as any.
@@ -73,14 +73,13 @@ std::size_t HnswIndex::search_layer(const float* query, Candidate start, std::si
     // flight before the first distance needs its data.
     std::size_t degree = 0;
     while (degree < cap && links[degree] != kNoLink) {
-      _mm_prefetch(reinterpret_cast<const char*>(tags + links[degree]), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(visited.tag_address(links[degree])), _MM_HINT_T0);
       ++degree;
     }
     std::size_t m = 0;
     for (std::size_t j = 0; j < degree; ++j) {
       const std::uint32_t id = links[j];
-      if (tags[id] == epoch) continue;
-      tags[id] = epoch;
+      if (!visited.insert(id)) continue;
       fresh[m++] = id;
       _mm_prefetch(reinterpret_cast<const char*>(vector(id)), _MM_HINT_T0);
     }
@@ -151,14 +150,14 @@ template Candidate HnswIndex::greedy_step<false>(const float*, Candidate, int, s
 const float* HnswIndex::prepare_query(const float* query, SearchScratch& scratch) const {
   if (metric_ != Metric::Angular) return query;
   scratch.query.resize(dim_);
-  normalize_into(query, scratch.query.data());
+  normalize_into(query, dim_, scratch.query.data());
   return scratch.query.data();
 }
 
 void HnswIndex::search(const float* query, std::size_t k, Neighbor* out) const {
   std::fill_n(out, k, Neighbor{});
   if (entry_ == kNoLink || k == 0) return;
-  auto lease = scratch_->acquire();
+  auto lease = scratch_.acquire();
   SearchScratch& scratch = *lease;
   const float* q = prepare_query(query, scratch);
 
@@ -178,6 +177,9 @@ void HnswIndex::search(const float* query, std::size_t k, Neighbor* out) const {
   for (std::size_t i = 0; i < found; ++i) {
     out[i] = {external_id(results[i].id), results[i].distance};
   }
+  // Ranked by squared L2 or -<q, x> (on unit vectors for angular); the caller gets the metric's.
+  to_metric_scale(metric_, metric_ == Metric::L2 ? Score::kSquaredL2 : Score::kNegativeDot, out,
+                  found);
   distances_.add(count);
 }
 

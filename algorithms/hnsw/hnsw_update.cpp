@@ -13,7 +13,7 @@
 // arrays while tombstones hold slots.
 
 #include "hnsw_builder.h"
-#include "scratch_pool.h"
+#include "search_scratch.h"
 
 #include <annbench/error.h>
 
@@ -101,7 +101,7 @@ void HnswBuilder::add(std::span<const std::int64_t> ids, MatrixView vectors) {
     repair_reachability(true);
   }
   x.distances_.add(count_);
-  x.scratch_->clear();
+  x.scratch_.clear();
 }
 
 void HnswBuilder::remove(std::span<const std::int64_t> ids) {
@@ -129,7 +129,7 @@ void HnswBuilder::remove(std::span<const std::int64_t> ids) {
     }
   }
   x.distances_.add(count_);
-  x.scratch_->clear();
+  x.scratch_.clear();
 }
 
 void HnswBuilder::free_all() {

@@ -6,10 +6,8 @@
 //   bench_hnsw_vs_hnswlib MODULE.so DATASET.hdf5 CACHE_DIR [QUERIES] [ROUNDS]
 //
 // Indexes are built once on one thread (M 16, ef_construction 200; build times printed) and
-// cached in CACHE_DIR (hnsw's own format and hnswlib's saveIndex), so that a rebuilt module's
+// cached in CACHE_DIR (hnsw's Index::save and hnswlib's saveIndex), so that a rebuilt module's
 // search can be re-measured without rebuilding the graphs.
-
-#include "../../algorithms/hnsw/hnsw_api.h"
 
 #include <annbench/common/distance.h>
 #include <annbench/datasets/dataset.h>
@@ -72,9 +70,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   using EntryPoint = const annbench::ModuleInfo* (*)();
-  using ApiEntry = const annbench::hnsw::HnswApi* (*)();
   const auto* info = reinterpret_cast<EntryPoint>(dlsym(handle, ANNBENCH_MODULE_ENTRY_POINT))();
-  const auto* api = reinterpret_cast<ApiEntry>(dlsym(handle, ANNBENCH_HNSW_API_ENTRY_POINT))();
 
   annbench::DatasetLoadOptions options;
   options.max_queries = nq;
@@ -88,7 +84,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<annbench::Index> ours;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> theirs;
   if (std::filesystem::exists(ours_file) && std::filesystem::exists(theirs_file)) {
-    ours = api->load(ours_file);
+    ours = info->load(ours_file, data.metric, data.dim());
     theirs = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space, theirs_file);
   } else {
     annbench::Params given;
@@ -106,7 +102,7 @@ int main(int argc, char** argv) {
     const double theirs_s = seconds_since(start);
     std::printf("build (1 thread): hnsw %.2f s, hnswlib %.2f s, ratio %.3f\n", ours_s, theirs_s,
                 ours_s / theirs_s);
-    api->save(*ours, ours_file);
+    ours->save(ours_file);
     theirs->saveIndex(theirs_file);
   }
   std::printf("memory_bytes: hnsw %zu\n", ours->memory_bytes());

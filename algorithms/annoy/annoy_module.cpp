@@ -1,8 +1,7 @@
-// The annoy module: parameters, factory and the exported save/load API around AnnoyIndex.
+// The annoy module: parameters, factory and loader around AnnoyIndex.
 
-#include "annoy_api.h"
 #include "annoy_index.h"
-#include "mapped_file.h"
+#include "annoy_module.h"
 
 #include <annbench/error.h>
 #include <annbench/module.h>
@@ -31,32 +30,12 @@ std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& buil
   return std::make_unique<AnnoyIndex>(metric, dim, options);
 }
 
-const AnnoyIndex& annoy_index(const Index& index, const char* operation) {
-  const auto* annoy = dynamic_cast<const AnnoyIndex*>(&index);
-  ANNBENCH_CHECK(annoy != nullptr, "annoy: {} given an index of another module", operation);
-  return *annoy;
-}
-
-void save(const Index& index, const std::string& path) {
-  annoy_index(index, "save").save(path);
-}
-
 std::unique_ptr<Index> load(const std::string& path, Metric metric, std::size_t dim) {
+  ANNBENCH_CHECK(metric == Metric::L2 || metric == Metric::Angular,
+                 "annoy: cannot load '{}' as a {} index: metric not supported (euclidean, "
+                 "angular)",
+                 path, metric_name(metric));
   return AnnoyIndex::load(path, metric, dim);
-}
-
-AnnoyStorage storage(const Index& index) {
-  const AnnoyIndex& annoy = annoy_index(index, "storage");
-  AnnoyStorage where;
-  if (const MappedFile* file = annoy.mapping()) {
-    where.mapping = file->data();
-    where.mapping_bytes = file->size();
-  }
-  where.planes = annoy.forest().arrays().planes.data();
-  where.ids = annoy.forest().arrays().ids.data();
-  where.vectors = annoy.vectors().data;
-  where.heap_bytes = annoy.heap_bytes();
-  return where;
 }
 
 constexpr std::array kMetrics = {Metric::L2, Metric::Angular};
@@ -70,6 +49,10 @@ const std::vector<ParamSpec> kSearch = {
     {"search_k", ParamType::Int, std::int64_t{-1},
      "ids to collect from leaves before re-ranking (-1: n_trees * k; below k: k)", -1,
      static_cast<double>(std::numeric_limits<std::int32_t>::max())}};
+// The default budget (n_trees * k: 100 ids at k = 10) is a quarter of a few hundred points; 2000
+// ids (duplicates counted) is half of what the 10 default trees' leaves hold over 400 points, so
+// the re-ranking sees nearly every near point.
+const std::array<ParamSetting, 1> kSmallDataSearch = {{{"search_k", std::int64_t{2000}}}};
 
 const ModuleInfo kInfo = {
     .name = "annoy",
@@ -79,17 +62,16 @@ const ModuleInfo kInfo = {
     .search_params = kSearch,
     .capabilities = kCapSaveLoad,
     .create = &create,
+    .load = &load,
+    .small_data_search = kSmallDataSearch,
 };
 
-const AnnoyApi kApi = {
-    .version = kAnnoyApiVersion, .save = &save, .load = &load, .storage = &storage};
-
 }  // namespace
+
+const ModuleInfo& module_info() {
+  return kInfo;
+}
+
 }  // namespace annbench::annoy
 
 ANNBENCH_MODULE(annbench::annoy::kInfo)
-
-extern "C" __attribute__((visibility("default"))) const annbench::annoy::AnnoyApi*
-annbench_annoy_api_v1() noexcept {
-  return &annbench::annoy::kApi;
-}
