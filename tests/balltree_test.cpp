@@ -2,20 +2,27 @@
 // (ids and distances, ties by smaller id) on seeded data of low and high dimension, with
 // duplicates, ties, zero vectors and dimension 1; range search against a naive scan; the
 // approximate mode's budget and eps; bad input (empty base, unsupported metric, bad
-// parameters, NaN).
+// parameters, NaN); a saved and loaded index answers identically without the dataset, and
+// missing, truncated, foreign or corrupt files are Errors.
 
 #include "naive_knn.h"
 #include "plugin_loader.h"
 
 #include <annbench/common/distance.h>
+#include <annbench/common/index_file.h>
 #include <annbench/error.h>
 #include <annbench/module.h>
 
 #include <gtest/gtest.h>
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <set>
@@ -128,15 +135,12 @@ TEST(BallTreeModule, RejectsBadData) {
 
   const FloatMatrix base = random_matrix(50, 4, 3);
   index->build(base.view());
-  const float nan_query[4] = {0, std::numeric_limits<float>::quiet_NaN(), 0, 0};
-  EXPECT_THROW(index->search(nan_query, 3, out), Error);
+  // Queries are the harness's to check (once, before timing): search() does not.
   std::vector<Neighbor> range;
-  EXPECT_THROW(index->range_search(nan_query, 1.0f, range), Error);
   EXPECT_THROW(index->range_search(query, std::numeric_limits<float>::quiet_NaN(), range), Error);
-  FloatMatrix nan_queries = random_matrix(8, 4, 4);
-  nan_queries(5, 0) = std::numeric_limits<float>::infinity();
+  const FloatMatrix wrong_queries = random_matrix(8, 5, 4);
   std::vector<Neighbor> batch(8 * 3);
-  EXPECT_THROW(index->search_batch(nan_queries.view(), 3, batch.data()), Error);
+  EXPECT_THROW(index->search_batch(wrong_queries.view(), 3, batch.data()), Error);
 }
 
 struct ExactCase {
@@ -324,6 +328,196 @@ TEST(BallTreeModule, BatchEqualsSingleOnSeveralThreads) {
   expect_same(single, naive_knn(base.view(), queries.view(), Metric::L2, k), "exact");
   EXPECT_GT(index->memory_bytes(), base.rows() * base.cols() * sizeof(float));
   EXPECT_GT(*index->distance_count(), 0u);
+}
+
+std::string temp_file(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          fmt::format("balltree-test-{}-{}.annidx", name, ::getpid()))
+      .string();
+}
+
+std::vector<char> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& path, const std::vector<char>& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Copies an index file section by section through the container, letting `edit` change the
+// bytes of section `tag`: a file whose checksum and section table are intact but whose content
+// is not what save() writes.
+void rewrite(const std::string& from, const std::string& to, Metric metric, std::size_t dim,
+             const std::string& tag, const std::function<void(std::vector<std::byte>&)>& edit) {
+  const IndexFileInfo info = read_index_file_info(from);
+  const auto reader = IndexFileReader::open(from, info.module, info.format_version, metric, dim);
+  IndexFileWriter writer(info.module, info.format_version, metric, dim, info.rows);
+  std::vector<std::vector<std::byte>> sections;
+  sections.reserve(info.sections.size());  // the writer references the bytes until write()
+  for (const auto& section : info.sections) {
+    sections.push_back(reader.copy<std::byte>(section.tag));
+    if (section.tag == tag) edit(sections.back());
+    writer.add(section.tag, sections.back());
+  }
+  writer.write(to);
+}
+
+// The query's results with their distances recomputed by the dataset definition: search()
+// writes the metric's own scale (plain L2, 1 - cos), not squared or internal scores.
+void expect_metric_scale(const std::vector<Neighbor>& got, const FloatMatrix& base,
+                         const FloatMatrix& queries, std::size_t k, Metric metric) {
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (got[i].id < 0) continue;
+    const double want = exact_distance(metric, queries.row(i / k),
+                                       base.row(static_cast<std::size_t>(got[i].id)), base.cols());
+    ASSERT_EQ(got[i].distance, static_cast<float>(want)) << metric_name(metric) << " slot " << i;
+  }
+}
+
+TEST(BallTreeModule, SavedAndLoadedIndexAnswersIdenticallyWithoutTheDataset) {
+  const std::size_t dim = 10;
+  const std::size_t k = 10;
+  const ModuleInfo& info = balltree_info();
+  EXPECT_NE(info.capabilities & kCapSaveLoad, 0u);
+  ASSERT_NE(info.load, nullptr);
+  for (const Metric metric : {Metric::L2, Metric::Angular}) {
+    const std::pair<std::int64_t, const char*> specs[] = {{16, "principal"}, {4, "farthest"}};
+    for (const auto& [leaf_size, split] : specs) {
+      const std::string context =
+          fmt::format("{} leaf {} {}", metric_name(metric), leaf_size, split);
+      FloatMatrix base = random_matrix(2000, dim, 41);
+      for (std::size_t r = 1; r < base.rows(); r += 17)
+        std::copy_n(base.row(r / 2), dim, base.row(r));
+      if (metric == Metric::Angular) {
+        std::fill_n(base.row(3), dim, 0.0f);
+        std::fill_n(base.row(50), dim, 0.0f);
+      }
+      FloatMatrix queries = random_matrix(40, dim, 42);
+      std::copy_n(base.row(7), dim, queries.row(1));
+      if (metric == Metric::Angular) std::fill_n(queries.row(0), dim, 0.0f);
+      auto index = make_index(metric, dim, leaf_size, split);
+      index->build(base.view());
+      const std::string path = temp_file("roundtrip");
+      index->save(path);
+      auto loaded = info.load(path, metric, dim);
+      std::filesystem::remove(path);
+
+      struct Setting {
+        std::int64_t max_leaves;
+        double eps;
+      };
+      std::vector<std::vector<Neighbor>> before;
+      std::vector<std::vector<Neighbor>> ranges;
+      const Setting settings[] = {{1 << 30, 0.0}, {3, 0.0}, {1 << 30, 1.0}};
+      const float radius = metric == Metric::L2 ? 3.0f : 0.3f;
+      for (const Setting& setting : settings) {
+        set_search(*index, setting.max_leaves, setting.eps);
+        before.push_back(search_all(*index, queries, k));
+        expect_metric_scale(before.back(), base, queries, k, metric);
+      }
+      for (std::size_t q = 0; q < queries.rows(); ++q) {
+        index->range_search(queries.row(q), radius, ranges.emplace_back());
+      }
+      // The loaded index must not read the dataset: overwrite it.
+      std::fill_n(base.data(), base.size(), 1e6f);
+      for (std::size_t i = 0; i < std::size(settings); ++i) {
+        set_search(*loaded, settings[i].max_leaves, settings[i].eps);
+        expect_same(search_all(*loaded, queries, k), before[i], context);
+      }
+      for (std::size_t q = 0; q < queries.rows(); ++q) {
+        std::vector<Neighbor> got;
+        loaded->range_search(queries.row(q), radius, got);
+        ASSERT_EQ(got.size(), ranges[q].size()) << context << " query " << q;
+        for (std::size_t i = 0; i < got.size(); ++i) {
+          EXPECT_EQ(got[i].id, ranges[q][i].id) << context;
+          EXPECT_EQ(got[i].distance, ranges[q][i].distance) << context;
+        }
+      }
+      EXPECT_GT(loaded->memory_bytes(), 0u);
+    }
+  }
+}
+
+TEST(BallTreeModule, LoadRefusesMissingTruncatedForeignAndCorruptFiles) {
+  const std::size_t dim = 6;
+  const ModuleInfo& info = balltree_info();
+  const FloatMatrix base = random_matrix(500, dim, 51);
+  const FloatMatrix queries = random_matrix(5, dim, 52);
+  auto index = make_index(Metric::L2, dim, 8, "principal");
+  const float query[dim] = {};
+  EXPECT_THROW(index->save(temp_file("unbuilt")), Error);  // nothing to save yet
+  index->build(base.view());
+  const std::string good = temp_file("good");
+  const std::string bad = temp_file("bad");
+  index->save(good);
+  EXPECT_NO_THROW(info.load(good, Metric::L2, dim));
+
+  EXPECT_THROW(info.load(temp_file("missing"), Metric::L2, dim), Error);
+  EXPECT_THROW(info.load(good, Metric::L2, dim + 1), Error);
+  EXPECT_THROW(info.load(good, Metric::Angular, dim), Error);
+  try {
+    IndexFileWriter("balltree", 1, Metric::L2, dim, 0).write(bad);
+    info.load(bad, Metric::L2, dim);
+    ADD_FAILURE() << "another module's file accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("balltree"), std::string::npos) << e.what();
+  }
+  const std::vector<char> bytes = read_bytes(good);
+  write_bytes(bad, {bytes.begin(), bytes.end() - 100});
+  EXPECT_THROW(info.load(bad, Metric::L2, dim), Error) << "truncated";
+  std::vector<char> flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x10;
+  write_bytes(bad, flipped);
+  try {
+    info.load(bad, Metric::L2, dim);
+    ADD_FAILURE() << "flipped byte accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("checksum"), std::string::npos) << e.what();
+  }
+
+  // Checksummed but wrong: references out of range are Errors naming the file, never a crash.
+  const auto fill = [](std::byte value) {
+    return [value](std::vector<std::byte>& b) { std::fill(b.begin(), b.end(), value); };
+  };
+  for (const char* tag : {"meta", "ids", "nodes", "points", "centers"}) {
+    rewrite(good, bad, Metric::L2, dim, tag, fill(std::byte{0xff}));
+    try {
+      info.load(bad, Metric::L2, dim);
+      ADD_FAILURE() << tag << " full of 0xff accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
+    }
+  }
+  // Any section zeroed, shortened or overwritten: an Error, or an index that still answers.
+  const IndexFileInfo layout = read_index_file_info(good);
+  const std::function<void(std::vector<std::byte>&)> edits[] = {
+      fill(std::byte{0}), fill(std::byte{0x7f}),
+      [](std::vector<std::byte>& b) { b.resize(b.size() / 2 / 8 * 8); },
+      [](std::vector<std::byte>& b) {
+        if (b.size() >= 12) std::fill(b.begin() + 4, b.begin() + 12, std::byte{0x03});
+      }};
+  for (const auto& section : layout.sections) {
+    for (std::size_t e = 0; e < std::size(edits); ++e) {
+      rewrite(good, bad, Metric::L2, dim, section.tag, edits[e]);
+      std::unique_ptr<Index> loaded;
+      try {
+        loaded = info.load(bad, Metric::L2, dim);
+      } catch (const Error&) {
+        continue;
+      }
+      set_search(*loaded, 1 << 30);
+      std::vector<Neighbor> out(queries.rows() * 4);
+      loaded->search_batch(queries.view(), 4, out.data());
+      set_search(*loaded, 2);
+      loaded->search(query, 4, out.data());
+      std::vector<Neighbor> found;
+      loaded->range_search(query, 1.0f, found);
+    }
+  }
+  std::filesystem::remove(good);
+  std::filesystem::remove(bad);
 }
 
 }  // namespace

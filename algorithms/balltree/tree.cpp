@@ -3,7 +3,7 @@
 // split is the k-d construction of Moore's "anchors" and of scikit-learn's BallTree, but on a
 // data-driven direction instead of a coordinate).
 
-#include "ball_tree.h"
+#include "tree.h"
 
 #include <annbench/common/distance.h>
 #include <annbench/error.h>
@@ -175,6 +175,74 @@ void BallTree::build(MatrixView points, std::span<const std::uint32_t> ids,
   nodes_ = std::move(builder.nodes);
   leaf_count_ = builder.leaf_count;
   depth_ = builder.depth;
+}
+
+std::string BallTree::adopt(FloatMatrix points, FloatMatrix centers, std::vector<Node> nodes,
+                            std::vector<std::uint32_t> ids) {
+  const std::size_t rows = points.rows();
+  if (ids.size() != rows) return fmt::format("{} ids for {} points", ids.size(), rows);
+  if (centers.rows() != nodes.size() || centers.cols() != points.cols()) {
+    return fmt::format("{} centres of dimension {} for {} nodes of dimension {}", centers.rows(),
+                       centers.cols(), nodes.size(), points.cols());
+  }
+  if (nodes.empty() != (rows == 0))
+    return fmt::format("{} nodes over {} points", nodes.size(), rows);
+  const auto finite = [](const FloatMatrix& m) {
+    return std::all_of(m.data(), m.data() + m.size(), [](float v) { return std::isfinite(v); });
+  };
+  if (!finite(points) || !finite(centers)) return "a point or centre is not finite";
+  // Median splits halve every node: anything much deeper is not a tree a build made.
+  const auto depth_limit = 2 * static_cast<std::size_t>(std::log2(rows + 1.0)) + 34;
+  std::size_t depth = 0;
+  std::size_t leaves = 0;
+  std::size_t next = 0;  // pre-order: nodes are reached in index order, each once
+  std::vector<std::pair<std::size_t, std::size_t>> stack;  // (node, depth)
+  if (!nodes.empty()) {
+    if (nodes[0].begin != 0 || nodes[0].end != rows) {
+      return fmt::format("the root covers [{}, {}), not the {} points", nodes[0].begin,
+                         nodes[0].end, rows);
+    }
+    stack.emplace_back(0, 0);
+  }
+  while (!stack.empty()) {
+    const auto [i, level] = stack.back();
+    stack.pop_back();
+    if (i != next) return fmt::format("node {} is out of pre-order (expected node {})", i, next);
+    ++next;
+    if (level > depth_limit) return fmt::format("depth {} exceeds {}", level, depth_limit);
+    depth = std::max(depth, level);
+    const Node& node = nodes[i];
+    if (!(node.radius >= 0.0f)) {  // +inf is possible: squares of huge coordinates overflow
+      return fmt::format("node {} has radius {}", i, node.radius);
+    }
+    if (node.leaf()) {
+      ++leaves;
+      continue;
+    }
+    if (node.right <= i + 1 || node.right >= nodes.size()) {
+      return fmt::format("node {} has right child {} outside {}..{}", i, node.right, i + 2,
+                         nodes.size());
+    }
+    const Node& left = nodes[i + 1];
+    const Node& right = nodes[node.right];
+    // Parent's range [begin, end) cut into non-empty [begin, middle) and [middle, end).
+    if (left.begin != node.begin || right.end != node.end || left.end != right.begin ||
+        !(left.begin < left.end) || !(right.begin < right.end)) {
+      return fmt::format("node {} [{}, {}) has children [{}, {}) and [{}, {})", i, node.begin,
+                         node.end, left.begin, left.end, right.begin, right.end);
+    }
+    stack.emplace_back(node.right, level + 1);
+    stack.emplace_back(i + 1, level + 1);
+  }
+  if (next != nodes.size()) return fmt::format("{} of {} nodes reached", next, nodes.size());
+  dim_ = points.cols();
+  points_ = std::move(points);
+  centers_ = std::move(centers);
+  nodes_ = std::move(nodes);
+  ids_ = std::move(ids);
+  leaf_count_ = leaves;
+  depth_ = depth;
+  return {};
 }
 
 std::size_t BallTree::bytes() const {

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace annbench::balltree {
@@ -57,6 +58,20 @@ class BallTree {
   std::uint32_t id(std::size_t position) const { return ids_[position]; }
   // Bytes held: point copy, centres, nodes, ids.
   std::size_t bytes() const;
+  // The arrays an index file holds (positions in leaf order, nodes in pre-order).
+  const FloatMatrix& points() const { return points_; }
+  const FloatMatrix& centers() const { return centers_; }
+  const std::vector<Node>& nodes() const { return nodes_; }
+  const std::vector<std::uint32_t>& ids() const { return ids_; }
+
+  // Takes a tree read from an index file (points: rows × dim, centers: one row per node), after
+  // checking that it is one a build could have made: nodes in pre-order, each reached once,
+  // every child inside the array and its range the parent's left or right part, the root
+  // covering every point, no empty node, depth bounded (search recurses), coordinates finite, radii
+  // not negative or NaN. Ids are the caller's to check. Returns what is wrong, or an empty string
+  // when the tree was taken.
+  std::string adopt(FloatMatrix points, FloatMatrix centers, std::vector<Node> nodes,
+                    std::vector<std::uint32_t> ids);
 
  private:
   struct Builder;

@@ -10,7 +10,7 @@
 // within the current bound on the answer's distance, so no true neighbour is lost to rounding;
 // ties at the k-th distance all survive as candidates.
 
-#include "ball_tree.h"
+#include "tree.h"
 
 #include <annbench/common/distance.h>
 

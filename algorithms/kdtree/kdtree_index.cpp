@@ -1,7 +1,10 @@
 #include "kdtree_index.h"
 
 #include <annbench/common/distance.h>
+#include <annbench/common/index_file.h>
+#include <annbench/common/normalize.h>
 #include <annbench/common/topk.h>
+#include <annbench/common/visited.h>
 #include <annbench/error.h>
 
 #include <algorithm>
@@ -12,7 +15,7 @@
 
 namespace annbench::kdtree {
 
-// Per-thread search state, reused across queries and indexes: no allocation per query once warm.
+// Per-search state, pooled: no allocation per query once warm.
 struct KdTreeIndex::Scratch {
   std::vector<float> query;
   std::vector<double> offsets;       // per-dimension distance from the query to the cell
@@ -31,35 +34,40 @@ struct KdTreeIndex::Scratch {
   double eps_factor = 1.0;                                 // cells need bound * this <= prune
   std::vector<std::pair<float, std::uint32_t>> candidates;
   std::vector<std::pair<double, std::int64_t>> ranked;
-  std::vector<std::uint32_t> visited;
-  std::uint32_t epoch = 0;
+  VisitedSet visited;  // forests: a row found in several trees is checked once
   std::uint64_t distances = 0;
 
-  void begin_visits(std::size_t n) {
-    if (visited.size() < n) visited.resize(n, 0);
-    if (++epoch == 0) {  // wrapped: old tags could collide
-      std::fill(visited.begin(), visited.end(), 0u);
-      epoch = 1;
-    }
+  std::size_t bytes() const {
+    return query.capacity() * sizeof(float) +
+           (offsets.capacity() + root_offsets.capacity() + cell_lo.capacity() +
+            cell_hi.capacity()) *
+               sizeof(double) +
+           touched.capacity() * sizeof(std::uint32_t) + is_touched.capacity() +
+           queue.capacity() * sizeof(Pending) + top.capacity() * sizeof(TopK<float>::Entry) +
+           candidates.capacity() * sizeof(candidates[0]) + ranked.capacity() * sizeof(ranked[0]) +
+           visited.bytes();
   }
 };
 
 namespace {
 
-KdTreeIndex::Scratch& scratch() {
-  thread_local KdTreeIndex::Scratch s;
-  return s;
-}
+constexpr const char* kName = "kdtree";
+constexpr std::uint32_t kFormatVersion = 1;
 
-double squared_norm(const float* x, std::size_t dim) {
-  double sum = 0.0;
-  for (std::size_t j = 0; j < dim; ++j) sum += static_cast<double>(x[j]) * x[j];
-  return sum;
-}
+// The "meta" section: the build options and the row counts the arrays are checked against.
+struct FileMeta {
+  std::uint64_t rows;       // base rows
+  std::uint64_t tree_rows;  // rows in the trees (angular leaves zero rows out)
+  std::uint64_t n_trees;
+  std::uint64_t leaf_size;
+  std::uint64_t seed;
+  std::uint32_t split;  // SplitRule
+  std::uint32_t reserved;
+};
 
-void normalize(const float* in, double norm2, float* out, std::size_t dim) {
-  const double inv = 1.0 / std::sqrt(norm2);
-  for (std::size_t j = 0; j < dim; ++j) out[j] = static_cast<float>(in[j] * inv);
+// Angular: a zero row has no direction (distance 1 to everything), so it stays out of the tree.
+bool is_zero(const float* x, std::size_t dim) {
+  return std::all_of(x, x + dim, [](float v) { return v == 0.0f; });
 }
 
 }  // namespace
@@ -85,6 +93,8 @@ KdTreeIndex::KdTreeIndex(Metric metric, std::size_t dim, const IndexOptions& opt
   absolute_margin_ = metric == Metric::Angular ? 1e-5 : 0.0;
 }
 
+KdTreeIndex::~KdTreeIndex() = default;
+
 void KdTreeIndex::build(MatrixView base) {
   ANNBENCH_CHECK(base.dim == dim_, "kdtree: base vectors have dimension {}, expected {}", base.dim,
                  dim_);
@@ -104,21 +114,16 @@ void KdTreeIndex::build(MatrixView base) {
                  first_bad);
   built_ = false;
   base_ = base;
+  rows_ = base.rows;
+  raw_ = FloatMatrix();
+  pool_.clear();
 
   // Angular zero rows are at distance 1 from everything, which no unit-sphere bound describes:
   // they stay out of the tree and join every query's candidates.
   std::vector<std::uint32_t> members;
-  std::vector<double> norms2(base.rows, 1.0);
   zero_ids_.clear();
-  if (metric_ == Metric::Angular) {
-#pragma omp parallel for schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) {
-      norms2[static_cast<std::size_t>(i)] =
-          squared_norm(base.row(static_cast<std::size_t>(i)), dim_);
-    }
-  }
   for (std::size_t i = 0; i < base.rows; ++i) {
-    if (norms2[i] > 0.0) {
+    if (metric_ != Metric::Angular || !is_zero(base.row(i), dim_)) {
       members.push_back(static_cast<std::uint32_t>(i));
     } else {
       zero_ids_.push_back(static_cast<std::int64_t>(i));
@@ -132,7 +137,7 @@ void KdTreeIndex::build(MatrixView base) {
     const auto row = static_cast<std::size_t>(i);
     const float* x = base.row(members[row]);
     if (metric_ == Metric::Angular) {
-      normalize(x, norms2[members[row]], unordered.row(row), dim_);
+      normalize_into(x, dim_, unordered.row(row));
     } else {
       std::copy_n(x, dim_, unordered.row(row));
     }
@@ -164,16 +169,147 @@ void KdTreeIndex::build(MatrixView base) {
     trees_[static_cast<std::size_t>(t)].build(points_.view(), randomized);
   }
 
+  set_box();
+  built_ = true;
+}
+
+void KdTreeIndex::set_box() {
   box_lo_.assign(dim_, std::numeric_limits<float>::infinity());
   box_hi_.assign(dim_, -std::numeric_limits<float>::infinity());
-  for (std::size_t i = 0; i < m; ++i) {
+  for (std::size_t i = 0; i < points_.rows(); ++i) {
     const float* x = points_.row(i);
     for (std::size_t j = 0; j < dim_; ++j) {
       box_lo_[j] = std::min(box_lo_[j], x[j]);
       box_hi_[j] = std::max(box_hi_[j], x[j]);
     }
   }
-  built_ = true;
+}
+
+void KdTreeIndex::save(const std::string& path) const {
+  check_built();
+  FileMeta meta{};
+  meta.rows = rows_;
+  meta.tree_rows = points_.rows();
+  meta.n_trees = trees_.size();
+  meta.leaf_size = options_.tree.leaf_size;
+  meta.seed = options_.tree.seed;
+  meta.split = static_cast<std::uint32_t>(options_.tree.split);
+  // The trees one after another; each has tree_rows slots.
+  std::vector<std::uint64_t> node_counts;
+  std::vector<Node> nodes;
+  std::vector<std::uint32_t> parents, slots;
+  for (const Tree& tree : trees_) {
+    node_counts.push_back(tree.node_count());
+    nodes.insert(nodes.end(), tree.nodes().begin(), tree.nodes().end());
+    parents.insert(parents.end(), tree.parents().begin(), tree.parents().end());
+    slots.insert(slots.end(), tree.slots().begin(), tree.slots().end());
+  }
+  IndexFileWriter writer(kName, kFormatVersion, metric_, dim_, rows_);
+  writer.add_value("meta", meta);
+  writer.add("points", points_.data(), points_.bytes());
+  writer.add("ids", ids_);
+  writer.add("zero_ids", zero_ids_);
+  writer.add("node_counts", node_counts);
+  writer.add("nodes", nodes);
+  writer.add("parents", parents);
+  writer.add("slots", slots);
+  if (metric_ == Metric::Angular) writer.add("raw", base_.data, rows_ * dim_ * sizeof(float));
+  writer.write(path);
+}
+
+std::unique_ptr<Index> KdTreeIndex::load(const std::string& path, Metric metric, std::size_t dim) {
+  const auto reader = IndexFileReader::open(path, kName, kFormatVersion, metric, dim);
+  const auto meta = reader.value<FileMeta>("meta");
+  if (meta.rows != reader.rows()) {
+    reader.fail(fmt::format("'meta' says {} rows, the header {}", meta.rows, reader.rows()));
+  }
+  if (meta.rows == 0 || meta.rows >= (std::uint64_t{1} << 31) || meta.tree_rows > meta.rows ||
+      meta.n_trees < 1 || meta.n_trees > 256 || meta.leaf_size < 1 ||
+      meta.split > static_cast<std::uint32_t>(SplitRule::SlidingMidpoint)) {
+    reader.fail(fmt::format("'meta' holds {} rows, {} in trees, {} trees, leaf size {}, split {}",
+                            meta.rows, meta.tree_rows, meta.n_trees, meta.leaf_size, meta.split));
+  }
+  const auto rows = static_cast<std::size_t>(meta.rows);
+  const auto m = static_cast<std::size_t>(meta.tree_rows);
+  const auto n_trees = static_cast<std::size_t>(meta.n_trees);
+  IndexOptions options;
+  options.n_trees = n_trees;
+  options.tree.leaf_size = static_cast<std::size_t>(meta.leaf_size);
+  options.tree.seed = meta.seed;
+  options.tree.split = static_cast<SplitRule>(meta.split);
+  auto index = std::make_unique<KdTreeIndex>(metric, dim, options);
+  KdTreeIndex& x = *index;
+  x.rows_ = rows;
+
+  const auto points = reader.array<float>("points", m * dim);
+  if (!std::all_of(points.begin(), points.end(), [](float v) { return std::isfinite(v); })) {
+    reader.fail("'points' holds a non-finite value");
+  }
+  x.points_ = FloatMatrix(m, dim);
+  std::copy(points.begin(), points.end(), x.points_.data());
+  // Every base row exactly once: in a tree (ids) or, angular only, among the zero rows.
+  x.ids_ = reader.copy<std::uint32_t>("ids", m);
+  x.zero_ids_ = reader.copy<std::int64_t>("zero_ids", rows - m);
+  if (metric != Metric::Angular && !x.zero_ids_.empty()) {
+    reader.fail("'zero_ids' is not empty in a euclidean index");
+  }
+  std::vector<std::uint8_t> seen(rows, 0);
+  for (const std::uint32_t id : x.ids_) {
+    if (id >= rows || seen[id]++ != 0) {
+      reader.fail(fmt::format("'ids' holds id {}: outside 0..{} or repeated", id, rows));
+    }
+  }
+  for (std::size_t i = 0; i < x.zero_ids_.size(); ++i) {
+    const std::int64_t id = x.zero_ids_[i];
+    // Ascending: search takes the first k as the smallest ids.
+    if (id < 0 || static_cast<std::uint64_t>(id) >= rows ||
+        seen[static_cast<std::size_t>(id)]++ != 0 || (i > 0 && id <= x.zero_ids_[i - 1])) {
+      reader.fail(
+          fmt::format("'zero_ids' holds id {}: outside 0..{}, repeated or unsorted", id, rows));
+    }
+  }
+
+  const auto node_counts = reader.array<std::uint64_t>("node_counts", n_trees);
+  const auto nodes = reader.array<Node>("nodes");
+  const auto parents = reader.array<std::uint32_t>("parents", nodes.size());
+  const auto slots = reader.array<std::uint32_t>("slots", n_trees * m);
+  std::size_t first = 0;
+  x.trees_.assign(n_trees, Tree{});
+  for (std::size_t t = 0; t < n_trees; ++t) {
+    if (node_counts[t] > nodes.size() - first) {
+      reader.fail(fmt::format("'node_counts' gives tree {} {} nodes; {} are left", t,
+                              node_counts[t], nodes.size() - first));
+    }
+    const auto count = static_cast<std::size_t>(node_counts[t]);
+    const std::string problem =
+        x.trees_[t].adopt({nodes.begin() + first, nodes.begin() + first + count},
+                          {parents.begin() + first, parents.begin() + first + count},
+                          {slots.begin() + t * m, slots.begin() + (t + 1) * m}, m, dim);
+    if (!problem.empty()) reader.fail(fmt::format("tree {}: {}", t, problem));
+    first += count;
+  }
+  if (first != nodes.size()) {
+    reader.fail(fmt::format("'nodes' holds {} nodes, the trees {}", nodes.size(), first));
+  }
+  // Tree 0's leaves index the rows directly (the rows are stored in its leaf order).
+  for (std::size_t i = 0; i < m; ++i) {
+    if (x.trees_[0].slots()[i] != i) reader.fail("tree 0's slots are not in row order");
+  }
+
+  if (metric == Metric::Angular) {
+    const auto raw = reader.array<float>("raw", rows * dim);
+    if (!std::all_of(raw.begin(), raw.end(), [](float v) { return std::isfinite(v); })) {
+      reader.fail("'raw' holds a non-finite value");
+    }
+    x.raw_ = FloatMatrix(rows, dim);
+    std::copy(raw.begin(), raw.end(), x.raw_.data());
+    x.base_ = x.raw_.view();
+  } else if (reader.has("raw")) {
+    reader.fail("'raw' is present in a euclidean index");
+  }
+  x.set_box();
+  x.built_ = true;
+  return index;
 }
 
 void KdTreeIndex::set_search_params(const Params& params) {
@@ -189,20 +325,15 @@ void KdTreeIndex::set_search_params(const Params& params) {
   eps_factor_ = (1.0 + eps) * (1.0 + eps);
 }
 
-void KdTreeIndex::check_query(const float* query) const {
-  ANNBENCH_CHECK(built_, "kdtree: search before build");
-  for (std::size_t j = 0; j < dim_; ++j) {
-    ANNBENCH_CHECK(std::isfinite(query[j]),
-                   "kdtree: query coordinate {} is {}: queries must be finite", j, query[j]);
-  }
+void KdTreeIndex::check_built() const {
+  ANNBENCH_CHECK(built_, "kdtree: search or save before build");
 }
 
 const float* KdTreeIndex::prepare(const float* query, Scratch& s) const {
   if (metric_ != Metric::Angular) return query;
-  const double norm2 = squared_norm(query, dim_);
-  if (!(norm2 > 0.0)) return nullptr;
+  if (is_zero(query, dim_)) return nullptr;
   s.query.resize(dim_);
-  normalize(query, norm2, s.query.data(), dim_);
+  normalize_into(query, dim_, s.query.data());
   return s.query.data();
 }
 
@@ -240,10 +371,7 @@ void KdTreeIndex::scan_leaf(const float* q, const Tree& tree, const Node& leaf, 
   const std::uint32_t* slots = tree.slots().data();
   for (std::uint32_t i = leaf.begin; i < leaf.end; ++i) {
     const std::uint32_t position = slots[i];
-    if (dedupe) {
-      if (s.visited[position] == s.epoch) continue;
-      s.visited[position] = s.epoch;
-    }
+    if (dedupe && !s.visited.insert(position)) continue;
     const float* x = points_.row(position);
     ++s.distances;
     // Partial distance search: a sum of squares only grows (in float too), so a row is given
@@ -323,7 +451,7 @@ void KdTreeIndex::best_bin_first(const float* q, std::size_t budget, Scratch& s)
   double root_bound = 0.0;
   for (const double offset : s.root_offsets) root_bound += offset * offset;
   const bool dedupe = trees_.size() > 1;
-  if (dedupe) s.begin_visits(points_.rows());
+  if (dedupe) s.visited.reset(points_.rows());
   s.queue.clear();
   for (std::size_t t = 0; t < trees_.size(); ++t) {
     s.queue.push_back({root_bound, static_cast<std::uint32_t>(t), 0});
@@ -368,14 +496,16 @@ void KdTreeIndex::best_bin_first(const float* q, std::size_t budget, Scratch& s)
   }
 }
 
+// Queries are finite (the harness checks them before timing); only the index state is checked.
 void KdTreeIndex::search(const float* query, std::size_t k, Neighbor* out) const {
-  check_query(query);
+  check_built();
   if (k == 0) return;
-  Scratch& s = scratch();
+  const auto lease = pool_.acquire();
+  Scratch& s = *lease;
   const float* q = prepare(query, s);
   s.ranked.clear();
   if (q == nullptr) {  // angular zero query: distance 1 to every row, ties by id
-    const std::size_t found = std::min(k, base_.rows);
+    const std::size_t found = std::min(k, rows_);
     for (std::size_t i = 0; i < found; ++i) out[i] = {static_cast<std::int64_t>(i), 1.0f};
     for (std::size_t i = found; i < k; ++i) out[i] = Neighbor{};
     return;
@@ -414,7 +544,7 @@ void KdTreeIndex::search(const float* query, std::size_t k, Neighbor* out) const
 
 void KdTreeIndex::search_batch(MatrixView queries, std::size_t k, Neighbor* out) const {
   // Checked up front: an exception cannot leave an OpenMP loop.
-  for (std::size_t i = 0; i < queries.rows; ++i) check_query(queries.row(i));
+  check_built();
   const auto n = static_cast<std::int64_t>(queries.rows);
 #pragma omp parallel for schedule(dynamic, 8)
   for (std::int64_t i = 0; i < n; ++i) {
@@ -424,14 +554,15 @@ void KdTreeIndex::search_batch(MatrixView queries, std::size_t k, Neighbor* out)
 }
 
 void KdTreeIndex::range_search(const float* query, float radius, std::vector<Neighbor>& out) const {
-  check_query(query);
+  check_built();
   ANNBENCH_CHECK(!std::isnan(radius), "kdtree: range_search radius is NaN");
   if (radius < 0.0f) return;
-  Scratch& s = scratch();
+  const auto lease = pool_.acquire();
+  Scratch& s = *lease;
   const float* q = prepare(query, s);
   if (q == nullptr || radius >= 1.0f) {  // distance 1 rows: every row or the zero rows
     if (q == nullptr) {
-      for (std::size_t i = 0; i < base_.rows; ++i) {
+      for (std::size_t i = 0; i < rows_; ++i) {
         out.push_back({static_cast<std::int64_t>(i), 1.0f});
       }
       return;
@@ -460,9 +591,9 @@ std::size_t KdTreeIndex::memory_bytes() const {
                       zero_ids_.size() * sizeof(std::int64_t) +
                       (box_lo_.size() + box_hi_.size()) * sizeof(float);
   for (const Tree& tree : trees_) bytes += tree.bytes();
-  // Angular re-ranks against the raw rows, so the referenced base is part of the index.
-  if (metric_ == Metric::Angular) bytes += base_.rows * dim_ * sizeof(float);
-  return bytes;
+  // Angular re-ranks against the raw rows (the referenced base, or a loaded index's own copy).
+  if (metric_ == Metric::Angular) bytes += rows_ * dim_ * sizeof(float);
+  return bytes + pool_.bytes();
 }
 
 }  // namespace annbench::kdtree

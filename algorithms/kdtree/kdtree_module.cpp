@@ -1,5 +1,6 @@
 // kdtree: k-d tree with exact depth-first search and a budgeted best-bin-first mode over an
-// optional randomised forest. Parameters and their checks; the index is in kdtree_index.cpp.
+// optional randomised forest. The module's entry point: parameters and their checks; the index
+// is in kdtree_index.h.
 
 #include "kdtree_index.h"
 
@@ -60,8 +61,10 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = kCapRangeSearch,
+    .capabilities = kCapRangeSearch | kCapSaveLoad,
     .create = &create,
+    .load = &KdTreeIndex::load,
+    // The defaults (exact search, leaf_size 16) already suit a few hundred points.
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <utility>
 
 namespace annbench::kdtree {
 namespace {
@@ -152,6 +153,71 @@ std::uint32_t Tree::partition(std::uint32_t begin, std::uint32_t end, std::size_
 
 void Tree::relabel_slots_in_order() {
   std::iota(slots_.begin(), slots_.end(), 0u);
+}
+
+std::string Tree::adopt(std::vector<Node> nodes, std::vector<std::uint32_t> parents,
+                        std::vector<std::uint32_t> slots, std::size_t rows, std::size_t dim) {
+  if (slots.size() != rows) return fmt::format("{} slots for {} rows", slots.size(), rows);
+  if (parents.size() != nodes.size()) {
+    return fmt::format("{} parents for {} nodes", parents.size(), nodes.size());
+  }
+  if (nodes.empty() != (rows == 0)) {
+    return fmt::format("{} nodes over {} rows", nodes.size(), rows);
+  }
+  std::vector<std::uint8_t> seen(rows, 0);
+  for (const std::uint32_t slot : slots) {
+    if (slot >= rows || seen[slot]++ != 0) {
+      return fmt::format("slot {} is outside 0..{} or repeated", slot, rows);
+    }
+  }
+  // Deeper than any build makes (sliding-midpoint levels are capped, then median cuts halve):
+  // the search recurses once per level.
+  const auto depth_limit = 4 * static_cast<std::size_t>(std::log2(rows + 1.0)) + 34;
+  std::size_t depth = 0;
+  std::size_t next = 0;     // preorder: nodes are reached in index order, each once
+  std::size_t covered = 0;  // leaves cover the slots left to right
+  std::vector<std::pair<std::size_t, std::size_t>> stack;  // (node, depth)
+  if (!nodes.empty()) stack.emplace_back(0, 0);
+  while (!stack.empty()) {
+    const auto [i, level] = stack.back();
+    stack.pop_back();
+    if (i != next) return fmt::format("node {} is out of preorder (expected node {})", i, next);
+    ++next;
+    if (level > depth_limit) return fmt::format("depth {} exceeds {}", level, depth_limit);
+    depth = std::max(depth, level);
+    const Node& node = nodes[i];
+    if (node.leaf()) {
+      if (node.begin != covered || node.end < node.begin || node.end > rows) {
+        return fmt::format("leaf {} covers slots [{}, {}), expected a range from {} within {}", i,
+                           node.begin, node.end, covered, rows);
+      }
+      covered = node.end;
+      continue;
+    }
+    if (static_cast<std::size_t>(node.dim) >= dim || std::isnan(node.lo) || std::isnan(node.hi)) {
+      return fmt::format("node {} cuts dimension {} of {} at [{}, {}]", i, node.dim, dim, node.lo,
+                         node.hi);
+    }
+    if (node.right <= i + 1 || node.right >= nodes.size()) {
+      return fmt::format("node {} has right child {} outside {}..{}", i, node.right, i + 2,
+                         nodes.size());
+    }
+    if (parents[i + 1] != i || parents[node.right] != i) {
+      return fmt::format("the children of node {} name other parents", i);
+    }
+    stack.emplace_back(node.right, level + 1);
+    stack.emplace_back(i + 1, level + 1);
+  }
+  if (next != nodes.size()) return fmt::format("{} of {} nodes reached", next, nodes.size());
+  if (covered != rows) return fmt::format("leaves cover {} of {} slots", covered, rows);
+  if (!parents.empty() && parents[0] != 0) return "the root names a parent";
+  data_ = {};
+  options_ = {};
+  nodes_ = std::move(nodes);
+  parents_ = std::move(parents);
+  slots_ = std::move(slots);
+  depth_ = depth;
+  return {};
 }
 
 std::size_t Tree::bytes() const {

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace annbench::kdtree {
@@ -58,6 +59,16 @@ class Tree {
   std::size_t node_count() const { return nodes_.size(); }
   std::size_t depth() const { return depth_; }
   std::size_t bytes() const;
+  const std::vector<Node>& nodes() const { return nodes_; }
+  const std::vector<std::uint32_t>& parents() const { return parents_; }
+
+  // Takes a tree read from an index file over `rows` rows of dimension `dim`, after checking
+  // that it is one a build could have made: nodes in preorder with every child inside the
+  // array and reached once, parents matching, cut dimensions below dim, leaves covering
+  // 0..rows in order, slots a permutation, depth bounded (search recurses). Returns what is
+  // wrong, or an empty string when the tree was taken.
+  std::string adopt(std::vector<Node> nodes, std::vector<std::uint32_t> parents,
+                    std::vector<std::uint32_t> slots, std::size_t rows, std::size_t dim);
 
  private:
   std::uint32_t build_node(std::uint32_t begin, std::uint32_t end, std::size_t depth,

@@ -1,4 +1,4 @@
-#include "vp_tree.h"
+#include "tree.h"
 
 #include <annbench/common/distance.h>
 #include <annbench/error.h>
@@ -187,6 +187,76 @@ std::uint64_t VpTree::build(MatrixView points, std::vector<std::uint32_t> ids,
     std::copy_n(points.row(source_row), points.dim, points_.row(position));
   }
   return builder.computed.load();
+}
+
+std::string VpTree::adopt(FloatMatrix points, std::vector<std::uint32_t> ids,
+                          std::vector<float> parent_distances, std::vector<Node> nodes,
+                          Margin margin) {
+  const std::size_t rows = points.rows();
+  if (ids.size() != rows || parent_distances.size() != rows) {
+    return fmt::format("{} ids and {} parent distances for {} points", ids.size(),
+                       parent_distances.size(), rows);
+  }
+  if (nodes.empty() != (rows == 0))
+    return fmt::format("{} nodes over {} points", nodes.size(), rows);
+  if (!(margin.relative >= 0.0f) || !(margin.absolute >= 0.0f) || !std::isfinite(margin.relative) ||
+      !std::isfinite(margin.absolute)) {
+    return fmt::format("rounding margin {} relative, {} absolute", margin.relative,
+                       margin.absolute);
+  }
+  // Splits by position halve every node: anything much deeper is not a tree a build made.
+  const auto depth_limit = 2 * static_cast<std::size_t>(std::log2(rows + 1.0)) + 34;
+  const auto valid_child = [&](std::int32_t child, std::size_t parent) {
+    return child > static_cast<std::int64_t>(parent) &&
+           static_cast<std::size_t>(child) < nodes.size();
+  };
+  std::size_t next = 0;  // pre-order: nodes are reached in index order, each once
+  std::vector<std::pair<std::size_t, std::size_t>> stack;  // (node, depth)
+  if (!nodes.empty()) {
+    if (nodes[0].begin != 0 || nodes[0].end != rows) {
+      return fmt::format("the root covers [{}, {}), not the {} points", nodes[0].begin,
+                         nodes[0].end, rows);
+    }
+    stack.emplace_back(0, 0);
+  }
+  while (!stack.empty()) {
+    const auto [i, level] = stack.back();
+    stack.pop_back();
+    if (i != next) return fmt::format("node {} is out of pre-order (expected node {})", i, next);
+    ++next;
+    if (level > depth_limit) return fmt::format("depth {} exceeds {}", level, depth_limit);
+    const Node& node = nodes[i];
+    if (!(node.begin < node.end)) {
+      return fmt::format("node {} covers the empty range [{}, {})", i, node.begin, node.end);
+    }
+    if (node.leaf()) continue;
+    // The vantage point at begin; inner then outer cover (begin, end) without a gap.
+    std::uint32_t at = node.begin + 1;
+    for (const std::int32_t child : {node.inner, node.outer}) {
+      if (child < 0) continue;
+      if (!valid_child(child, i)) {
+        return fmt::format("node {} has child {} outside {}..{}", i, child, i + 1, nodes.size());
+      }
+      const Node& c = nodes[static_cast<std::size_t>(child)];
+      if (c.begin != at) {
+        return fmt::format("node {} [{}, {}): child {} starts at {}, not {}", i, node.begin,
+                           node.end, child, c.begin, at);
+      }
+      at = c.end;
+    }
+    if (at != node.end) {
+      return fmt::format("node {} [{}, {}): its children end at {}", i, node.begin, node.end, at);
+    }
+    if (node.outer >= 0) stack.emplace_back(static_cast<std::size_t>(node.outer), level + 1);
+    if (node.inner >= 0) stack.emplace_back(static_cast<std::size_t>(node.inner), level + 1);
+  }
+  if (next != nodes.size()) return fmt::format("{} of {} nodes reached", next, nodes.size());
+  points_ = std::move(points);
+  ids_ = std::move(ids);
+  parent_distance_ = std::move(parent_distances);
+  nodes_ = std::move(nodes);
+  margin_ = margin;
+  return {};
 }
 
 std::size_t VpTree::bytes() const {

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -68,6 +69,20 @@ class VpTree {
   const Margin& margin() const { return margin_; }
   std::uint32_t id_at(std::size_t position) const { return ids_[position]; }
   const float* row(std::size_t position) const { return points_.row(position); }
+  // The arrays an index file holds (positions in tree order, nodes in pre-order).
+  const FloatMatrix& points() const { return points_; }
+  const std::vector<std::uint32_t>& ids() const { return ids_; }
+  const std::vector<float>& parent_distances() const { return parent_distance_; }
+  const std::vector<Node>& nodes() const { return nodes_; }
+
+  // Takes a tree read from an index file (points: n × dim in tree order), after checking that
+  // it is one a build could have made: nodes in pre-order, each reached once, every child
+  // inside the array and covering its part of the parent's range (inner first, after the
+  // vantage point), the root covering every point, depth bounded (search recurses), margin
+  // finite and not negative. Ids are the caller's to check. Returns what is wrong, or an empty
+  // string when the tree was taken.
+  std::string adopt(FloatMatrix points, std::vector<std::uint32_t> ids,
+                    std::vector<float> parent_distances, std::vector<Node> nodes, Margin margin);
 
   // Depth-first search, nearer child first. Collector needs:
   //   float limit() const;              // current pruning radius (float distance scale)
