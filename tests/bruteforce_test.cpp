@@ -1,17 +1,28 @@
 // The bruteforce module through its C entry point, as the harness loads it: exact results
-// against the naive reference for every metric, padding when k > n, distance counts, memory.
+// against the naive reference for every metric (distances in the metric's scale), padding when
+// k > n, distance counts, memory; save -> load gives identical answers, also after add/remove,
+// and bad files give errors naming them.
 
 #include "naive_knn.h"
 
+#include <annbench/common/checksum.h>
+#include <annbench/common/index_file.h>
 #include <annbench/error.h>
 #include <annbench/module.h>
 
 #include <dlfcn.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,6 +65,91 @@ void expect_equal(const std::vector<Neighbor>& got, const std::vector<Neighbor>&
   for (std::size_t i = 0; i < got.size(); ++i) {
     ASSERT_EQ(got[i].id, expected[i].id) << what << " at " << i;
     ASSERT_EQ(got[i].distance, expected[i].distance) << what << " at " << i;
+  }
+}
+
+// ---- Save / load ----
+
+std::string temp_file(const std::string& name) {
+  return ::testing::TempDir() + "/" + name + "." + std::to_string(::getpid());
+}
+
+std::vector<char> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& path, const std::vector<char>& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Header layout of the index-file container (common/index_file.h): the module name at byte 16,
+// the payload checksum at byte 120, the payload after byte 256.
+constexpr std::size_t kModuleAt = 16, kChecksumAt = 120, kHeaderBytes = 256;
+
+// A copy of `path` with element `index` of section `tag` set to `value` and the checksum
+// recomputed: corrupt, yet it passes the container's checks, so only the module's own
+// validation can catch it.
+template <typename T>
+std::string poke(const std::string& path, const std::string& tag, std::size_t index, T value) {
+  std::vector<char> bytes = read_bytes(path);
+  const IndexFileInfo info = read_index_file_info(path);
+  const auto section = std::find_if(info.sections.begin(), info.sections.end(),
+                                    [&](const auto& s) { return s.tag == tag; });
+  EXPECT_NE(section, info.sections.end()) << tag;
+  EXPECT_LE((index + 1) * sizeof(T), section->bytes) << tag;
+  std::memcpy(bytes.data() + section->offset + index * sizeof(T), &value, sizeof(T));
+  Fnv1a64 hash;
+  hash.update(bytes.data() + kHeaderBytes, bytes.size() - kHeaderBytes);
+  const std::uint64_t checksum = hash.finish();
+  std::memcpy(bytes.data() + kChecksumAt, &checksum, sizeof checksum);
+  const std::string out = path + ".poked";
+  write_bytes(out, bytes);
+  return out;
+}
+
+// Loading must fail with an Error that names the file (and says `what`, when given).
+void expect_load_error(const ModuleInfo& info, const std::string& path, Metric metric,
+                       std::size_t dim, const std::string& what = "") {
+  try {
+    info.load(path, metric, dim);
+    ADD_FAILURE() << "loaded " << path << " (expected: " << what << ")";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+  }
+}
+
+// The container-level failures every module's load must report: missing, truncated, another
+// module's file, another metric or dimension, a flipped byte.
+void expect_container_errors(const ModuleInfo& info, const std::string& path, Metric metric,
+                             Metric other_metric, std::size_t dim) {
+  expect_load_error(info, path + ".missing", metric, dim);
+  const std::vector<char> good = read_bytes(path);
+  const std::string bad = path + ".bad";
+  write_bytes(bad, std::vector<char>(good.begin(), good.end() - 100));
+  expect_load_error(info, bad, metric, dim, "truncated");
+  std::vector<char> renamed = good;
+  renamed[kModuleAt] = 'x';
+  write_bytes(bad, renamed);
+  expect_load_error(info, bad, metric, dim, "index, not a");
+  expect_load_error(info, path, other_metric, dim, "index, not");
+  expect_load_error(info, path, metric, dim + 1, "dimension");
+  std::vector<char> flipped = good;
+  flipped[good.size() - 1 - (good.size() - kHeaderBytes) / 3] ^= 0x10;
+  write_bytes(bad, flipped);
+  expect_load_error(info, bad, metric, dim, "checksum");
+  std::remove(bad.c_str());
+}
+
+// Same ids and bit-identical distances.
+void expect_identical(const std::vector<Neighbor>& a, const std::vector<Neighbor>& b,
+                      const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].id, b[i].id) << what << " at " << i;
+    ASSERT_EQ(a[i].distance, b[i].distance) << what << " at " << i;
   }
 }
 
@@ -193,6 +289,103 @@ TEST_F(BruteForceModule, ConcurrentSearchesAgree) {
   for (std::thread& thread : threads) thread.join();
   expect_equal(got, expected, "concurrent");
   EXPECT_EQ(*index->distance_count(), 64u * 800u);
+}
+
+TEST_F(BruteForceModule, DeclaresSaveLoad) {
+  EXPECT_NE(info_->capabilities & kCapSaveLoad, 0u);
+  EXPECT_NE(info_->load, nullptr);
+}
+
+TEST_F(BruteForceModule, SaveLoadGivesIdenticalAnswersForEveryMetric) {
+  const FloatMatrix base = random_matrix(700, 20, 41);
+  const FloatMatrix queries = random_matrix(30, 20, 42);
+  for (const Metric metric : {Metric::L2, Metric::Angular, Metric::InnerProduct}) {
+    const std::string what(metric_name(metric));
+    auto index = create(metric, 20);
+    index->build(base.view());
+    const std::string path = temp_file("bruteforce_" + what);
+    index->save(path);
+    const auto loaded = info_->load(path, metric, 20);
+    std::vector<Neighbor> a(queries.rows() * 10), b(queries.rows() * 10);
+    index->search_batch(queries.view(), 10, a.data());
+    loaded->search_batch(queries.view(), 10, b.data());
+    expect_identical(a, b, what);
+    // The file is self-contained: the loaded index counts the rows it owns.
+    EXPECT_GE(loaded->memory_bytes(), base.bytes()) << what;
+    std::vector<Neighbor> ra, rb;
+    index->range_search(queries.row(0), a[5].distance, ra);
+    loaded->range_search(queries.row(0), a[5].distance, rb);
+    expect_identical(ra, rb, what + " range");
+    std::remove(path.c_str());
+  }
+}
+
+TEST_F(BruteForceModule, SaveLoadKeepsIdsAfterAddAndRemove) {
+  const FloatMatrix base = random_matrix(600, 16, 43);
+  const FloatMatrix queries = random_matrix(25, 16, 44);
+  for (const Metric metric : {Metric::L2, Metric::Angular, Metric::InnerProduct}) {
+    const std::string what(metric_name(metric));
+    auto index = create(metric, 16);
+    index->build(MatrixView{base.data(), 400, 16});  // static, then changed
+    std::vector<std::int64_t> ids(200);
+    std::iota(ids.begin(), ids.end(), 5000);
+    index->add(ids, MatrixView{base.row(400), 200, 16});
+    std::vector<std::int64_t> gone = {3, 17, 5004, 5100, 399};
+    index->remove(gone);
+    const std::string path = temp_file("bruteforce_stream_" + what);
+    index->save(path);
+    auto loaded = info_->load(path, metric, 16);
+    std::vector<Neighbor> a(queries.rows() * 12), b(queries.rows() * 12);
+    index->search_batch(queries.view(), 12, a.data());
+    loaded->search_batch(queries.view(), 12, b.data());
+    expect_identical(a, b, what);
+    // Both keep changing alike: the id map was saved as it was.
+    for (Index* i : {index.get(), loaded.get()}) {
+      const std::vector<std::int64_t> more = {17, 9000};
+      i->add(more, MatrixView{base.row(0), 2, 16});
+      const std::vector<std::int64_t> less = {5001, 0};
+      i->remove(less);
+    }
+    index->search_batch(queries.view(), 12, a.data());
+    loaded->search_batch(queries.view(), 12, b.data());
+    expect_identical(a, b, what + " after more changes");
+    std::remove(path.c_str());
+  }
+}
+
+TEST_F(BruteForceModule, DistancesAreInTheMetricsScale) {
+  const FloatMatrix base = random_matrix(300, 10, 45);
+  const FloatMatrix queries = random_matrix(8, 10, 46);
+  for (const Metric metric : {Metric::L2, Metric::Angular, Metric::InnerProduct}) {
+    auto index = create(metric, 10);
+    index->build(base.view());
+    std::vector<Neighbor> out(5);
+    for (std::size_t q = 0; q < queries.rows(); ++q) {
+      index->search(queries.row(q), 5, out.data());
+      for (const Neighbor& n : out) {
+        const double d =
+            exact_distance(metric, queries.row(q), base.row(static_cast<std::size_t>(n.id)), 10);
+        EXPECT_NEAR(n.distance, d, 1e-5 * (1.0 + std::abs(d))) << metric_name(metric);
+      }
+    }
+  }
+}
+
+TEST_F(BruteForceModule, BadFilesGiveErrorsNamingThem) {
+  const FloatMatrix base = random_matrix(200, 8, 47);
+  auto index = create(Metric::L2, 8);
+  index->build(base.view());
+  std::vector<std::int64_t> ids = {900, 901};
+  index->add(ids, MatrixView{base.data(), 2, 8});
+  const std::string path = temp_file("bruteforce_bad");
+  index->save(path);
+  expect_container_errors(*info_, path, Metric::L2, Metric::Angular, 8);
+  // Checksummed but inconsistent: a repeated id, a NaN vector.
+  expect_load_error(*info_, poke<std::int64_t>(path, "ids", 1, 900), Metric::L2, 8, "repeated");
+  expect_load_error(*info_, poke<float>(path, "vectors", 3, std::nanf("")), Metric::L2, 8,
+                    "non-finite");
+  std::remove(path.c_str());
+  std::remove((path + ".poked").c_str());
 }
 
 }  // namespace

@@ -3,21 +3,29 @@
 // reconstruction error falling as m grows, memory accounting, determinism, and clear errors on
 // bad input. Streaming (add / remove): one add of the whole base equals the static build;
 // batches reach the static recall; removed ids never come back; re-added ids are found; ids are
-// the caller's; add() after a static build; errors.
+// the caller's; add() after a static build; errors. Save -> load gives identical answers (also
+// after add/remove, and for an index not trained yet); bad files give errors naming them;
+// distances are in the metric's scale.
 
 #include "naive_knn.h"
 #include "plugin_loader.h"
 
+#include <annbench/common/checksum.h>
 #include <annbench/common/distance.h>
+#include <annbench/common/index_file.h>
 #include <annbench/error.h>
 #include <annbench/module.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
@@ -181,7 +189,8 @@ double reconstruction_error(const FloatMatrix& base, std::int64_t m, bool precom
       return x.id == static_cast<std::int64_t>(i);
     });
     EXPECT_NE(self, out.end());
-    sum += self->distance;
+    // Distances are plain L2: squared, the reconstruction error.
+    sum += static_cast<double>(self->distance) * self->distance;
   }
   return sum / 50.0;
 }
@@ -535,6 +544,269 @@ TEST(IvfStreaming, SlidingWindowMemoryStaysBounded) {
   index->search(base.row(3500), 5, out.data());
   EXPECT_EQ(out[0].id, 3500);
   for (const Neighbor& n : out) EXPECT_GE(n.id, 3000);
+}
+
+// ---- Save / load ----
+
+std::string temp_file(const std::string& name) {
+  return ::testing::TempDir() + "/" + name + "." + std::to_string(::getpid());
+}
+
+std::vector<char> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& path, const std::vector<char>& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Header layout of the index-file container (common/index_file.h): the module name at byte 16,
+// the payload checksum at byte 120, the payload after byte 256.
+constexpr std::size_t kModuleAt = 16, kChecksumAt = 120, kHeaderBytes = 256;
+
+// A copy of `path` with element `index` of section `tag` set to `value` and the checksum
+// recomputed: corrupt, yet it passes the container's checks, so only the module's own
+// validation can catch it.
+template <typename T>
+std::string poke(const std::string& path, const std::string& tag, std::size_t index, T value) {
+  std::vector<char> bytes = read_bytes(path);
+  const IndexFileInfo info = read_index_file_info(path);
+  const auto section = std::find_if(info.sections.begin(), info.sections.end(),
+                                    [&](const auto& s) { return s.tag == tag; });
+  EXPECT_NE(section, info.sections.end()) << tag;
+  EXPECT_LE((index + 1) * sizeof(T), section->bytes) << tag;
+  std::memcpy(bytes.data() + section->offset + index * sizeof(T), &value, sizeof(T));
+  Fnv1a64 hash;
+  hash.update(bytes.data() + kHeaderBytes, bytes.size() - kHeaderBytes);
+  const std::uint64_t checksum = hash.finish();
+  std::memcpy(bytes.data() + kChecksumAt, &checksum, sizeof checksum);
+  const std::string out = path + ".poked";
+  write_bytes(out, bytes);
+  return out;
+}
+
+// Loading must fail with an Error that names the file (and says `what`, when given).
+void expect_load_error(const ModuleInfo& info, const std::string& path, Metric metric,
+                       std::size_t dim, const std::string& what = "") {
+  try {
+    info.load(path, metric, dim);
+    ADD_FAILURE() << "loaded " << path << " (expected: " << what << ")";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+  }
+}
+
+// The container-level failures every module's load must report: missing, truncated, another
+// module's file, another metric or dimension, a flipped byte.
+void expect_container_errors(const ModuleInfo& info, const std::string& path, Metric metric,
+                             Metric other_metric, std::size_t dim) {
+  expect_load_error(info, path + ".missing", metric, dim);
+  const std::vector<char> good = read_bytes(path);
+  const std::string bad = path + ".bad";
+  write_bytes(bad, std::vector<char>(good.begin(), good.end() - 100));
+  expect_load_error(info, bad, metric, dim, "truncated");
+  std::vector<char> renamed = good;
+  renamed[kModuleAt] = 'x';
+  write_bytes(bad, renamed);
+  expect_load_error(info, bad, metric, dim, "index, not a");
+  expect_load_error(info, path, other_metric, dim, "index, not");
+  expect_load_error(info, path, metric, dim + 1, "dimension");
+  std::vector<char> flipped = good;
+  flipped[good.size() - 1 - (good.size() - kHeaderBytes) / 3] ^= 0x10;
+  write_bytes(bad, flipped);
+  expect_load_error(info, bad, metric, dim, "checksum");
+  std::remove(bad.c_str());
+}
+
+// Same ids and bit-identical distances.
+void expect_identical(const std::vector<Neighbor>& a, const std::vector<Neighbor>& b,
+                      const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].id, b[i].id) << what << " at " << i;
+    ASSERT_EQ(a[i].distance, b[i].distance) << what << " at " << i;
+  }
+}
+
+const ModuleInfo& info_of(const std::string& module) {
+  return *registry().get(module).info;
+}
+
+// search_all on both, and range search (ivf-flat) for a few queries: identical.
+void expect_same_answers(const Index& a, const Index& b, const std::string& module,
+                         MatrixView queries, const std::string& what) {
+  expect_identical(search_all(a, queries, 10), search_all(b, queries, 10), what);
+  if (module != "ivf-flat") return;
+  for (std::size_t q = 0; q < 5; ++q) {
+    std::vector<Neighbor> first(10), ra, rb;
+    a.search(queries.row(q), 10, first.data());
+    a.range_search(queries.row(q), first[6].distance, ra);
+    b.range_search(queries.row(q), first[6].distance, rb);
+    expect_identical(ra, rb, what + " range");
+  }
+}
+
+// The settings of both search paths of each module.
+std::vector<std::pair<std::string, Params>> save_load_cases() {
+  return {
+      {"ivf-flat", params_of({{"nprobe", std::int64_t{3}}})},
+      {"ivf-pq", params_of({{"nprobe", std::int64_t{3}}})},
+      {"ivf-pq", params_of({{"nprobe", std::int64_t{3}}, {"rerank", std::int64_t{40}}})},
+  };
+}
+
+TEST(IvfSaveLoad, DeclaredWithALoader) {
+  for (const std::string module : {"ivf-flat", "ivf-pq"}) {
+    EXPECT_NE(info_of(module).capabilities & kCapSaveLoad, 0u) << module;
+    EXPECT_NE(info_of(module).load, nullptr) << module;
+  }
+}
+
+TEST(IvfSaveLoad, StaticIndexGivesIdenticalAnswers) {
+  const FloatMatrix base = blobs(1200, 24, 12, 51);
+  const FloatMatrix queries = random_matrix(30, 24, 52, 0.0f, 3.0f);
+  for (const auto& [module, search] : save_load_cases()) {
+    for (const Metric metric : kAllMetrics) {
+      const std::string what = module + " " + std::string(metric_name(metric));
+      auto index = make(module, metric, 24, streaming_build(module, 16));
+      index->build(base.view());
+      const std::string path = temp_file("ivf_static");
+      index->save(path);
+      auto loaded = info_of(module).load(path, metric, 24);
+      set_search(*index, module, search);
+      set_search(*loaded, module, search);
+      expect_same_answers(*index, *loaded, module, queries.view(), what);
+      std::remove(path.c_str());
+    }
+  }
+}
+
+// The id map, free labels and overflowing lists are saved as they are: the loaded index answers
+// alike and keeps changing alike.
+TEST(IvfSaveLoad, ChangedIndexGivesIdenticalAnswersAndChangesAlike) {
+  const FloatMatrix base = blobs(1500, 16, 10, 53);
+  const FloatMatrix queries = random_matrix(25, 16, 54, 0.0f, 3.0f);
+  for (const auto& [module, search] : save_load_cases()) {
+    for (const Metric metric : kAllMetrics) {
+      const std::string what = module + " " + std::string(metric_name(metric));
+      auto index = make(module, metric, 16, streaming_build(module, 8));
+      index->build(MatrixView{nullptr, 0, 16});
+      add_rows(*index, base, 0, 600, 1000);
+      add_rows(*index, base, 600, 400, 1000);
+      std::vector<std::int64_t> gone;
+      for (std::int64_t r = 0; r < 1000; r += 5) gone.push_back(1000 + r);
+      index->remove(gone);
+      const std::string path = temp_file("ivf_changed");
+      index->save(path);
+      auto loaded = info_of(module).load(path, metric, 16);
+      set_search(*index, module, search);
+      set_search(*loaded, module, search);
+      expect_same_answers(*index, *loaded, module, queries.view(), what);
+      for (Index* i : {index.get(), loaded.get()}) {
+        add_rows(*i, base, 1000, 300, 1000);  // reuses freed labels first
+        i->add(std::span(gone).first(10), MatrixView{base.row(1300), 10, 16});
+        const std::vector<std::int64_t> less = {1001, 2299};
+        i->remove(less);
+      }
+      expect_same_answers(*index, *loaded, module, queries.view(), what + " after more changes");
+      std::remove(path.c_str());
+    }
+  }
+}
+
+// Built on zero rows and saved before any add(): the loaded index trains on its first add()
+// with the saved parameters, as the original does.
+TEST(IvfSaveLoad, UntrainedIndexTrainsAlikeAfterLoad) {
+  const FloatMatrix base = blobs(600, 16, 8, 55);
+  const FloatMatrix queries = random_matrix(10, 16, 56, 0.0f, 3.0f);
+  for (const std::string module : {"ivf-flat", "ivf-pq"}) {
+    auto index = make(module, Metric::L2, 16, streaming_build(module, 8));
+    index->build(MatrixView{nullptr, 0, 16});
+    const std::string path = temp_file("ivf_untrained");
+    index->save(path);
+    auto loaded = info_of(module).load(path, Metric::L2, 16);
+    std::vector<Neighbor> out(3);
+    loaded->search(queries.row(0), 3, out.data());
+    EXPECT_EQ(out[0].id, -1) << module;
+    for (Index* i : {index.get(), loaded.get()}) {
+      add_rows(*i, base, 0, 600, 0);
+      set_search(*i, module, params_of({{"nprobe", std::int64_t{2}}}));
+    }
+    expect_identical(search_all(*index, queries.view(), 10),
+                     search_all(*loaded, queries.view(), 10), module);
+    std::remove(path.c_str());
+  }
+}
+
+TEST(IvfSaveLoad, BadFilesGiveErrorsNamingThem) {
+  const FloatMatrix base = blobs(400, 12, 6, 57);
+  for (const std::string module : {"ivf-flat", "ivf-pq"}) {
+    Params build = params_of({{"nlist", std::int64_t{4}}});
+    if (module == "ivf-pq") {
+      build.set("m", std::int64_t{4});
+      build.set("nbits", std::int64_t{4});
+    }
+    auto index = make(module, Metric::L2, 12, build);
+    index->build(base.view());
+    const std::string path = temp_file("ivf_bad");
+    index->save(path);
+    const ModuleInfo& info = info_of(module);
+    expect_container_errors(info, path, Metric::L2, Metric::InnerProduct, 12);
+    // Checksummed but inconsistent references.
+    expect_load_error(info, poke<std::uint32_t>(path, "list_labels", 7, 400), Metric::L2, 12,
+                      "label 400");
+    expect_load_error(info, poke<std::uint32_t>(path, "list_labels", 7, 3), Metric::L2, 12,
+                      "repeated");
+    expect_load_error(info, poke<std::uint64_t>(path, "list_offsets", 4, 1u << 30), Metric::L2, 12,
+                      "list_offsets");
+    expect_load_error(info, poke<std::uint64_t>(path, "list_offsets", 1, 399), Metric::L2, 12,
+                      "negative size");
+    if (module == "ivf-pq") {
+      expect_load_error(info, poke<std::uint8_t>(path, "list_entries", 5, 16), Metric::L2, 12,
+                        "code 16");
+      expect_load_error(info, poke<std::uint64_t>(path, "meta", 5, 5), Metric::L2, 12, "m = 5");
+    }
+    // A changed index: live ids must be distinct.
+    std::vector<std::int64_t> gone = {0, 1};
+    index->remove(gone);
+    index->save(path);
+    expect_load_error(info, poke<std::int64_t>(path, "ids", 5, 6), Metric::L2, 12, "twice");
+    std::remove(path.c_str());
+    std::remove((path + ".poked").c_str());
+  }
+}
+
+// Every list probed: ivf-flat's distances are the exact ones in the metric's scale, ivf-pq's
+// re-ranked ones too, and its estimates are close to them (not squared, not halved).
+TEST(Ivf, DistancesAreInTheMetricsScale) {
+  const FloatMatrix base = blobs(800, 16, 8, 59);
+  const FloatMatrix queries = random_matrix(20, 16, 60, 0.0f, 3.0f);
+  for (const Metric metric : kAllMetrics) {
+    for (const auto& [module, search] : save_load_cases()) {
+      const std::string what = module + " " + std::string(metric_name(metric));
+      auto index = make(module, metric, 16, streaming_build(module, 4));
+      index->build(base.view());
+      Params all = search;
+      all.set("nprobe", std::int64_t{4});
+      set_search(*index, module, all);
+      const bool exact = module == "ivf-flat" || all.contains("rerank");
+      const auto got = search_all(*index, queries.view(), 10);
+      double error = 0.0, scale = 0.0;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        const double d = exact_distance(metric, queries.row(i / 10),
+                                        base.row(static_cast<std::size_t>(got[i].id)), 16);
+        if (exact) {
+          EXPECT_NEAR(got[i].distance, d, 1e-4 * (1.0 + std::abs(d))) << what << " at " << i;
+        }
+        error += std::abs(got[i].distance - d);
+        scale += std::abs(d);
+      }
+      EXPECT_LT(error, 0.25 * scale) << what;
+    }
+  }
 }
 
 }  // namespace

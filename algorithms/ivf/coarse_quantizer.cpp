@@ -4,6 +4,7 @@
 
 #include <annbench/common/distance.h>
 #include <annbench/common/kmeans.h>
+#include <annbench/common/normalize.h>
 #include <annbench/error.h>
 
 #include <algorithm>
@@ -32,25 +33,12 @@ std::vector<ParamSpec> coarse_param_specs() {
   };
 }
 
-void normalise(const float* x, float* out, std::size_t dim) {
-  double norm2 = 0.0;
-  for (std::size_t i = 0; i < dim; ++i) norm2 += static_cast<double>(x[i]) * x[i];
-  const double scale = norm2 > 0.0 ? 1.0 / std::sqrt(norm2) : 0.0;
-  for (std::size_t i = 0; i < dim; ++i) out[i] = static_cast<float>(x[i] * scale);
-}
-
 PreparedBase::PreparedBase(MatrixView base, Metric metric, const char* module) : view_(base) {
   // Checked before anything trains: NaN would make every comparison false and k-means would
   // silently produce garbage lists.
   check_finite(base, module);
   if (metric != Metric::Angular) return;
-  normalised_ = FloatMatrix(base.rows, base.dim);
-  const auto n = static_cast<std::int64_t>(base.rows);
-#pragma omp parallel for schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
-    const auto row = static_cast<std::size_t>(i);
-    normalise(base.row(row), normalised_.row(row), base.dim);
-  }
+  normalised_ = normalized_copy(base);
   view_ = normalised_.view();
 }
 
@@ -85,7 +73,7 @@ const float* CoarseQuantizer::probe_query(const float* query, Metric metric, std
   const float* q = query;
   if (metric == Metric::Angular) {
     scratch.query.resize(centroids_.cols());
-    normalise(query, scratch.query.data(), centroids_.cols());
+    normalize_into(query, centroids_.cols(), scratch.query.data());
     q = scratch.query.data();
   }
   probe(q, nprobe, scratch.heap, scratch.lists);

@@ -2,10 +2,11 @@
 // What IVF-Flat and IVF-PQ share: the coarse quantizer (nlist k-means centroids), the metric
 // handling, and the permutation that lays the base out list by list.
 //
-// Metrics: angular is served as squared L2 on unit vectors (same order as cosine), so inside
-// the index there are only two: squared L2 and inner product. k-means always minimises squared
-// L2; with inner product, vectors are added to and probed in the list whose centroid has the
-// largest inner product with them (as faiss does with an IndexFlatIP quantizer).
+// Metrics: angular stores unit vectors (common/normalize.h). Lists are chosen by squared L2 for
+// euclidean and angular (on unit vectors, the same order as cosine) and by inner product for
+// dot: k-means always minimises squared L2; with inner product, vectors are added to and probed
+// in the list whose centroid has the largest inner product with them (as faiss does with an
+// IndexFlatIP quantizer).
 
 #include <annbench/common/topk.h>
 #include <annbench/matrix.h>
@@ -14,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace annbench::ivf {
@@ -29,9 +31,6 @@ struct CoarseParams {
 
 // The ParamSpecs behind CoarseParams (nlist, train_size, kmeans_iters, seed).
 std::vector<ParamSpec> coarse_param_specs();
-
-// Unit copy of x (a zero vector stays zero).
-void normalise(const float* x, float* out, std::size_t dim);
 
 // The vectors the index actually stores: a normalised copy for angular, else the view itself.
 class PreparedBase {
@@ -49,12 +48,22 @@ struct ProbeScratch {
   std::vector<float> query;  // the normalised query (angular)
   TopK<float> heap;
   std::vector<TopK<float>::Entry> lists;
+  std::size_t bytes() const {
+    return query.capacity() * sizeof(float) +
+           (heap.capacity() + lists.capacity()) * sizeof(TopK<float>::Entry);
+  }
 };
 
 class CoarseQuantizer {
  public:
   // Trains the centroids on (a sample of) base; inner_product selects how lists are chosen.
   void train(MatrixView base, bool inner_product, const CoarseParams& params, const char* module);
+
+  // Centroids read from an index file (nlist × dim).
+  void set(FloatMatrix centroids, bool inner_product) {
+    centroids_ = std::move(centroids);
+    inner_product_ = inner_product;
+  }
 
   std::size_t nlist() const { return centroids_.rows(); }
   const FloatMatrix& centroids() const { return centroids_; }

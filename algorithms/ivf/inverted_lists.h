@@ -10,6 +10,7 @@
 // removed entries are reused, so the label space stays as large as the most entries ever live
 // at once.
 
+#include <annbench/common/index_file.h>
 #include <annbench/error.h>
 #include <annbench/matrix.h>
 
@@ -20,6 +21,7 @@
 #include <limits>
 #include <new>
 #include <span>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -74,6 +76,16 @@ class RowStore {
   void reset(std::size_t dim) { reference(MatrixView{nullptr, 0, dim}); }
   bool empty() const { return data_ == nullptr; }
   const float* row(std::size_t label) const { return data_ + label * dim_; }
+  std::size_t rows() const { return rows_; }
+  // rows() × dim floats (for an index file).
+  std::span<const float> all() const { return {data_, data_ == nullptr ? 0 : rows_ * dim_}; }
+
+  // An owned copy of `rows` rows (a loaded index).
+  void assign(std::span<const float> values, std::size_t rows) {
+    owned_.assign(values.begin(), values.end());
+    data_ = owned_.data();
+    rows_ = rows;
+  }
 
   // Stores x as the row of `label`, copying a referenced matrix first.
   void set(std::size_t label, const float* x) {
@@ -246,6 +258,106 @@ class InvertedLists {
     list.entries.resize(last * stride_);
     free_.push_back(label);
     return label;
+  }
+
+  // The lists flattened for an index file (IndexFileWriter references, not copies, so this
+  // must outlive write()).
+  struct Flat {
+    std::vector<std::uint64_t> offsets;  // nlist + 1: list l is [offsets[l], offsets[l + 1])
+    std::vector<std::uint32_t> labels;
+    std::vector<T> entries;            // stride elements per label
+    std::vector<std::uint64_t> shape;  // label count, materialised (0 / 1)
+  };
+
+  // Sections "list_offsets", "list_labels", "list_entries", "list_shape" (label count, whether
+  // the maps exist) and, once they do, "ids" (caller id by label) and "free_labels" (reusable
+  // labels, in the order they will be reused), so that a loaded index changes exactly as this
+  // one would.
+  void save(IndexFileWriter& writer, Flat& flat) const {
+    flat.offsets.assign(1, 0);
+    flat.labels.clear();
+    flat.entries.clear();
+    for (const List& list : lists_) {
+      flat.labels.insert(flat.labels.end(), list.labels.begin(), list.labels.end());
+      flat.entries.insert(flat.entries.end(), list.entries.begin(), list.entries.end());
+      flat.offsets.push_back(flat.labels.size());
+    }
+    flat.shape = {labels_, materialised_ ? 1u : 0u};
+    writer.add("list_offsets", flat.offsets);
+    writer.add("list_labels", flat.labels);
+    writer.add("list_entries", flat.entries);
+    writer.add("list_shape", flat.shape);
+    if (materialised_) {
+      writer.add("ids", ids_);
+      writer.add("free_labels", free_);
+    }
+  }
+
+  // Reads what save() wrote, entries of `stride` elements, checking every reference: offsets
+  // inside the arrays, each label below the label count and in one list at most, free labels
+  // exactly the rest, live ids distinct. Errors name the file.
+  void load(const IndexFileReader& reader, std::size_t stride) {
+    const auto offsets = reader.array<std::uint64_t>("list_offsets");
+    const auto labels = reader.array<std::uint32_t>("list_labels");
+    const auto shape = reader.array<std::uint64_t>("list_shape", 2);
+    if (offsets.empty() || offsets.front() != 0 || offsets.back() != labels.size())
+      reader.fail("'list_offsets' does not cover 'list_labels'");
+    for (std::size_t l = 1; l < offsets.size(); ++l) {
+      if (offsets[l] < offsets[l - 1]) reader.fail(fmt::format("list {} has a negative size", l));
+    }
+    if (stride != 0 && labels.size() > std::numeric_limits<std::size_t>::max() / stride)
+      reader.fail("'list_labels' is too large");
+    const auto entries = reader.array<T>("list_entries", labels.size() * stride);
+    const std::uint64_t label_count = shape[0];
+    if (shape[1] > 1) reader.fail("'list_shape' has an invalid flag");
+    const bool materialised = shape[1] == 1;
+    if (label_count < labels.size() || label_count >= kNone ||
+        (!materialised && label_count != labels.size()))
+      reader.fail(
+          fmt::format("label count {} is out of range for {} entries", label_count, labels.size()));
+    // Sized by the file before anything is allocated by label count.
+    std::span<const std::int64_t> ids;
+    if (materialised) ids = reader.array<std::int64_t>("ids", label_count);
+    std::vector<std::uint8_t> used(label_count, 0);
+    for (const std::uint32_t label : labels) {
+      if (label >= label_count || used[label] != 0)
+        reader.fail(fmt::format("'list_labels' holds label {}: out of range or repeated", label));
+      used[label] = 1;
+    }
+    reset(offsets.size() - 1, stride);
+    labels_ = label_count;
+    for (std::size_t l = 0; l + 1 < offsets.size(); ++l) {
+      List& list = lists_[l];
+      list.labels.assign(labels.begin() + static_cast<std::ptrdiff_t>(offsets[l]),
+                         labels.begin() + static_cast<std::ptrdiff_t>(offsets[l + 1]));
+      list.entries.assign(entries.begin() + static_cast<std::ptrdiff_t>(offsets[l] * stride),
+                          entries.begin() + static_cast<std::ptrdiff_t>(offsets[l + 1] * stride));
+    }
+    if (!materialised) {
+      if (reader.has("ids") || reader.has("free_labels"))
+        reader.fail("a static index has no id map, yet 'ids' or 'free_labels' is present");
+      return;
+    }
+    const auto free = reader.array<std::uint32_t>("free_labels", label_count - labels.size());
+    for (const std::uint32_t label : free) {
+      if (label >= label_count || used[label] != 0)
+        reader.fail(fmt::format("'free_labels' holds label {}: out of range or live", label));
+      used[label] = 1;
+    }
+    materialised_ = true;
+    ids_.assign(ids.begin(), ids.end());
+    free_.assign(free.begin(), free.end());
+    where_.resize(label_count);
+    label_of_.reserve(labels.size());
+    for (std::size_t l = 0; l < lists_.size(); ++l) {
+      const List& list = lists_[l];
+      for (std::size_t p = 0; p < list.labels.size(); ++p) {
+        const std::uint32_t label = list.labels[p];
+        where_[label] = Where{static_cast<std::uint32_t>(l), static_cast<std::uint32_t>(p)};
+        if (!label_of_.emplace(ids_[label], label).second)
+          reader.fail(fmt::format("'ids' holds id {} twice", ids_[label]));
+      }
+    }
   }
 
   // Entries, labels and list headers; once materialised, the maps too.

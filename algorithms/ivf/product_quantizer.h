@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace annbench::ivf {
@@ -42,6 +43,11 @@ class ProductQuantizer {
     return codebooks_.row(j * ksub_ + c);
   }
   std::size_t memory_bytes() const { return codebooks_.bytes(); }
+  // (m · ksub) × dsub; empty until trained.
+  const FloatMatrix& codebooks() const { return codebooks_; }
+  bool trained() const { return codebooks_.rows() != 0; }
+  // Codebooks read from an index file: (m · ksub) × dsub, checked by the caller.
+  void set_codebooks(FloatMatrix codebooks) { codebooks_ = std::move(codebooks); }
 
  private:
   std::size_t m_ = 0, dsub_ = 0, ksub_ = 0;

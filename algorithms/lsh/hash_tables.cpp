@@ -211,10 +211,6 @@ void HashTables::fill_table(std::size_t table, const std::uint64_t* keys) {
 }
 
 void HashTables::hash_values(const float* query, float* values) const {
-  for (std::size_t j = 0; j < dim_; ++j) {
-    ANNBENCH_CHECK(std::isfinite(query[j]),
-                   "lsh: the query has a non-finite value (NaN or inf) at {}; cannot hash it", j);
-  }
   const std::size_t hash_count = options_.tables * options_.hashes;
   block_kernels().inner_products(query, 1, projections_.data(), hash_count, dim_, values,
                                  hash_count);
@@ -267,6 +263,109 @@ std::size_t HashTables::bytes() const {
   return projections_.size() * sizeof(float) + offsets_.size() * sizeof(float) +
          key_weights_.size() * sizeof(std::uint64_t) + slots_.size() * sizeof(Slot) +
          ids_.size() * sizeof(std::uint32_t) + added;
+}
+
+void HashTables::save(IndexFileWriter& writer, Flat& flat) const {
+  flat.meta = {dim_,
+               points_,
+               slot_mask_,
+               added_count_,
+               std::bit_cast<std::uint64_t>(scale_),
+               std::bit_cast<std::uint64_t>(width_)};
+  flat.added_tables.assign(1, 0);
+  flat.added_keys.clear();
+  flat.added_offsets.assign(1, 0);
+  flat.added_ids.clear();
+  for (const auto& buckets : added_) {
+    for (const auto& [key, ids] : buckets) {
+      flat.added_keys.push_back(key);
+      flat.added_ids.insert(flat.added_ids.end(), ids.begin(), ids.end());
+      flat.added_offsets.push_back(flat.added_ids.size());
+    }
+    flat.added_tables.push_back(flat.added_keys.size());
+  }
+  writer.add("hash_meta", flat.meta);
+  writer.add("hash_projections", projections_);
+  writer.add("hash_offsets", offsets_);
+  writer.add("hash_key_weights", key_weights_);
+  writer.add("hash_slots", slots_);
+  writer.add("hash_ids", ids_);
+  writer.add("hash_added_tables", flat.added_tables);
+  writer.add("hash_added_keys", flat.added_keys);
+  writer.add("hash_added_offsets", flat.added_offsets);
+  writer.add("hash_added_ids", flat.added_ids);
+}
+
+void HashTables::load(const IndexFileReader& reader, const HashOptions& options, std::size_t dim,
+                      std::size_t rows) {
+  const auto meta = reader.array<std::uint64_t>("hash_meta", 6);
+  options_ = options;
+  dim_ = static_cast<std::size_t>(meta[0]);
+  points_ = static_cast<std::size_t>(meta[1]);
+  slot_mask_ = static_cast<std::size_t>(meta[2]);
+  added_count_ = static_cast<std::size_t>(meta[3]);
+  scale_ = std::bit_cast<double>(meta[4]);
+  width_ = std::bit_cast<double>(meta[5]);
+  const std::size_t tables = options.tables;
+  const std::size_t hash_count = tables * options.hashes;
+  projections_ = reader.copy<float>("hash_projections");
+  // Before any hash was drawn (a streaming index nothing was added to) every array is empty.
+  const bool ready = !projections_.empty();
+  // An index nothing was added to has drawn no hash functions: dimension 0.
+  if ((dim_ != dim && (ready || dim_ != 0)) || !(std::isfinite(scale_) && scale_ > 0.0) ||
+      !(std::isfinite(width_) && width_ > 0.0) || points_ > rows)
+    reader.fail("'hash_meta' does not fit the index");
+  if (ready && projections_.size() != hash_count * dim)
+    reader.fail(fmt::format("'hash_projections' does not hold {} x {} floats", hash_count, dim));
+  offsets_ = reader.copy<float>("hash_offsets", ready ? hash_count : 0);
+  key_weights_ = reader.copy<std::uint64_t>("hash_key_weights", ready ? hash_count : 0);
+  // Slots: a power of two per table, each table with an empty slot (a probe for a missing key
+  // stops there), every bucket inside its table's ids.
+  const auto slots = reader.array<Slot>("hash_slots");
+  const std::size_t per_table = slot_mask_ + 1;
+  if (ready ? (!std::has_single_bit(per_table) || slots.size() / tables != per_table ||
+               slots.size() % tables != 0)
+            : (!slots.empty() || points_ != 0))
+    reader.fail("'hash_slots' does not match the slot count");
+  ids_ = reader.copy<std::uint32_t>("hash_ids", ready ? tables * points_ : 0);
+  slots_.assign(slots.begin(), slots.end());
+  for (std::size_t t = 0; ready && t < tables; ++t) {
+    bool has_empty = false;
+    for (std::size_t s = 0; s < per_table; ++s) {
+      const Slot& slot = slots_[t * per_table + s];
+      has_empty |= slot.count == 0;
+      if (static_cast<std::uint64_t>(slot.begin) + slot.count > points_)
+        reader.fail(fmt::format("table {} has a bucket outside its ids", t));
+    }
+    if (!has_empty) reader.fail(fmt::format("table {} has no empty slot", t));
+  }
+  for (const std::uint32_t id : ids_) {
+    if (id >= points_) reader.fail(fmt::format("'hash_ids' holds id {} of {}", id, points_));
+  }
+  // Overflow buckets: per table a range of keys, per key a range of ids.
+  // (Before any hash was drawn there are no per-table maps either.)
+  const std::size_t maps = ready ? tables : 0;
+  const auto added_tables = reader.array<std::uint64_t>("hash_added_tables", maps + 1);
+  const auto keys = reader.array<std::uint64_t>("hash_added_keys");
+  const auto offsets = reader.array<std::uint64_t>("hash_added_offsets", keys.size() + 1);
+  const auto ids = reader.array<std::uint32_t>("hash_added_ids");
+  if (added_tables.front() != 0 || added_tables.back() != keys.size() || offsets.front() != 0 ||
+      offsets.back() != ids.size() || ids.size() != added_count_ * tables)
+    reader.fail("the overflow buckets do not cover their ids");
+  added_.assign(maps, {});
+  for (std::size_t t = 0; t < maps; ++t) {
+    if (added_tables[t + 1] < added_tables[t]) reader.fail("the overflow tables overlap");
+    for (std::uint64_t b = added_tables[t]; b < added_tables[t + 1]; ++b) {
+      if (offsets[b + 1] < offsets[b]) reader.fail("the overflow buckets overlap");
+      std::vector<std::uint32_t> bucket(ids.begin() + static_cast<std::ptrdiff_t>(offsets[b]),
+                                        ids.begin() + static_cast<std::ptrdiff_t>(offsets[b + 1]));
+      for (const std::uint32_t id : bucket) {
+        if (id >= rows) reader.fail(fmt::format("an overflow bucket holds id {} of {}", id, rows));
+      }
+      if (!added_[t].emplace(keys[b], std::move(bucket)).second)
+        reader.fail(fmt::format("overflow table {} holds a key twice", t));
+    }
+  }
 }
 
 }  // namespace annbench::lsh

@@ -13,6 +13,7 @@
 // different K-tuples collide only by chance (about 2^-64 per pair); a collision merely merges
 // two buckets, and candidates are re-ranked exactly anyway.
 
+#include <annbench/common/index_file.h>
 #include <annbench/matrix.h>
 
 #include <cstddef>
@@ -64,8 +65,7 @@ class HashTables {
   double data_scale() const { return scale_; }
 
   // values: L·K floats, f_i of every hash function of every table (table-major), never NaN.
-  // Throws an Error when the query has a non-finite value (it would make every hash
-  // meaningless).
+  // The query must be finite (the harness checks queries once, before timing).
   void hash_values(const float* query, float* values) const;
 
   // The integer hash h_i of a value f_i (clamped, so absurd widths cannot overflow).
@@ -83,6 +83,20 @@ class HashTables {
   std::span<const std::uint32_t> added(std::size_t table, std::uint64_t key) const;
 
   std::size_t bytes() const;
+
+  // Buffers an index file references until it is written (the overflow buckets flattened).
+  struct Flat {
+    std::vector<std::uint64_t> meta;
+    std::vector<std::uint64_t> added_tables, added_keys, added_offsets;
+    std::vector<std::uint32_t> added_ids;
+  };
+  // Sections "hash_*": hash functions, compact tables and overflow buckets, as they are.
+  void save(IndexFileWriter& writer, Flat& flat) const;
+  // Reads what save() wrote for `options` and `dim`; every id must be below `rows` (the
+  // vectors the index stores). Checks every reference, so a corrupt file gives an Error naming
+  // it, never a read out of bounds or an endless probe.
+  void load(const IndexFileReader& reader, const HashOptions& options, std::size_t dim,
+            std::size_t rows);
 
  private:
   struct Slot {

@@ -30,6 +30,12 @@ class ProbeSequence {
   // ascending score (ties by table, then set). False once every set has been produced.
   bool next(std::size_t& table, std::uint64_t& key);
 
+  // Heap bytes of the reused buffers.
+  std::size_t bytes() const {
+    return home_keys_.capacity() * sizeof(std::uint64_t) + steps_.capacity() * sizeof(Step) +
+           heap_.capacity() * sizeof(Set);
+  }
+
  private:
   struct Step {
     float cost;
