@@ -1,9 +1,11 @@
 // gpu-flat without a GPU: the selection code it runs on the device, exercised on the host, and
 // the module's behaviour where no device is present (a clear error, no crash). Where a device
-// is present, the module is compared with the exact brute force.
+// is present, the module is compared with the exact brute force, its distances with the
+// metric's, and a saved and loaded index with the original.
 
 #include "plugin_loader.h"
 
+#include <annbench/common/distance.h>
 #include <annbench/datasets/groundtruth.h>
 #include <annbench/gpu/select.h>
 
@@ -11,8 +13,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <random>
+#include <string>
+#include <thread>
 #include <vector>
 
 namespace annbench {
@@ -138,6 +143,62 @@ TEST(GpuFlatModule, NoDeviceIsAClearErrorOrResultsAreExact) {
   }
   // float32 GEMM scores may swap near-ties; nearly every id must match.
   EXPECT_GE(hits, queries.rows() * k * 99 / 100);
+}
+
+// Where a device is present: every metric's distances in the metric's scale, single searches
+// (on workspaces leased per thread) equal to batch ones, and save -> load answering identically.
+TEST(GpuFlatModule, MetricScaleConcurrentSearchesAndSaveLoad) {
+  const std::filesystem::path module =
+      std::filesystem::path(ANNBENCH_TEST_MODULE_DIR) / "libannbench_gpu-flat.so";
+  if (!std::filesystem::exists(module)) GTEST_SKIP() << "gpu-flat not built (no CUDA compiler)";
+  const ModuleRegistry registry({ANNBENCH_TEST_MODULE_DIR});
+  const ModuleInfo& info = *registry.get("gpu-flat").info;
+  ASSERT_NE(info.load, nullptr);
+  constexpr std::size_t kDim = 16, k = 10;
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal;
+  FloatMatrix base(2000, kDim), queries(40, kDim);
+  for (std::size_t i = 0; i < base.size(); ++i) base.data()[i] = normal(rng);
+  for (std::size_t i = 0; i < queries.size(); ++i) queries.data()[i] = normal(rng);
+  for (const Metric metric : info.metrics) {
+    std::unique_ptr<Index> index;
+    try {
+      index = info.create(metric, kDim, resolve_params({}, info.build_params, "gpu-flat", "build"));
+    } catch (const Error& error) {
+      GTEST_SKIP() << error.what();
+    }
+    index->build(base.view());
+    std::vector<Neighbor> batch(queries.rows() * k), single(queries.rows() * k);
+    index->search_batch(queries.view(), k, batch.data());
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (std::size_t q = t; q < queries.rows(); q += 4)
+          index->search(queries.row(q), k, &single[q * k]);
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      ASSERT_EQ(single[i].id, batch[i].id) << metric_name(metric);
+      const double exact = exact_distance(metric, queries.row(i / k),
+                                          base.row(static_cast<std::size_t>(batch[i].id)), kDim);
+      EXPECT_NEAR(batch[i].distance, exact, 1e-3 * std::max(1.0, std::abs(exact)))
+          << metric_name(metric);
+    }
+    const std::string path = (std::filesystem::temp_directory_path() /
+                              ("annbench-gpu-flat-" + std::string(metric_name(metric))))
+                                 .string();
+    index->save(path);
+    auto loaded = info.load(path, metric, kDim);
+    std::filesystem::remove(path);
+    std::vector<Neighbor> after(queries.rows() * k);
+    loaded->search_batch(queries.view(), k, after.data());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      EXPECT_EQ(after[i].id, batch[i].id) << metric_name(metric);
+      EXPECT_EQ(after[i].distance, batch[i].distance) << metric_name(metric);
+    }
+    EXPECT_THROW(info.load(path, metric, kDim), Error);  // removed
+  }
 }
 
 }  // namespace

@@ -8,7 +8,9 @@ namespace {
 
 constexpr unsigned kThreads = 256;
 
-unsigned blocks_for(std::size_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
+unsigned blocks_for(std::size_t n) {
+  return static_cast<unsigned>((n + kThreads - 1) / kThreads);
+}
 
 struct DeviceSync {
   __device__ static void sync() { __syncthreads(); }
@@ -78,17 +80,17 @@ cudaError_t launch_normalize_rows(float* rows, std::size_t n, std::size_t dim, c
   return cudaGetLastError();
 }
 
-cudaError_t launch_reset_best(Candidate* best, std::size_t count) {
+cudaError_t launch_reset_best(Candidate* best, std::size_t count, cudaStream_t stream) {
   if (count == 0) return cudaSuccess;
-  reset_best<<<blocks_for(count), kThreads>>>(best, count);
+  reset_best<<<blocks_for(count), kThreads, 0, stream>>>(best, count);
   return cudaGetLastError();
 }
 
 cudaError_t launch_fold_tile(const float* products, std::size_t tile_rows, std::size_t queries,
                              std::size_t tile_start, const float* base_norms, bool use_norms,
-                             Candidate* best, int width) {
+                             Candidate* best, int width, cudaStream_t stream) {
   if (queries == 0) return cudaSuccess;
-  fold_tile<<<static_cast<unsigned>(queries), kThreads, 2 * width * sizeof(Candidate)>>>(
+  fold_tile<<<static_cast<unsigned>(queries), kThreads, 2 * width * sizeof(Candidate), stream>>>(
       products, tile_rows, tile_start, base_norms, use_norms, best, width);
   return cudaGetLastError();
 }

@@ -1,34 +1,74 @@
 #pragma once
-// Helpers shared by the peer modules: the libraries index raw float rows, so angular search is
-// served by normalising a copy of the data (then L2 or inner product ranks as 1 - cos does).
+// Helpers shared by the peer modules. The libraries index raw float rows, so angular search is
+// served by normalising a copy of the data (common/normalize.h). Some libraries serialise only
+// to and from named files: TempFile carries their bytes into and out of a section of annbench's
+// index-file container.
 
-#include <annbench/matrix.h>
+#include <annbench/common/normalize.h>
+#include <annbench/error.h>
 #include <annbench/neighbor.h>
 
-#include <cmath>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstddef>
-#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <span>
+#include <string>
+#include <vector>
 
 namespace annbench::peers {
-
-// out = x / |x|; a zero vector stays zero (angular distance 1 to everything, as the metric says).
-inline void normalize_into(const float* x, std::size_t dim, float* out) {
-  double norm2 = 0;
-  for (std::size_t j = 0; j < dim; ++j) norm2 += static_cast<double>(x[j]) * x[j];
-  const float scale = norm2 > 0 ? static_cast<float>(1.0 / std::sqrt(norm2)) : 0.0f;
-  for (std::size_t j = 0; j < dim; ++j) out[j] = x[j] * scale;
-}
-
-// rows × dim copy with every row normalised.
-inline FloatMatrix normalized_copy(MatrixView m) {
-  FloatMatrix out(m.rows, m.dim);
-  for (std::size_t i = 0; i < m.rows; ++i) normalize_into(m.row(i), m.dim, out.row(i));
-  return out;
-}
 
 // Pads out[found..k) with the "no result" value.
 inline void pad_results(Neighbor* out, std::size_t found, std::size_t k) {
   for (std::size_t j = found; j < k; ++j) out[j] = Neighbor{};
 }
+
+// A fresh, empty file in the system's temporary folder, removed when this goes out of scope. A
+// library that mapped it (Annoy) keeps its mapping after the name is gone.
+class TempFile {
+ public:
+  explicit TempFile(const char* module) : module_(module) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / (std::string("annbench-") + module + "-XXXXXX"))
+            .string();
+    const int fd = mkstemp(pattern.data());
+    ANNBENCH_CHECK(fd >= 0, "{}: cannot create a temporary file {}: {}", module, pattern,
+                   std::strerror(errno));
+    ::close(fd);
+    path_ = std::move(pattern);
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  ~TempFile() { std::remove(path_.c_str()); }
+
+  const std::string& path() const { return path_; }
+
+  void write(std::span<const std::byte> bytes) const {
+    std::ofstream out(path_, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    ANNBENCH_CHECK(out.good(), "{}: cannot write the temporary file {}", module_, path_);
+  }
+
+  std::vector<std::byte> read() const {
+    std::ifstream in(path_, std::ios::binary);
+    ANNBENCH_CHECK(in.good(), "{}: cannot read the temporary file {}", module_, path_);
+    std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::byte> bytes(chars.size());
+    if (!chars.empty()) std::memcpy(bytes.data(), chars.data(), chars.size());
+    return bytes;
+  }
+
+ private:
+  const char* module_;
+  std::string path_;
+};
 
 }  // namespace annbench::peers

@@ -10,11 +10,13 @@
 
 #include <array>
 #include <memory>
+#include <optional>
+#include <string>
 
 namespace annbench::peers {
 namespace {
 
-std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& /*build*/) {
+FaissRecipe recipe() {
   FaissRecipe recipe;
   recipe.module = "faiss-flat";
   recipe.make = [](std::size_t d, faiss::MetricType m) {
@@ -22,7 +24,21 @@ std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& /*bu
   };
   recipe.counting = FaissCounting::kFullScan;
   recipe.id_map = true;
-  return std::make_unique<FaissPeer>(std::move(recipe), metric, dim);
+  return recipe;
+}
+
+std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& /*build*/) {
+  return std::make_unique<FaissPeer>(recipe(), metric, dim);
+}
+
+// An IndexFlat (read back as IndexFlatL2 / IndexFlatIP), inside an IndexIDMap after streaming.
+std::unique_ptr<Index> load(const std::string& path, Metric metric, std::size_t dim) {
+  return FaissPeer::load(
+      "faiss-flat", path, metric, dim, [](faiss::Index& index) -> std::optional<FaissRecipe> {
+        if (dynamic_cast<const faiss::IndexFlat*>(&unwrap_id_map(index)) == nullptr)
+          return std::nullopt;
+        return recipe();
+      });
 }
 
 constexpr std::array kMetrics = {Metric::L2, Metric::Angular, Metric::InnerProduct};
@@ -33,9 +49,10 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = {},
     .search_params = {},
-    .capabilities = kCapNativeBatch | kCapInsert | kCapDelete,
+    .capabilities = kCapNativeBatch | kCapInsert | kCapDelete | kCapSaveLoad,
     .library = kFaissLibrary,
     .create = &create,
+    .load = &load,
 };
 
 }  // namespace

@@ -9,6 +9,9 @@
 
 #include <array>
 #include <memory>
+#include <optional>
+#include <string>
+#include <typeinfo>
 #include <vector>
 
 namespace annbench::peers {
@@ -19,9 +22,7 @@ void apply_ef(faiss::Index& index, const Params& params) {
       static_cast<int>(params.get_int("efSearch"));
 }
 
-std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& build) {
-  const auto m = static_cast<int>(build.get_int("M"));
-  const auto ef_construction = static_cast<int>(build.get_int("efConstruction"));
+FaissRecipe recipe(int m, int ef_construction) {
   FaissRecipe recipe;
   recipe.module = "faiss-hnsw";
   recipe.make = [m, ef_construction](std::size_t d, faiss::MetricType metric_type) {
@@ -32,7 +33,39 @@ std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& buil
   recipe.apply_search = &apply_ef;
   // faiss 1.7.3's IndexHNSW::search leaves hnsw_stats.ndis at 0 (measured): unknown.
   recipe.counting = FaissCounting::kNone;
-  return std::make_unique<FaissPeer>(std::move(recipe), metric, dim);
+  return recipe;
+}
+
+std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& build) {
+  return std::make_unique<FaissPeer>(recipe(static_cast<int>(build.get_int("M")),
+                                            static_cast<int>(build.get_int("efConstruction"))),
+                                     metric, dim);
+}
+
+// faiss reads the graph without checking it: every neighbour id, level and offset is checked
+// here, so that a search never leaves the arrays.
+bool usable_graph(const faiss::IndexHNSWFlat& index) {
+  const faiss::HNSW& g = index.hnsw;
+  const auto n = static_cast<std::size_t>(index.ntotal);
+  if (index.storage == nullptr || index.storage->ntotal != index.ntotal) return false;
+  if (g.levels.size() != n || g.offsets.size() != n + 1 || g.offsets[0] != 0) return false;
+  if (g.offsets[n] != g.neighbors.size() || g.cum_nneighbor_per_level.empty()) return false;
+  const auto& cum = g.cum_nneighbor_per_level;
+  for (std::size_t l = 1; l < cum.size(); ++l) {
+    if (cum[l] < cum[l - 1]) return false;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const int levels = g.levels[i];
+    if (levels < 1 || static_cast<std::size_t>(levels) >= cum.size() || levels > g.max_level + 1)
+      return false;
+    if (g.offsets[i + 1] - g.offsets[i] != static_cast<std::size_t>(cum[levels])) return false;
+  }
+  for (const auto neighbor : g.neighbors) {
+    if (neighbor < -1 || neighbor >= static_cast<faiss::HNSW::storage_idx_t>(n)) return false;
+  }
+  if (n == 0) return g.entry_point == -1;
+  return g.entry_point >= 0 && static_cast<std::size_t>(g.entry_point) < n &&
+         g.levels[static_cast<std::size_t>(g.entry_point)] == g.max_level + 1;
 }
 
 constexpr std::array kMetrics = {Metric::L2, Metric::Angular, Metric::InnerProduct};
@@ -43,15 +76,30 @@ const std::vector<ParamSpec> kBuild = {
 const std::vector<ParamSpec> kSearch = {{"efSearch", ParamType::Int, std::int64_t{16},
                                          "candidate list size while searching", 1, 1 << 20}};
 
+std::unique_ptr<Index> load(const std::string& path, Metric metric, std::size_t dim) {
+  return FaissPeer::load(
+      "faiss-hnsw", path, metric, dim, [](faiss::Index& index) -> std::optional<FaissRecipe> {
+        if (typeid(index) != typeid(faiss::IndexHNSWFlat)) return std::nullopt;
+        auto& hnsw = static_cast<faiss::IndexHNSWFlat&>(index);
+        if (!usable_graph(hnsw)) return std::nullopt;
+        hnsw.hnsw.efSearch = static_cast<int>(default_int(kSearch, "efSearch"));
+        return recipe(static_cast<int>(hnsw.hnsw.nb_neighbors(1)), hnsw.hnsw.efConstruction);
+      });
+}
+
+constexpr std::array kSmallSearch = {ParamSetting{"efSearch", std::int64_t{64}}};
+
 const ModuleInfo kInfo = {
     .name = "faiss-hnsw",
     .description = "faiss IndexHNSWFlat: HNSW graph over full vectors",
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = kCapNativeBatch,
+    .capabilities = kCapNativeBatch | kCapSaveLoad,
     .library = kFaissLibrary,
     .create = &create,
+    .load = &load,
+    .small_data_search = kSmallSearch,
 };
 
 }  // namespace

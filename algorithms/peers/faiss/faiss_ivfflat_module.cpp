@@ -11,13 +11,15 @@
 
 #include <array>
 #include <memory>
+#include <optional>
+#include <string>
+#include <typeinfo>
 #include <vector>
 
 namespace annbench::peers {
 namespace {
 
-std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& build) {
-  const auto nlist = static_cast<std::size_t>(build.get_int("nlist"));
+FaissRecipe recipe(std::size_t nlist) {
   FaissRecipe recipe;
   recipe.module = "faiss-ivfflat";
   recipe.make = [nlist](std::size_t d, faiss::MetricType m) {
@@ -31,7 +33,12 @@ std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& buil
   };
   recipe.counting = FaissCounting::kIvfStats;
   recipe.coarse_per_query = nlist;
-  return std::make_unique<FaissPeer>(std::move(recipe), metric, dim);
+  return recipe;
+}
+
+std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& build) {
+  return std::make_unique<FaissPeer>(recipe(static_cast<std::size_t>(build.get_int("nlist"))),
+                                     metric, dim);
 }
 
 constexpr std::array kMetrics = {Metric::L2, Metric::Angular, Metric::InnerProduct};
@@ -40,15 +47,34 @@ const std::vector<ParamSpec> kBuild = {
 const std::vector<ParamSpec> kSearch = {
     {"nprobe", ParamType::Int, std::int64_t{1}, "cells scanned per query (<= nlist)", 1, 1 << 20}};
 
+// An IndexIVFFlat over a flat coarse quantizer holding its nlist centroids.
+std::unique_ptr<Index> load(const std::string& path, Metric metric, std::size_t dim) {
+  return FaissPeer::load("faiss-ivfflat", path, metric, dim,
+                         [](faiss::Index& index) -> std::optional<FaissRecipe> {
+                           if (typeid(index) != typeid(faiss::IndexIVFFlat)) return std::nullopt;
+                           auto& ivf = static_cast<faiss::IndexIVFFlat&>(index);
+                           if (!usable_ivf(ivf)) return std::nullopt;
+                           ivf.nprobe = static_cast<std::size_t>(default_int(kSearch, "nprobe"));
+                           return recipe(ivf.nlist);
+                         });
+}
+
+// 400 points cannot fill 1,024 cells; probing all 8 is exact.
+constexpr std::array kSmallBuild = {ParamSetting{"nlist", std::int64_t{8}}};
+constexpr std::array kSmallSearch = {ParamSetting{"nprobe", std::int64_t{8}}};
+
 const ModuleInfo kInfo = {
     .name = "faiss-ivfflat",
     .description = "faiss IndexIVFFlat: k-means inverted file, exact distances in probed cells",
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = kCapNativeBatch | kCapInsert | kCapDelete,
+    .capabilities = kCapNativeBatch | kCapInsert | kCapDelete | kCapSaveLoad,
     .library = kFaissLibrary,
     .create = &create,
+    .load = &load,
+    .small_data_build = kSmallBuild,
+    .small_data_search = kSmallSearch,
 };
 
 }  // namespace

@@ -12,16 +12,15 @@
 
 #include <array>
 #include <memory>
+#include <optional>
+#include <string>
+#include <typeinfo>
 #include <vector>
 
 namespace annbench::peers {
 namespace {
 
-std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& build) {
-  const auto nlist = static_cast<std::size_t>(build.get_int("nlist"));
-  const auto m = static_cast<std::size_t>(build.get_int("m"));
-  const auto nbits = static_cast<std::size_t>(build.get_int("nbits"));
-  ANNBENCH_CHECK(dim % m == 0, "faiss-ivfpq: m={} must divide the dimension {}", m, dim);
+FaissRecipe recipe(std::size_t nlist, std::size_t m, std::size_t nbits) {
   FaissRecipe recipe;
   recipe.module = "faiss-ivfpq";
   recipe.make = [nlist, m, nbits](std::size_t d, faiss::MetricType metric_type) {
@@ -36,7 +35,15 @@ std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& buil
   };
   // Lists hold codes, not vectors: faiss's ndis counts PQ table look-ups, not distances.
   recipe.counting = FaissCounting::kNone;
-  return std::make_unique<FaissPeer>(std::move(recipe), metric, dim);
+  return recipe;
+}
+
+std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& build) {
+  const auto nlist = static_cast<std::size_t>(build.get_int("nlist"));
+  const auto m = static_cast<std::size_t>(build.get_int("m"));
+  const auto nbits = static_cast<std::size_t>(build.get_int("nbits"));
+  ANNBENCH_CHECK(dim % m == 0, "faiss-ivfpq: m={} must divide the dimension {}", m, dim);
+  return std::make_unique<FaissPeer>(recipe(nlist, m, nbits), metric, dim);
 }
 
 constexpr std::array kMetrics = {Metric::L2, Metric::Angular, Metric::InnerProduct};
@@ -48,15 +55,41 @@ const std::vector<ParamSpec> kBuild = {
 const std::vector<ParamSpec> kSearch = {
     {"nprobe", ParamType::Int, std::int64_t{1}, "cells scanned per query (<= nlist)", 1, 1 << 20}};
 
+// An IndexIVFPQ over a flat coarse quantizer holding its nlist centroids.
+std::unique_ptr<Index> load(const std::string& path, Metric metric, std::size_t dim) {
+  return FaissPeer::load(
+      "faiss-ivfpq", path, metric, dim, [](faiss::Index& index) -> std::optional<FaissRecipe> {
+        if (typeid(index) != typeid(faiss::IndexIVFPQ)) return std::nullopt;
+        auto& ivf = static_cast<faiss::IndexIVFPQ&>(index);
+        const faiss::ProductQuantizer& pq = ivf.pq;
+        if (!usable_ivf(ivf) || pq.M == 0 || pq.M * pq.dsub != static_cast<std::size_t>(ivf.d) ||
+            pq.nbits < 1 || pq.nbits > 16 || pq.centroids.size() != pq.M * pq.ksub * pq.dsub)
+          return std::nullopt;
+        ivf.nprobe = static_cast<std::size_t>(default_int(kSearch, "nprobe"));
+        return recipe(ivf.nlist, ivf.pq.M, ivf.pq.nbits);
+      });
+}
+
+// 8 cells for 400 points; one 6-bit code per dimension (the conformance insert test's first
+// add() of 200 rows trains 64 centroids per sub-quantizer) estimates distances closely enough
+// for recall 0.9.
+constexpr std::array kSmallBuild = {ParamSetting{"nlist", std::int64_t{8}},
+                                    ParamSetting{"m", std::int64_t{12}},
+                                    ParamSetting{"nbits", std::int64_t{6}}};
+constexpr std::array kSmallSearch = {ParamSetting{"nprobe", std::int64_t{8}}};
+
 const ModuleInfo kInfo = {
     .name = "faiss-ivfpq",
     .description = "faiss IndexIVFPQ: inverted file with product-quantised residuals",
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = kCapNativeBatch | kCapInsert | kCapDelete,
+    .capabilities = kCapNativeBatch | kCapInsert | kCapDelete | kCapSaveLoad,
     .library = kFaissLibrary,
     .create = &create,
+    .load = &load,
+    .small_data_build = kSmallBuild,
+    .small_data_search = kSmallSearch,
 };
 
 }  // namespace

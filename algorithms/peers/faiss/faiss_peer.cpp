@@ -1,11 +1,15 @@
-// FaissPeer: metric handling, training, result conversion and accounting around a faiss index.
+// FaissPeer: metric handling, training, result conversion, accounting and save/load around a
+// faiss index.
 
 #include "faiss_peer.h"
 #include "peer_util.h"
 
+#include <annbench/common/index_file.h>
+#include <annbench/common/rerank.h>
 #include <annbench/error.h>
 
 #include <dlfcn.h>
+#include <faiss/IndexFlat.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/impl/FaissException.h>
@@ -14,12 +18,17 @@
 #include <faiss/index_io.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <vector>
 
 namespace annbench::peers {
 namespace {
 
 using idx_t = faiss::Index::idx_t;
+
+// Version of the sections FaissPeer writes (faiss's own bytes carry faiss's format).
+constexpr std::uint32_t kFormatVersion = 1;
 
 // faiss calls BLAS for k-means and for batches of >= 20 queries. Where the BLAS in use is
 // OpenBLAS (its own thread pool, deaf to omp_set_num_threads), pin it to the harness's thread
@@ -50,14 +59,15 @@ FaissPeer::FaissPeer(FaissRecipe recipe, Metric metric, std::size_t dim)
 }
 
 faiss::MetricType FaissPeer::faiss_metric() const {
-  // Angular: unit vectors under L2 rank exactly as 1 - cos does.
-  return metric_ == Metric::InnerProduct ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
+  // Angular: the inner product of unit vectors is cos, and 1 - cos is exact for zero vectors
+  // too (|q - x|^2 / 2 is not).
+  return metric_ == Metric::L2 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT;
 }
 
 void FaissPeer::measure_memory() const {
   faiss::VectorIOWriter writer;
   faiss::write_index(holder_.index.get(), &writer);
-  memory_bytes_ = writer.data.size();
+  memory_bytes_ = writer.data.size() + (recipe_.rerank ? vectors_.rows * dim_ * sizeof(float) : 0);
   memory_stale_ = false;
 }
 
@@ -72,6 +82,10 @@ void FaissPeer::build(MatrixView base) {
     data = normalized.data();
   }
   holder_ = {};
+  mapping_.reset();
+  vectors_ = {data, base.rows, dim_};
+  owned_vectors_ = recipe_.rerank ? std::move(normalized) : FloatMatrix();
+  if (!recipe_.rerank) vectors_ = {};
   try {
     holder_ = recipe_.make(dim_, faiss_metric());
     const auto n = static_cast<idx_t>(base.rows);
@@ -166,12 +180,30 @@ const faiss::Index& FaissPeer::ready() const {
   return *holder_.index;
 }
 
-void FaissPeer::convert(std::size_t n, std::size_t k, const float* distances, const idx_t* labels,
-                        Neighbor* out) const {
-  // Inner product comes back as a similarity: negate so that smaller is nearer everywhere.
-  const float sign = metric_ == Metric::InnerProduct ? -1.0f : 1.0f;
+void FaissPeer::convert(std::size_t n, std::size_t k, const float* queries, const float* distances,
+                        const idx_t* labels, Neighbor* out) const {
+  if (recipe_.rerank) {
+    // The k results' own distances, from the vectors: cheap next to the scan that found them.
+    thread_local std::vector<std::uint32_t> rows;
+    for (std::size_t i = 0; i < n; ++i) {
+      rows.clear();
+      for (std::size_t j = 0; j < k; ++j) {
+        const idx_t label = labels[i * k + j];
+        if (label >= 0 && static_cast<std::size_t>(label) < vectors_.rows)
+          rows.push_back(static_cast<std::uint32_t>(label));
+      }
+      rerank_exact(metric_, queries + i * dim_, vectors_, rows, k, out + i * k);
+    }
+    return;
+  }
+  // faiss gives squared L2, or the inner product (a similarity) for angular and dot.
+  const bool l2 = faiss_metric() == faiss::METRIC_L2;
+  const Score score = l2 ? Score::kSquaredL2 : Score::kNegativeDot;
   for (std::size_t i = 0; i < n * k; ++i) {
-    out[i] = labels[i] < 0 ? Neighbor{} : Neighbor{labels[i], sign * distances[i]};
+    out[i] = labels[i] < 0
+                 ? Neighbor{}
+                 : Neighbor{labels[i],
+                            to_metric_scale(metric_, score, l2 ? distances[i] : -distances[i])};
   }
 }
 
@@ -193,7 +225,7 @@ void FaissPeer::search(const float* query, std::size_t k, Neighbor* out) const {
     query = unit.data();
   }
   index.search(1, query, static_cast<idx_t>(k), distances.data(), labels.data());
-  convert(1, k, distances.data(), labels.data(), out);
+  convert(1, k, query, distances.data(), labels.data(), out);
   if (recipe_.counting == FaissCounting::kFullScan) own_count_.add(index.ntotal);
   if (recipe_.counting == FaissCounting::kIvfStats) own_count_.add(recipe_.coarse_per_query);
 }
@@ -217,7 +249,7 @@ void FaissPeer::search_batch(MatrixView queries, std::size_t k, Neighbor* out) c
   std::vector<idx_t> labels(queries.rows * k);
   index.search(static_cast<idx_t>(queries.rows), data, static_cast<idx_t>(k), distances.data(),
                labels.data());
-  convert(queries.rows, k, distances.data(), labels.data(), out);
+  convert(queries.rows, k, data, distances.data(), labels.data(), out);
   if (recipe_.counting == FaissCounting::kFullScan) own_count_.add(index.ntotal * queries.rows);
   if (recipe_.counting == FaissCounting::kIvfStats)
     own_count_.add(recipe_.coarse_per_query * queries.rows);
@@ -235,6 +267,86 @@ std::optional<std::uint64_t> FaissPeer::distance_count() const {
       return global_count(recipe_.counting) - global_at_build_ + own_count_.get();
   }
   return std::nullopt;
+}
+
+void FaissPeer::save(const std::string& path) const {
+  const faiss::Index& index = ready();
+  faiss::VectorIOWriter writer;
+  try {
+    faiss::write_index(&index, &writer);
+  } catch (const std::exception& e) {
+    rethrow_faiss(recipe_.module, "serialise its index", e);
+  }
+  IndexFileWriter file(recipe_.module, kFormatVersion, metric_, dim_,
+                       static_cast<std::size_t>(index.ntotal));
+  file.add("faiss", writer.data);
+  if (recipe_.rerank) {
+    file.add("vectors", std::span<const float>(vectors_.data, vectors_.rows * dim_));
+  }
+  file.write(path);
+}
+
+std::unique_ptr<Index> FaissPeer::load(const char* module, const std::string& path, Metric metric,
+                                       std::size_t dim, const FaissRecipeOf& recipe_of) {
+  auto file = IndexFileReader::open(path, module, kFormatVersion, metric, dim);
+  const auto bytes = file.array<std::uint8_t>("faiss");
+  std::unique_ptr<faiss::Index> index;
+  try {
+    faiss::VectorIOReader reader;
+    reader.data.assign(bytes.begin(), bytes.end());
+    index.reset(faiss::read_index(&reader));
+  } catch (const std::exception& e) {
+    file.fail(fmt::format("faiss cannot read the index it holds: {}", e.what()));
+  }
+  auto peer = std::make_unique<FaissPeer>(FaissRecipe{.module = module}, metric, dim);
+  if (index->d != static_cast<faiss::Index::idx_t>(dim)) {
+    file.fail(fmt::format("faiss index of dimension {}, expected {}", index->d, dim));
+  }
+  if (static_cast<std::size_t>(index->ntotal) != file.rows()) {
+    file.fail(
+        fmt::format("faiss index of {} vectors, the header says {}", index->ntotal, file.rows()));
+  }
+  std::optional<FaissRecipe> recipe;
+  try {
+    recipe = recipe_of(*index);
+  } catch (const std::exception& e) {
+    file.fail(fmt::format("faiss index not usable by {}: {}", module, e.what()));
+  }
+  if (!recipe) file.fail(fmt::format("the faiss index it holds is not a {} index", module));
+  // An index ranking by codes (rerank) has no metric of its own.
+  if (!recipe->rerank && index->metric_type != peer->faiss_metric()) {
+    file.fail(fmt::format("faiss index of faiss metric {}, expected {}",
+                          static_cast<int>(index->metric_type),
+                          static_cast<int>(peer->faiss_metric())));
+  }
+  peer->recipe_ = std::move(*recipe);
+  if (peer->recipe_.rerank) {
+    const auto rows = static_cast<std::size_t>(index->ntotal);
+    peer->vectors_ = {file.array<float>("vectors", rows * dim).data(), rows, dim};
+    peer->mapping_ = file.mapping();
+  }
+  peer->holder_.index = std::move(index);
+  peer->measure_memory();
+  return peer;
+}
+
+const faiss::Index& unwrap_id_map(const faiss::Index& index) {
+  const auto* map = dynamic_cast<const faiss::IndexIDMap*>(&index);
+  return map != nullptr && map->index != nullptr ? *map->index : index;
+}
+
+std::int64_t default_int(std::span<const ParamSpec> specs, std::string_view name) {
+  for (const ParamSpec& spec : specs) {
+    if (spec.name == name) return std::get<std::int64_t>(spec.default_value);
+  }
+  ANNBENCH_FAIL("no integer parameter {}", name);
+}
+
+bool usable_ivf(const faiss::IndexIVF& ivf) {
+  if (ivf.nlist == 0 || ivf.quantizer == nullptr || ivf.invlists == nullptr) return false;
+  if (dynamic_cast<const faiss::IndexFlat*>(ivf.quantizer) == nullptr) return false;
+  if (ivf.quantizer->d != ivf.d || ivf.invlists->nlist != ivf.nlist) return false;
+  return !ivf.is_trained || static_cast<std::size_t>(ivf.quantizer->ntotal) == ivf.nlist;
 }
 
 void apply_ivf_nprobe(const char* module, faiss::Index& index, const Params& params) {

@@ -1,18 +1,21 @@
 #pragma once
 // FaissPeer: one annbench::Index over any faiss::Index, shared by the faiss-* modules. A module
 // supplies a FaissRecipe (how to make the empty faiss index, how to apply search parameters and
-// how distances are counted); FaissPeer does metric handling, training, result conversion,
-// thread pinning and memory accounting.
+// how distances are counted); FaissPeer does metric handling, training, result conversion to the
+// metric's scale, thread pinning, memory accounting, and save/load: faiss's own serialisation
+// (write_index / read_index, in memory) as the "faiss" section of annbench's index file.
 //
 // Debian's libfaiss is a generic x86-64 build (no AVX2 kernels) linked against reference BLAS:
 // numbers measured through these modules are those of that build, not of an optimised faiss.
 
+#include <annbench/common/mapped_file.h>
 #include <annbench/index.h>
 #include <annbench/matrix.h>
 #include <annbench/metric.h>
 #include <annbench/params.h>
 
 #include <faiss/Index.h>
+#include <faiss/IndexIVF.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +23,8 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 
 namespace annbench::peers {
 
@@ -55,11 +60,25 @@ struct FaissRecipe {
   // For add() with caller ids on an index without its own ids (IndexFlat): the streaming index
   // is wrapped in an IndexIDMap. A static build is never wrapped.
   bool id_map = false;
+  // The index ranks by something other than the metric (IndexLSH: Hamming distances between
+  // codes): FaissPeer keeps the vectors it indexed and writes the metric's distances of the k
+  // results, re-sorted by them.
+  bool rerank = false;
 };
+
+// What a loaded faiss index must be for a module: given the index faiss read back (its type,
+// dimension and metric already unchecked), the module's recipe with search parameters at their
+// defaults applied to it, or nullopt when it is not the module's kind of index (the loader then
+// names the file).
+using FaissRecipeOf = std::function<std::optional<FaissRecipe>(faiss::Index& index)>;
 
 // apply_search for the IVF peers: sets nprobe from the "nprobe" parameter; above nlist is an
 // error naming the module (faiss would silently clamp it).
 void apply_ivf_nprobe(const char* module, faiss::Index& index, const Params& params);
+
+// A loaded IVF index is searchable: a flat coarse quantizer of its dimension holding nlist
+// centroids once trained, and nlist inverted lists.
+bool usable_ivf(const faiss::IndexIVF& ivf);
 
 class FaissPeer final : public Index {
  public:
@@ -73,15 +92,21 @@ class FaissPeer final : public Index {
   void set_search_params(const Params& params) override;
   void search(const float* query, std::size_t k, Neighbor* out) const override;
   void search_batch(MatrixView queries, std::size_t k, Neighbor* out) const override;
+  void save(const std::string& path) const override;
   std::size_t memory_bytes() const override;
   std::optional<std::uint64_t> distance_count() const override;
+
+  // ModuleInfo::load of the faiss-* modules.
+  static std::unique_ptr<Index> load(const char* module, const std::string& path, Metric metric,
+                                     std::size_t dim, const FaissRecipeOf& recipe_of);
 
  private:
   const faiss::Index& ready() const;
   faiss::MetricType faiss_metric() const;
   void measure_memory() const;
   void wrap_in_id_map();
-  void convert(std::size_t n, std::size_t k, const float* distances,
+  // queries: what faiss searched with (normalised for angular).
+  void convert(std::size_t n, std::size_t k, const float* queries, const float* distances,
                const faiss::Index::idx_t* labels, Neighbor* out) const;
 
   FaissRecipe recipe_;
@@ -94,7 +119,17 @@ class FaissPeer final : public Index {
   mutable bool memory_stale_ = false;
   std::uint64_t global_at_build_ = 0;  // the global faiss counter when build finished
   DistanceCounter own_count_;
+  // recipe_.rerank: the indexed vectors (normalised for angular), row = faiss label. Referenced
+  // from the harness's base (euclidean), owned (angular) or in a loaded file's mapping.
+  MatrixView vectors_;
+  FloatMatrix owned_vectors_;
+  std::shared_ptr<const MappedFile> mapping_;
 };
+
+// The faiss index under an IndexIDMap (itself when not wrapped).
+const faiss::Index& unwrap_id_map(const faiss::Index& index);
+// The default of a module's integer search parameter, from its ParamSpec list.
+std::int64_t default_int(std::span<const ParamSpec> specs, std::string_view name);
 
 // faiss::FaissException (and std::exception from faiss) -> annbench::Error naming the module.
 [[noreturn]] void rethrow_faiss(const char* module, const char* what, const std::exception& e);

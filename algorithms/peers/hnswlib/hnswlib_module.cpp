@@ -1,9 +1,12 @@
 // hnswlib: the reference HNSW implementation (Malkov & Yashunin, TPAMI 2018), Debian's
 // libhnswlib-dev 0.6.2, compiled with our flags (so its AVX-512 distance kernels are on where
-// -march=native allows). Build: M, ef_construction, seed; search: ef.
+// -march=native allows). Build: M, ef_construction, seed; search: ef. Save/load: hnswlib's own
+// saveIndex / loadIndex bytes (through a temporary file, the only way 0.6.2 offers) as the
+// "hnswlib" section of annbench's index file; the loaded graph is checked link by link.
 
 #include "peer_util.h"
 
+#include <annbench/common/index_file.h>
 #include <annbench/error.h>
 #include <annbench/index.h>
 #include <annbench/module.h>
@@ -12,15 +15,28 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <span>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
 namespace annbench::peers {
 namespace {
+
+constexpr const char* kModule = "hnswlib";
+constexpr std::uint32_t kFormatVersion = 1;
+
+// The wrapper's own state beside hnswlib's bytes.
+struct SavedMeta {
+  std::uint64_t m;
+  std::uint64_t ef_construction;
+  std::uint64_t seed;
+  std::uint64_t has_graph;  // 0: a streaming index nothing was added to yet
+};
 
 class HnswlibIndex final : public Index {
  public:
@@ -153,9 +169,70 @@ class HnswlibIndex final : public Index {
     const std::size_t found = heap.size();
     pad_results(out, found, k);
     for (std::size_t j = found; j-- > 0;) {
-      out[j] = Neighbor{static_cast<std::int64_t>(heap.top().second), heap.top().first};
+      out[j] =
+          Neighbor{static_cast<std::int64_t>(heap.top().second), metric_scale(heap.top().first)};
       heap.pop();
     }
+  }
+
+  void save(const std::string& path) const override {
+    ANNBENCH_CHECK(built_, "hnswlib: save() before build()");
+    const SavedMeta meta{m_, ef_construction_, seed_, graph_ ? 1u : 0u};
+    std::vector<std::byte> bytes;
+    if (graph_) {
+      const TempFile temp(kModule);
+      try {
+        graph_->saveIndex(temp.path());
+      } catch (const std::exception& e) {
+        ANNBENCH_FAIL("hnswlib: saveIndex failed: {}", e.what());
+      }
+      bytes = temp.read();
+    }
+    IndexFileWriter file(kModule, kFormatVersion, metric_, dim_,
+                         graph_ ? graph_->cur_element_count : 0);
+    file.add_value("meta", meta);
+    file.add("hnswlib", bytes);
+    file.write(path);
+  }
+
+  static std::unique_ptr<Index> load(const std::string& path, Metric metric, std::size_t dim) {
+    const auto file = IndexFileReader::open(path, kModule, kFormatVersion, metric, dim);
+    const auto meta = file.value<SavedMeta>("meta");
+    if (meta.m < 2 || meta.m > 10000 || meta.ef_construction < 1 || meta.has_graph > 1)
+      file.fail(fmt::format("meta section out of range (M={}, ef_construction={})", meta.m,
+                            meta.ef_construction));
+    auto index =
+        std::make_unique<HnswlibIndex>(metric, dim, meta.m, meta.ef_construction, meta.seed);
+    index->built_ = true;
+    const auto bytes = file.array<std::byte>("hnswlib");
+    if (meta.has_graph == 0) {
+      if (!bytes.empty() || file.rows() != 0) file.fail("an empty index with a graph section");
+      return index;
+    }
+    const TempFile temp(kModule);
+    temp.write(bytes);
+    // The empty constructor leaves every member unset; loadIndex sets them all but the deleted
+    // count, and a failed load must leave a graph the destructor can free.
+    index->graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(index->space_.get());
+    auto& g = *index->graph_;
+    g.data_level0_memory_ = nullptr;
+    g.linkLists_ = nullptr;
+    g.visited_list_pool_ = nullptr;
+    g.cur_element_count = 0;
+    g.num_deleted_ = 0;
+    try {
+      g.loadIndex(temp.path(), index->space_.get(), 0);
+    } catch (const std::exception& e) {
+      g.cur_element_count = std::min(g.cur_element_count, g.element_levels_.size());
+      file.fail(fmt::format("hnswlib cannot read the graph it holds: {}", e.what()));
+    }
+    if (const std::string problem = index->graph_problem(meta); !problem.empty())
+      file.fail(problem);
+    if (g.cur_element_count != file.rows())
+      file.fail(
+          fmt::format("graph of {} points, the header says {}", g.cur_element_count, file.rows()));
+    g.setEf(index->ef_);
+    return index;
   }
 
   // The layout of hnswlib 0.6.2: one block per element (level-0 links, vector, label), upper
@@ -180,6 +257,57 @@ class HnswlibIndex final : public Index {
   }
 
  private:
+  // hnswlib reports distances as squared L2 (L2Space) or 1 - <q, x> (InnerProductSpace, on unit
+  // vectors for angular, where that is already 1 - cos).
+  float metric_scale(float distance) const {
+    switch (metric_) {
+      case Metric::L2: return to_metric_scale(metric_, Score::kSquaredL2, distance);
+      case Metric::Angular: return distance;
+      case Metric::InnerProduct: return distance - 1.0f;
+    }
+    return distance;
+  }
+
+  // What is wrong with a graph loadIndex read back (empty when nothing): its layout must be the
+  // one this space and M give, and every level, link count and link inside the arrays, so that
+  // a search never leaves them.
+  std::string graph_problem(const SavedMeta& meta) const {
+    const auto& g = *graph_;
+    using hnswlib::linklistsizeint;
+    using hnswlib::tableint;
+    const std::size_t links0 = g.maxM0_ * sizeof(tableint) + sizeof(linklistsizeint);
+    if (g.M_ != meta.m || g.maxM_ != g.M_ || g.maxM0_ != 2 * g.M_ || g.offsetLevel0_ != 0 ||
+        g.size_links_level0_ != links0 || g.offsetData_ != links0 ||
+        g.data_size_ != space_->get_data_size() || g.label_offset_ != links0 + g.data_size_ ||
+        g.size_data_per_element_ != g.label_offset_ + sizeof(hnswlib::labeltype))
+      return fmt::format("graph layout does not match dimension {} and M={}", dim_, meta.m);
+    if (!std::isfinite(g.mult_) || g.mult_ <= 0 || g.ef_construction_ < 1)
+      return "graph parameters out of range";
+    const std::size_t n = g.cur_element_count;
+    if (n == 0) return "a graph without points";
+    if (g.enterpoint_node_ >= n || g.maxlevel_ < 0 ||
+        g.element_levels_[g.enterpoint_node_] != g.maxlevel_)
+      return fmt::format("entry point {} / top level {} inconsistent", g.enterpoint_node_,
+                         g.maxlevel_);
+    if (g.label_lookup_.size() != n) return "repeated labels";
+    for (std::size_t i = 0; i < n; ++i) {
+      const int levels = g.element_levels_[i];
+      if (levels < 0 || levels > g.maxlevel_) return fmt::format("point {}: level {}", i, levels);
+      for (int level = 0; level <= levels; ++level) {
+        auto* list = level == 0 ? g.get_linklist0(static_cast<tableint>(i))
+                                : g.get_linklist(static_cast<tableint>(i), level);
+        const std::size_t count = g.getListCount(list);
+        if (count > (level == 0 ? g.maxM0_ : g.maxM_))
+          return fmt::format("point {}: {} links on level {}", i, count, level);
+        const auto* links = reinterpret_cast<const tableint*>(list + 1);
+        for (std::size_t j = 0; j < count; ++j) {
+          if (links[j] >= n) return fmt::format("point {}: link to {} of {}", i, links[j], n);
+        }
+      }
+    }
+    return {};
+  }
+
   static hnswlib::labeltype label_of(std::int64_t id) {
     return static_cast<hnswlib::labeltype>(id);
   }
@@ -202,6 +330,10 @@ class HnswlibIndex final : public Index {
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph_;  // after space_: destroyed first
 };
 
+std::unique_ptr<Index> load(const std::string& path, Metric metric, std::size_t dim) {
+  return HnswlibIndex::load(path, metric, dim);
+}
+
 std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& build) {
   return std::make_unique<HnswlibIndex>(metric, dim, static_cast<std::size_t>(build.get_int("M")),
                                         static_cast<std::size_t>(build.get_int("ef_construction")),
@@ -219,15 +351,19 @@ const std::vector<ParamSpec> kSearch = {{"ef", ParamType::Int, std::int64_t{10},
                                          "candidate list size while searching (max(ef, k))", 1,
                                          1 << 20}};
 
+constexpr std::array kSmallSearch = {ParamSetting{"ef", std::int64_t{64}}};
+
 const ModuleInfo kInfo = {
     .name = "hnswlib",
     .description = "hnswlib 0.6.2: the reference HNSW graph (Malkov & Yashunin)",
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = kCapInsert | kCapDelete,
+    .capabilities = kCapInsert | kCapDelete | kCapSaveLoad,
     .library = "hnswlib 0.6.2",
     .create = &create,
+    .load = &load,
+    .small_data_search = kSmallSearch,
 };
 
 }  // namespace
