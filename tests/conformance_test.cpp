@@ -11,17 +11,29 @@
 //   - memory_bytes() is positive, distance_count() (when known) never decreases;
 //   - range_search (modules declaring it) returns only points inside the radius;
 //   - modules declaring kCapInsert / kCapDelete: an index filled by add() from zero rows returns
-//     the ids it was given; removed ids never come back; a re-added id is found again.
+//     the ids it was given; removed ids never come back; a re-added id is found again;
+//   - distances are in the dataset metric's scale (close to exact_distance, nearest first);
+//   - at the module's small_data_search settings, recall@10 against exact search reaches its
+//     small_data_recall (0.9 unless the module says why not);
+//   - an empty base and a single point either build and answer correctly or are refused with
+//     an annbench::Error;
+//   - modules declaring kCapSaveLoad: save -> load answers every query identically (ids and
+//     distances), and a file of another dimension or module is refused.
+// Small-data build and search settings come from each module's ModuleInfo, so the suite names
+// no module.
 
 #include "plugin_loader.h"
 
 #include <annbench/common/distance.h>
+#include <annbench/common/exact_knn.h>
 #include <annbench/module.h>
 
 #include <gtest/gtest.h>
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <set>
@@ -35,15 +47,22 @@ const ModuleRegistry& registry() {
   return modules;
 }
 
-// Defaults sized for 60,000+ vectors (e.g. 1,024 k-means cells) that 400 points cannot fill.
-const std::map<std::string, std::map<std::string, ParamValue>> kSmallDataBuild = {
-    {"ivf-flat", {{"nlist", std::int64_t{8}}}},
-    // 4-bit codes: the insert test's first add() (200 rows) must train 2^nbits centroids.
-    {"ivf-pq", {{"nlist", std::int64_t{8}}, {"m", std::int64_t{4}}, {"nbits", std::int64_t{4}}}},
-    {"faiss-ivfflat", {{"nlist", std::int64_t{8}}}},
-    {"faiss-ivfpq",
-     {{"nlist", std::int64_t{8}}, {"m", std::int64_t{4}}, {"nbits", std::int64_t{4}}}},
-};
+// The module's own small-data settings over its defaults: defaults sized for 60,000+ vectors
+// (e.g. 1,024 k-means cells) cannot fill 400 points.
+Params settings(std::span<const ParamSetting> overrides, std::span<const ParamSpec> specs,
+                const char* module, const char* kind) {
+  Params given;
+  for (const ParamSetting& setting : overrides) given.set(setting.name, setting.value);
+  return resolve_params(given, specs, module, kind);
+}
+
+Params small_data_build(const ModuleInfo& info) {
+  return settings(info.small_data_build, info.build_params, info.name, "build");
+}
+
+Params small_data_search(const ModuleInfo& info) {
+  return settings(info.small_data_search, info.search_params, info.name, "search");
+}
 
 constexpr std::size_t kRows = 400, kDim = 12, kQueries = 24, kK = 10;
 
@@ -128,10 +147,7 @@ class Conformance : public ::testing::TestWithParam<Case> {
 
   Built build(const ModuleInfo& info) const {
     Params build;
-    if (auto it = kSmallDataBuild.find(info.name); it != kSmallDataBuild.end()) {
-      for (const auto& [key, value] : it->second) build.set(key, value);
-    }
-    build = resolve_params(build, info.build_params, info.name, "build");
+    build = small_data_build(info);
     Built result;
     try {
       result.index = info.create(GetParam().metric, kDim, build);
@@ -277,12 +293,7 @@ TEST_P(Conformance, AddedIdsAreReturnedRemovedNeverAndReAddedFoundAgain) {
   if ((info_->capabilities & kCapInsert) == 0) {
     GTEST_SKIP() << info_->name << " does not declare kCapInsert";
   }
-  Params build;
-  if (auto it = kSmallDataBuild.find(info_->name); it != kSmallDataBuild.end()) {
-    for (const auto& [key, value] : it->second) build.set(key, value);
-  }
-  build = resolve_params(build, info_->build_params, info_->name, "build");
-  std::unique_ptr<Index> index = info_->create(GetParam().metric, kDim, build);
+  std::unique_ptr<Index> index = info_->create(GetParam().metric, kDim, small_data_build(*info_));
   index->build(MatrixView{nullptr, 0, kDim});
   index->set_search_params(resolve_params({}, info_->search_params, info_->name, "search"));
   constexpr std::int64_t kOffset = 1000;  // ids are the caller's, not positions
@@ -329,6 +340,122 @@ TEST_P(Conformance, AddedIdsAreReturnedRemovedNeverAndReAddedFoundAgain) {
   add_rows(0, kRows / 2);
   std::tie(found, asked) = self_found({});
   EXPECT_GE(found * 10, asked * 8) << found << " of " << asked << " after re-adding";
+}
+
+TEST_P(Conformance, DistancesAreInTheMetricScaleNearestFirst) {
+  const auto results = search_all(kK);
+  double error = 0, exact_sum = 0;
+  for (std::size_t q = 0; q < kQueries; ++q) {
+    for (std::size_t j = 0; j < kK; ++j) {
+      const Neighbor& n = results[q * kK + j];
+      if (n.id < 0) continue;
+      if (j > 0 && results[q * kK + j - 1].id >= 0) {
+        EXPECT_LE(results[q * kK + j - 1].distance, n.distance) << "query " << q << " rank " << j;
+      }
+      const double exact = exact_distance(GetParam().metric, queries_.row(q),
+                                          base_.row(static_cast<std::size_t>(n.id)), kDim);
+      error += std::abs(n.distance - exact);
+      exact_sum += std::abs(exact);
+    }
+  }
+  // Lossy codes (PQ, sketches) write approximate distances, but in the right scale: a squared
+  // L2 or a bare -cos would be off by far more than this.
+  EXPECT_LE(error, 0.5 * exact_sum + 0.01 * kQueries * kK)
+      << "mean |returned - exact| " << error / (kQueries * kK) << " vs mean exact "
+      << exact_sum / (kQueries * kK);
+}
+
+TEST_P(Conformance, SmallDataSearchSettingsFindNearlyEveryTrueNeighbour) {
+  index_->set_search_params(small_data_search(*info_));
+  const auto results = search_all(kK);
+  omp_set_num_threads(2);
+  ExactKnn exact(base_.view(), GetParam().metric);
+  std::vector<Neighbor> truth(kQueries * kK);
+  exact.search_batch(queries_.view(), kK, truth.data());
+  std::size_t hits = 0;
+  for (std::size_t q = 0; q < kQueries; ++q) {
+    // ANN-Benchmarks' rule: a result counts when it is no farther than the k-th true neighbour
+    // + 1e-3 (duplicates in the base make ties).
+    const double limit = truth[q * kK + kK - 1].distance + 1e-3;
+    for (std::size_t j = 0; j < kK; ++j) {
+      const Neighbor& n = results[q * kK + j];
+      if (n.id < 0) continue;
+      const double d = exact_distance(GetParam().metric, queries_.row(q),
+                                      base_.row(static_cast<std::size_t>(n.id)), kDim);
+      hits += d <= limit ? 1 : 0;
+    }
+  }
+  EXPECT_GE(static_cast<double>(hits) / (kQueries * kK), info_->small_data_recall)
+      << info_->name << " at its small_data_search settings "
+      << small_data_search(*info_).to_json();
+}
+
+// Builds `rows` rows of the shared base; nullptr when the module refuses with an Error.
+std::unique_ptr<Index> build_small(const ModuleInfo& info, Metric metric, std::size_t rows,
+                                   std::string& refusal) {
+  auto index = info.create(metric, kDim, small_data_build(info));
+  try {
+    index->build(MatrixView{rows == 0 ? nullptr : base_vectors().data(), rows, kDim});
+  } catch (const Error& error) {
+    refusal = error.what();
+    return nullptr;
+  }
+  index->set_search_params(small_data_search(info));
+  return index;
+}
+
+TEST_P(Conformance, EmptyBaseAnswersNothingOrIsRefused) {
+  std::string refusal;
+  auto index = build_small(*info_, GetParam().metric, 0, refusal);
+  if (index == nullptr) {
+    EXPECT_FALSE(refusal.empty());
+    EXPECT_EQ(info_->capabilities & kCapInsert, 0u)
+        << "a streaming module must accept an empty build: " << refusal;
+    return;
+  }
+  std::vector<Neighbor> out(kK);
+  index->search(queries_.row(0), kK, out.data());
+  for (const Neighbor& n : out) EXPECT_EQ(n.id, -1);
+}
+
+TEST_P(Conformance, SinglePointIsFoundOrRefused) {
+  std::string refusal;
+  auto index = build_small(*info_, GetParam().metric, 1, refusal);
+  if (index == nullptr) {
+    EXPECT_FALSE(refusal.empty());
+    return;
+  }
+  std::vector<Neighbor> out(kK);
+  index->search(base_.row(0), kK, out.data());
+  EXPECT_EQ(out[0].id, 0);
+  for (std::size_t j = 1; j < kK; ++j) EXPECT_EQ(out[j].id, -1) << "slot " << j;
+}
+
+TEST_P(Conformance, SavedAndLoadedIndexAnswersIdentically) {
+  if ((info_->capabilities & kCapSaveLoad) == 0) {
+    GTEST_SKIP() << info_->name << " does not declare kCapSaveLoad";
+  }
+  ASSERT_NE(info_->load, nullptr);
+  const auto path = std::filesystem::temp_directory_path() /
+                    fmt::format("conformance-{}-{}-{}.annidx", info_->name,
+                                metric_name(GetParam().metric), ::getpid());
+  index_->save(path.string());
+  std::unique_ptr<Index> loaded = info_->load(path.string(), GetParam().metric, kDim);
+  const Params search = resolve_params({}, info_->search_params, info_->name, "search");
+  loaded->set_search_params(search);
+  const auto before = search_all(kK);
+  std::vector<Neighbor> after(kQueries * kK);
+  for (std::size_t q = 0; q < kQueries; ++q) loaded->search(queries_.row(q), kK, &after[q * kK]);
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(after[i].id, before[i].id) << "query " << i / kK << " rank " << i % kK;
+    EXPECT_EQ(after[i].distance, before[i].distance) << "query " << i / kK << " rank " << i % kK;
+  }
+  EXPECT_GT(loaded->memory_bytes(), 0u);
+  EXPECT_THROW(info_->load(path.string(), GetParam().metric, kDim + 1), Error);
+  const Metric other = GetParam().metric == Metric::L2 ? Metric::Angular : Metric::L2;
+  EXPECT_THROW(info_->load(path.string(), other, kDim), Error);
+  EXPECT_THROW(info_->load((path.string() + ".missing"), GetParam().metric, kDim), Error);
+  std::filesystem::remove(path);
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryModule, Conformance, ::testing::ValuesIn(all_cases()), case_name);

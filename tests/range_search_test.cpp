@@ -1,4 +1,4 @@
-// Range search (issue #12, part 3): bruteforce and ivf-flat against a naive scan on every metric
+// Range search: bruteforce and ivf-flat against a naive scan on every metric
 // (boundary ties, empty results, bad radii), the exact range ground truth, big-ann-benchmarks'
 // range recall and AP on cases computed by hand, and a range sweep through the annbench binary.
 

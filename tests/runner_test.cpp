@@ -265,6 +265,46 @@ TEST_F(RunnerTest, StrayTemporaryFilesOfDeadWritersAreRemoved) {
   EXPECT_EQ(run_sweep(config("  - module: bruteforce\n"), registry_, options()).runs_done, 1u);
 }
 
+TEST_F(RunnerTest, SavedIndexesAreLoadedInsteadOfBuilt) {
+  const auto sweep = config("  - module: hnsw\n    build: {M: 8}\n    search: {ef: [10, 40]}\n");
+  RunOptions save = options();
+  save.save_index_dir = root_ / "indexes";
+  ASSERT_EQ(run_sweep(sweep, registry_, save).runs_done, 2u);
+  std::vector<fs::path> saved;
+  for (const auto& entry : fs::recursive_directory_iterator(root_ / "indexes")) {
+    if (entry.path().extension() == ".annidx") saved.push_back(entry.path());
+  }
+  ASSERT_EQ(saved.size(), 1u);
+  EXPECT_TRUE(fs::exists(fs::path(saved[0]).replace_extension(".json")));
+  fs::path run;
+  for (const auto& file : result_files()) {
+    if (file.find("ef_40") != std::string::npos) run = root_ / "results" / file;
+  }
+  ASSERT_FALSE(run.empty()) << ::testing::PrintToString(result_files());
+  const RunRecord built = read_run_summary(run);
+  EXPECT_FALSE(built.load_time.has_value());
+
+  RunOptions load = options();
+  load.load_index_dir = root_ / "indexes";
+  load.force = true;
+  ASSERT_EQ(run_sweep(sweep, registry_, load).runs_done, 2u);
+  const RunRecord loaded = read_run_summary(run);
+  ASSERT_TRUE(loaded.load_time.has_value());
+  EXPECT_DOUBLE_EQ(loaded.build_time, built.build_time);  // the saved build's, not the load's
+  EXPECT_DOUBLE_EQ(loaded.recall, built.recall);
+  EXPECT_EQ(h5::File::open_read(run).string_attribute("index_file").value(), saved[0].string());
+
+  // A sidecar describing another build is an error naming it, recorded as a failed run.
+  {
+    std::ofstream sidecar(fs::path(saved[0]).replace_extension(".json"));
+    sidecar << R"({"module": "hnsw", "build_params": "{\"M\":99}", "dataset": "x",
+                   "dataset_sha256": "00", "build_s": 1})";
+  }
+  const auto outcome = run_sweep(sweep, registry_, load);
+  EXPECT_EQ(outcome.runs_failed, 2u);
+  EXPECT_THAT(summary_lines("tiny-8-euclidean")[1], HasSubstr("index load failed"));
+}
+
 TEST(Shard, ParsesAndRejects) {
   EXPECT_EQ(parse_shard("1/4"), (std::pair<std::size_t, std::size_t>{1, 4}));
   EXPECT_THROW(parse_shard("4/4"), Error);

@@ -30,6 +30,9 @@ constexpr const char* kRunUsage = R"(annbench run CONFIG.yaml [options]
                         --timeout or memory past --memory-limit fails only its runs
   --timeout SECONDS     wall-clock limit per build point (with --isolate)
   --memory-limit SIZE   address-space limit per build point, e.g. 8G (with --isolate)
+  --save-index DIR      save each built index (modules that can) under DIR
+  --load-index DIR      load a build point's index from DIR when it was saved there, instead
+                        of building it (its build_s is the saved build's; load_s the load)
   --force               recompute runs that already have results
   --dry-run             list what would run
   --quiet               no progress lines
@@ -68,7 +71,7 @@ int run_command(const std::vector<std::string>& argv) {
   }
   const Args args(rest,
                   {"dataset", "queries", "k", "runs", "threads", "results", "shard", "timeout",
-                   "memory-limit", "run-item"},
+                   "memory-limit", "run-item", "save-index", "load-index"},
                   {"batch", "force", "dry-run", "quiet", "isolate"}, "annbench run");
   args.expect_positionals(1, 1, "annbench run CONFIG.yaml [options] (see --help)");
 
@@ -102,6 +105,12 @@ int run_command(const std::vector<std::string>& argv) {
   if (args.flag("batch")) options.batch = true;
   if (auto shard = args.get("shard")) {
     std::tie(options.shard_index, options.shard_count) = parse_shard(*shard);
+  }
+  if (auto dir = args.get("save-index")) options.save_index_dir = *dir;
+  if (auto dir = args.get("load-index")) {
+    ANNBENCH_CHECK(std::filesystem::is_directory(*dir),
+                   "annbench run: --load-index '{}' is not a folder", *dir);
+    options.load_index_dir = *dir;
   }
   options.force = args.flag("force");
   options.dry_run = args.flag("dry-run");

@@ -44,6 +44,7 @@ const std::array kFields = std::to_array<ResultField>({
     {"p99_ms", FieldType::Real, "p99_ms", kMeasured, &R::p99_ms},
     {"p999_ms", FieldType::Real, "p999_ms", kMeasured, &R::p999_ms},
     {"build_s", FieldType::Real, "build_time", kMeasured, &R::build_time},
+    {"load_s", FieldType::Real, "load_time", kMeasured, &R::load_time},
     {"index_kb", FieldType::Real, "index_size", kMeasured, &R::index_kb},
     {"rss_growth_kb", FieldType::Real, "rss_growth_kb", kMeasured, &R::rss_growth_kb},
     {"distcomps", FieldType::Real, "distcomps_per_query", kMeasured, &R::distcomps},
@@ -75,6 +76,7 @@ const std::array kFields = std::to_array<ResultField>({
     {"duplicate_ids", FieldType::Integer, "duplicate_ids", kInHdf5, &R::duplicate_ids},
     {"transform", FieldType::Text, "transform", kInHdf5, &R::transform},
     {"transform_s", FieldType::Real, "transform_time", kInHdf5, &R::transform_s},
+    {"index_file", FieldType::Text, "index_file", kInHdf5, &R::index_file},
 });
 
 std::string number_text(double value) {

@@ -47,7 +47,11 @@ struct RunRecord {
   double qps = 0;
   double p50_ms = 0, p95_ms = 0, p99_ms = 0, p999_ms = 0;
   double build_time = 0;  // seconds
-  double index_kb = 0;    // memory_bytes() / 1024
+  // A build loaded from --load-index: the seconds the load took (build_time is then the time
+  // recorded when the index was saved) and the file; unset / empty for a build made here.
+  std::optional<double> load_time;
+  std::string index_file;
+  double index_kb = 0;  // memory_bytes() / 1024
   double rss_growth_kb = 0;
   std::optional<double> distcomps;  // per query
   double candidates = 0;            // mean results returned per query
@@ -94,7 +98,7 @@ std::filesystem::path failed_file(const std::filesystem::path& root, const RunRe
 void write_run(const std::filesystem::path& root, const RunRecord& record);
 
 // Reads a run's attributes (not its per-query data) back.
-RunRecord read_run_summary(const std::filesystem::path& file);
+RunRecord read_run_summary(const std::filesystem::path& path);
 
 // Every run (finished and failed) under `directory`, in path order. Unreadable files are
 // reported on stderr and skipped.

@@ -1,3 +1,4 @@
+#include "index_store.h"
 #include "result_fields.h"
 #include "results.h"
 #include "runner.h"
@@ -169,7 +170,7 @@ class SweepRunner {
 
   void run_in_child(const RunItem& item, std::vector<PlannedRun>& pending) {
     std::vector<std::string> command = options_.child_command;
-    command.push_back("--run-item");
+    command.emplace_back("--run-item");
     command.push_back(item.serialize());
     const ChildOutcome result = run_child(command, options_.limits);
     for (auto it = pending.begin(); it != pending.end(); ++it) {
@@ -190,36 +191,63 @@ class SweepRunner {
     const ModuleInfo& info = *point.module->info;
     std::unique_ptr<Index> index;
     double build_time = 0, rss_growth_kb = 0;
+    std::optional<double> load_time;
     const auto transform_report = std::make_shared<TransformReport>();
     const std::string build_json = pending.front().record.build_params;
+    // A transform stage in front of the module is fitted at build time and not saved with it.
+    const bool saves = (info.capabilities & kCapSaveLoad) != 0 && !point.transform;
+    const SavedIndex saved =
+        saved_index_path(options_.load_index_dir.value_or(options_.save_index_dir.value_or(".")),
+                         pending.front().record, dataset.dim());
+    const SavedIndex to_save =
+        options_.save_index_dir
+            ? saved_index_path(*options_.save_index_dir, pending.front().record, dataset.dim())
+            : SavedIndex{};
+    const char* stage = "index load";
     try {
       omp_set_num_threads(settings_.threads);
       const std::size_t rss_before = resident_bytes();
+      const std::optional<double> saved_build =
+          saves && options_.load_index_dir ? saved_build_seconds(saved, pending.front().record)
+                                           : std::nullopt;
       const auto start = Clock::now();
-      if (point.transform) {
-        ANNBENCH_CHECK(point.transform->dim <= dataset.dim(),
-                       "{}: dim {} is larger than the dataset's {} dimensions",
-                       point.transform->key(), point.transform->dim, dataset.dim());
+      if (saved_build) {
+        index = info.load(saved.file.string(), dataset.metric, dataset.dim());
+        ANNBENCH_CHECK(index != nullptr, "module '{}' loaded no index", info.name);
+        load_time = seconds_since(start);
+        build_time = *saved_build;
+      } else {
+        stage = "build";
+        index = build_index(point, dataset, transform_report);
+        build_time = seconds_since(start);
       }
-      const std::size_t index_dim = point.transform ? point.transform->dim : dataset.dim();
-      index = info.create(dataset.metric, index_dim, point.build);
-      ANNBENCH_CHECK(index != nullptr, "module '{}' returned no index", info.name);
-      if (point.transform) {
-        index = make_transformed_index(std::move(index), *point.transform, dataset.metric,
-                                       dataset.dim(), transform_report);
-      }
-      index->build(dataset.train.view());
-      build_time = seconds_since(start);
       rss_growth_kb =
           static_cast<double>(resident_bytes()) / 1024.0 - static_cast<double>(rss_before) / 1024.0;
+      if (saves && options_.save_index_dir && !(load_time && to_save.file == saved.file)) {
+        stage = "index save";
+        std::filesystem::create_directories(to_save.file.parent_path());
+        index->save(to_save.file.string());
+        write_saved_index_sidecar(to_save, pending.front().record, build_time);
+      }
     } catch (const std::exception& error) {
-      fail(fmt::format("build failed: {}", error.what()), pending.begin(), pending.end());
+      fail(fmt::format("{} failed: {}", stage, error.what()), pending.begin(), pending.end());
       return;
+    }
+    if (!saves && (options_.save_index_dir || options_.load_index_dir) && !options_.quiet) {
+      fmt::print("{}: {}, built here\n", point.algorithm,
+                 point.transform ? "a transform stage is not saved with the index"
+                                 : "the module cannot save its index");
     }
     const double index_kb = static_cast<double>(index->memory_bytes()) / 1024.0;
     if (!options_.quiet) {
-      fmt::print("{} {}: built in {:.2f}s, index {:.0f} kB\n", point.algorithm, build_json,
-                 build_time, index_kb);
+      if (load_time) {
+        fmt::print("{} {}: loaded in {:.2f}s from {} (built in {:.2f}s), index {:.0f} kB\n",
+                   point.algorithm, build_json, *load_time, saved.file.string(), build_time,
+                   index_kb);
+      } else {
+        fmt::print("{} {}: built in {:.2f}s, index {:.0f} kB\n", point.algorithm, build_json,
+                   build_time, index_kb);
+      }
       if (point.transform) {
         fmt::print("  {}: fitted and applied in {:.2f}s, {:.0f} kB of weights\n",
                    transform_report->summary, transform_report->fit_seconds,
@@ -231,6 +259,8 @@ class SweepRunner {
     for (auto it = pending.begin(); it != pending.end(); ++it) {
       RunRecord& r = it->record;
       r.build_time = build_time;
+      r.load_time = load_time;
+      if (load_time) r.index_file = saved.file.string();
       r.index_kb = index_kb;
       r.rss_growth_kb = rss_growth_kb;
       r.transform = transform_report->summary;
@@ -251,6 +281,25 @@ class SweepRunner {
       if (!options_.quiet && r.ok) print_progress(r);
     }
     std::fflush(stdout);
+  }
+
+  std::unique_ptr<Index> build_index(const BuildPoint& point, const Dataset& dataset,
+                                     const std::shared_ptr<TransformReport>& transform_report) {
+    const ModuleInfo& info = *point.module->info;
+    if (point.transform) {
+      ANNBENCH_CHECK(point.transform->dim <= dataset.dim(),
+                     "{}: dim {} is larger than the dataset's {} dimensions",
+                     point.transform->key(), point.transform->dim, dataset.dim());
+    }
+    const std::size_t index_dim = point.transform ? point.transform->dim : dataset.dim();
+    std::unique_ptr<Index> index = info.create(dataset.metric, index_dim, point.build);
+    ANNBENCH_CHECK(index != nullptr, "module '{}' returned no index", info.name);
+    if (point.transform) {
+      index = make_transformed_index(std::move(index), *point.transform, dataset.metric,
+                                     dataset.dim(), transform_report);
+    }
+    index->build(dataset.train.view());
+    return index;
   }
 
   void measure_together(const BuildPoint& point, const Dataset& dataset,

@@ -47,6 +47,10 @@ struct RunOptions {
   IsolationLimits limits;
   std::vector<std::string> child_command;
   std::optional<RunItem> run_item;
+  // --save-index / --load-index (index_store.h): build points of modules declaring kCapSaveLoad
+  // save their built index under save_index_dir, and load it from load_index_dir instead of
+  // building when it is there. Either may be unset; both may name the same folder.
+  std::optional<std::filesystem::path> save_index_dir, load_index_dir;
 };
 
 struct SweepOutcome {

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Exact search of one of our tree modules against scikit-learn's KDTree / BallTree (leaf_size
-# 40, one thread) on the same queries, back to back: the issue #4 speed check.
+# 40, one thread) on the same queries, back to back: the trees' speed check.
 #
 #   tests/bench/trees_vs_sklearn.sh MODULE [options]
 #     MODULE               kdtree, balltree, vptree, ... (any module; its defaults must be exact,
@@ -17,7 +17,7 @@
 #
 # Both sides time each query alone on one thread (annbench: batch: false; sklearn: one query
 # per call), best mean of --runs after a warm-up. The synthetic set is created if missing, with
-# the exact command of issue #4 (same seed, same file). Prints `annbench compare` per dataset,
+# the command the tree READMEs quote (same seed, same file). Prints `annbench compare` per dataset,
 # sklearn's tree as the baseline: ratio = our QPS / sklearn's.
 set -euo pipefail
 

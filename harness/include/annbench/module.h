@@ -72,10 +72,14 @@ struct ModuleInfo {
   IndexLoader load = nullptr;
   // Settings (beyond the defaults) for a few hundred points of a dozen dimensions: what the
   // conformance suite builds with (e.g. fewer IVF lists than points), and search settings at
-  // which such an index should find nearly every true neighbour (recall >= 0.9). A new module
-  // passes the suite without the suite naming it.
+  // which such an index should find nearly every true neighbour (recall >= small_data_recall). A
+  // new module passes the suite without the suite naming it.
   std::span<const ParamSetting> small_data_build;
   std::span<const ParamSetting> small_data_search;
+  // The recall@10 the suite requires at small_data_search: lower it only for a method that
+  // cannot do better by design (e.g. sign-bit sketches ranking euclidean data by angle), and
+  // say why beside it.
+  double small_data_recall = 0.9;
 };
 
 }  // namespace annbench

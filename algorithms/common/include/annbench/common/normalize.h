@@ -20,8 +20,9 @@ namespace annbench {
 inline void normalize_into(const float* x, std::size_t dim, float* out) {
   double norm2 = 0;
   for (std::size_t j = 0; j < dim; ++j) norm2 += static_cast<double>(x[j]) * x[j];
-  const float scale = norm2 > 0 ? static_cast<float>(1.0 / std::sqrt(norm2)) : 0.0f;
-  for (std::size_t j = 0; j < dim; ++j) out[j] = x[j] * scale;
+  // The scale stays in double: for a norm below ~1e-38 its float would overflow to infinity.
+  const double scale = norm2 > 0 ? 1.0 / std::sqrt(norm2) : 0.0;
+  for (std::size_t j = 0; j < dim; ++j) out[j] = static_cast<float>(x[j] * scale);
 }
 
 // rows × dim copy with every row normalised (with the OpenMP threads in effect).
