@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs, from Debian's packages, exactly what annbench's build, tests, demo and plots need.
+# Installs, from Debian's packages, exactly what annbench's build, tests, clang-tidy check, demo and
+# plots need.
 # Peer libraries (faiss, hnswlib, FLANN, scikit-learn) are installed too so that peer modules
 # can be built; Annoy's headers are extracted from r-cran-rcppannoy without installing R.
 set -euo pipefail
@@ -11,6 +12,7 @@ packages=(
   python3-matplotlib python3-numpy python3-h5py python3-torch
   dataset-fashion-mnist
   libfaiss-dev libhnswlib-dev libflann-dev liblz4-dev python3-sklearn
+  clang-tidy
 )
 
 sudo_cmd=()

@@ -140,8 +140,8 @@ TEST(AbJudge, RunsMissingOrWithChangedRecallAreReported) {
 }
 
 // The whole check through the CLI: two "installations" of annbench (a copy of the binary each,
-// with a modules/ folder beside it holding one variant of the fixture modules; both also load
-// the build's real modules).
+// with a modules/ folder beside it holding the build's real modules and one variant of the
+// fixture modules).
 class AbCheckCli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -167,8 +167,18 @@ class AbCheckCli : public ::testing::Test {
     const fs::path bin = dir_ / name / "bin";
     fs::create_directories(bin);
     fs::copy_file(ANNBENCH_TEST_BINARY, bin / "annbench");
-    fs::create_directory_symlink(fs::path(ANNBENCH_TEST_FIXTURE_MODULE_DIR) / ("ab_" + speed),
-                                 dir_ / name / "modules");
+    // A binary uses the modules beside it (bin/../modules): the build's real ones plus the
+    // fixture variant, as links.
+    const fs::path modules = dir_ / name / "modules";
+    fs::create_directories(modules);
+    for (const fs::path& folder : {fs::path(ANNBENCH_TEST_MODULE_DIR),
+                                   fs::path(ANNBENCH_TEST_FIXTURE_MODULE_DIR) / ("ab_" + speed)}) {
+      for (const auto& entry : fs::directory_iterator(folder)) {
+        if (entry.path().extension() == ".so") {
+          fs::create_symlink(entry.path(), modules / entry.path().filename());
+        }
+      }
+    }
     return bin / "annbench";
   }
 

@@ -296,8 +296,8 @@ fs::path build_revision(const std::string& ref, const fs::path& source, const fs
                                         "-DANNBENCH_BUILD_BENCHMARKS=OFF",
                                         "-DANNBENCH_WITH_CUDA=OFF"};
   if (find_program("ccache")) {
-    configure.push_back("-DCMAKE_C_COMPILER_LAUNCHER=ccache");
-    configure.push_back("-DCMAKE_CXX_COMPILER_LAUNCHER=ccache");
+    configure.emplace_back("-DCMAKE_C_COMPILER_LAUNCHER=ccache");
+    configure.emplace_back("-DCMAKE_CXX_COMPILER_LAUNCHER=ccache");
   }
   const auto start = std::chrono::steady_clock::now();
   run_logged(configure, log, fmt::format("configuring {}", ref));
@@ -305,7 +305,7 @@ fs::path build_revision(const std::string& ref, const fs::path& source, const fs
   run_logged(
       {cmake_path, "--build", build.string(), "--target", "annbench", "-j", std::to_string(jobs)},
       log, fmt::format("building {}", ref));
-  const fs::path executable = build / "bin" / "annbench";
+  fs::path executable = build / "bin" / "annbench";
   ANNBENCH_CHECK(fs::exists(executable), "A/B check: the build of {} made no {}", ref,
                  executable.string());
   if (!quiet) {

@@ -302,7 +302,7 @@ std::vector<BuildPoint> expand_sweep(const SweepConfig& config, const ModuleRegi
       for (const Params& params : expand_parameter_node(
                entry.transform, transform_param_specs(kind), stage, "stage", config.file)) {
         try {
-          transforms.push_back(transform_from_params(kind, params));
+          transforms.emplace_back(transform_from_params(kind, params));
         } catch (const Error& error) {
           throw Error(fmt::format("{}: {}", where(config.file, entry.transform), error.what()));
         }

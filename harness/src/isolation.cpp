@@ -21,6 +21,7 @@ ChildOutcome run_child(const std::vector<std::string>& argv, const IsolationLimi
                        const std::filesystem::path& output) {
   std::vector<std::string> arguments = argv;
   std::vector<char*> pointers;
+  pointers.reserve(arguments.size() + 1);
   for (auto& argument : arguments) pointers.push_back(argument.data());
   pointers.push_back(nullptr);
   std::fflush(stdout);

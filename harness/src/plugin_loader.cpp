@@ -10,6 +10,10 @@ namespace annbench {
 
 namespace {
 
+// Module directories relative to the folder above the binary's bin/.
+constexpr const char* kInstalledModuleDir = "lib/annbench/modules";
+constexpr const char* kBuildModuleDir = "modules";
+
 bool valid_module_name(const char* name) {
   if (name == nullptr || *name == '\0') return false;
   for (const char* c = name; *c != '\0'; ++c) {
@@ -105,18 +109,25 @@ const LoadedModule& ModuleRegistry::get(const std::string& name) const {
 }
 
 std::vector<std::filesystem::path> default_module_directories() {
-  // Beside the binary first (an installed or copied tree), then where this build put them.
+  // Found from the binary's own location, so that an installed or copied tree uses its own
+  // modules: <prefix>/bin/annbench with <prefix>/lib/annbench/modules (installed), or
+  // <build>/bin/annbench with <build>/modules (a build tree). Only the first layout found is
+  // used: scanning two copies of the same modules would load every name twice. The directory
+  // this build wrote its modules to serves a binary moved away from both layouts.
   std::vector<std::filesystem::path> directories;
   std::error_code error;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
   if (!error) {
-    const auto beside = exe.parent_path().parent_path() / "modules";
-    if (std::filesystem::is_directory(beside, error)) directories.push_back(beside);
+    const auto root = exe.parent_path().parent_path();
+    for (const auto& relative : {kInstalledModuleDir, kBuildModuleDir}) {
+      const auto candidate = root / relative;
+      if (std::filesystem::is_directory(candidate, error)) {
+        directories.push_back(candidate);
+        break;
+      }
+    }
   }
-  if (directories.empty() ||
-      !std::filesystem::equivalent(directories[0], ANNBENCH_DEFAULT_MODULE_DIR, error)) {
-    directories.emplace_back(ANNBENCH_DEFAULT_MODULE_DIR);
-  }
+  if (directories.empty()) directories.emplace_back(ANNBENCH_DEFAULT_MODULE_DIR);
   if (const char* extra = std::getenv("ANNBENCH_PLUGIN_PATH")) {
     std::stringstream list(extra);
     std::string entry;

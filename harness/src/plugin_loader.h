@@ -40,7 +40,9 @@ class ModuleRegistry {
   std::vector<ModuleLoadFailure> failures_;
 };
 
-// The build's module directory, then each entry of ANNBENCH_PLUGIN_PATH (colon-separated).
+// The modules beside the binary (../lib/annbench/modules when installed, ../modules in a build
+// tree; the build's own module directory when neither exists), then each entry of
+// ANNBENCH_PLUGIN_PATH (colon-separated).
 std::vector<std::filesystem::path> default_module_directories();
 
 }  // namespace annbench

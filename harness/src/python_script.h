@@ -7,10 +7,11 @@
 
 namespace annbench {
 
-// Runs <source root>/<script> (e.g. "plots/plot.py") with `args` under Debian's /usr/bin/python3
-// (it has matplotlib; a pyenv python3 usually lacks it), or $ANNBENCH_PYTHON when set, and waits
-// for it. `command` names the annbench subcommand in messages. Returns the script's exit status (1
-// if it died of a signal).
+// Runs <script> (e.g. "plots/plot.py") from <prefix>/share/annbench/ when the binary is installed
+// (<prefix>/bin/annbench), else from the source tree this build was made from, with `args` under
+// Debian's /usr/bin/python3 (it has matplotlib; a pyenv python3 usually lacks it), or
+// $ANNBENCH_PYTHON when set, and waits for it. `command` names the annbench subcommand in messages.
+// Returns the script's exit status (1 if it died of a signal).
 int run_python_script(const std::string& command, const std::string& script,
                       const std::vector<std::string>& args);
 

@@ -12,8 +12,8 @@ namespace annbench {
 
 class Error : public std::runtime_error {
  public:
-  explicit Error(std::string message, std::string where = {})
-      : std::runtime_error(std::move(message)), where_(std::move(where)) {}
+  explicit Error(const std::string& message, std::string where = {})
+      : std::runtime_error(message), where_(std::move(where)) {}
   const std::string& where() const noexcept { return where_; }
 
  private:
@@ -22,8 +22,8 @@ class Error : public std::runtime_error {
 
 namespace detail {
 [[noreturn]] inline void fail(const char* file, int line, const char* function,
-                              std::string message) {
-  throw Error(std::move(message), fmt::format("{}:{} ({})", file, line, function));
+                              const std::string& message) {
+  throw Error(message, fmt::format("{}:{} ({})", file, line, function));
 }
 }  // namespace detail
 

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# clang-tidy (the checks in .clang-tidy) over annbench's own C++: every source file of the
+# given folders that the build compiles (its compile_commands.json), and the headers of those
+# folders they include. Tests, the fuzz targets and CUDA sources are left out. Exit status 1 on
+# any finding (or any file that does not parse), with the findings printed.
+#   scripts/clang-tidy.sh [--build DIR] [--paths "harness algorithms"] [--jobs N]
+#     --build  a configured build folder (default build/release; cmake --preset release)
+#     --paths  folders, relative to the repository, to check (default: harness algorithms)
+#     --jobs   files checked at once (default 2)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$root/build/release
+paths="harness algorithms"
+jobs=2
+while [ $# -gt 0 ]; do
+  case $1 in
+    --build) build=$(cd "$2" && pwd); shift 2 ;;
+    --paths) paths=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "clang-tidy.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+tidy=$(command -v clang-tidy-14 || command -v clang-tidy || true)
+if [ -z "$tidy" ]; then
+  echo "clang-tidy.sh: clang-tidy is not installed (scripts/install-deps.sh installs it)" >&2
+  exit 2
+fi
+if [ ! -f "$build/compile_commands.json" ]; then
+  echo "clang-tidy.sh: no $build/compile_commands.json; configure first (cmake --preset release)" >&2
+  exit 2
+fi
+
+# The folders as one alternation, for the file list and for the header filter.
+alternation=$(tr -s ' ' '\n' <<< "$paths" | sed 's|/*$||' | grep -v '^$' | paste -sd '|')
+[ -n "$alternation" ] || { echo "clang-tidy.sh: --paths is empty" >&2; exit 2; }
+files=$(python3 - "$build/compile_commands.json" "$root" "$alternation" << 'PY'
+import json, os, re, sys
+commands, root, alternation = sys.argv[1], sys.argv[2], sys.argv[3]
+wanted = re.compile(rf"^{re.escape(root)}/({alternation})/")
+files = set()
+for entry in json.load(open(commands)):
+    path = os.path.normpath(os.path.join(entry["directory"], entry["file"]))
+    if wanted.match(path) and path.endswith(".cpp") and os.path.exists(path):
+        files.add(path)
+print("\n".join(sorted(files)))
+PY
+)
+[ -n "$files" ] || { echo "clang-tidy.sh: no compiled sources under: $paths" >&2; exit 2; }
+count=$(wc -l <<< "$files")
+
+out=$(mktemp -d "${TMPDIR:-/tmp}/annbench-tidy.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+echo "clang-tidy.sh: $count files under $paths with $(basename "$tidy"), $jobs at a time"
+start=$SECONDS
+# One log per file, so that parallel runs do not interleave their findings; a failing file
+# leaves a .failed marker.
+export tidy build root alternation out
+xargs -P "$jobs" -I{} bash -c '
+  log="$out/$(tr / _ <<< "$1").log"
+  "$tidy" -p "$build" --quiet --header-filter="^$root/($alternation)/" "$1" > "$log" 2>&1 ||
+    touch "$log.failed"' _ {} <<< "$files" || true
+
+failed=$(find "$out" -name '*.failed' | wc -l)
+if [ "$failed" -gt 0 ]; then
+  # The findings only, each once (a header's finding shows up in every file including it).
+  cat "$out"/*.log | grep -v -E '^[0-9]+ warnings? (and [0-9]+ errors? )?generated\.$' |
+    grep -v -E '^Suppressed [0-9]+ warnings|^Use -header-filter|^Error while processing' |
+    awk '/^\// { seen_block = ($0 in seen); seen[$0] = 1 } !seen_block' || true
+  echo "clang-tidy.sh: findings in $failed of $count files ($((SECONDS - start)) s)" >&2
+  exit 1
+fi
+echo "clang-tidy.sh: no findings in $count files ($((SECONDS - start)) s)"
