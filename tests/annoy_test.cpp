@@ -7,6 +7,7 @@
 
 #include "annoy_index.h"
 #include "annoy_module.h"
+#include "index_file_checks.h"
 #include "naive_knn.h"
 
 #include <annbench/common/distance.h>
@@ -207,6 +208,8 @@ TEST(AnnoyModule, AngularZeroVectorsAndKBeyondN) {
 namespace annbench {
 namespace {
 
+using testing::rewrite;
+
 TEST(AnnoyModule, ExactWithTiesAndOddDimension) {
   // dim 100: six 16-float re-ranking blocks plus a 4-float tail; duplicate rows tie exactly.
   const std::size_t dim = 100;
@@ -321,22 +324,6 @@ TEST_F(AnnoyFiles, RoundTripAnswersIdenticallyFromTheMapping) {
   EXPECT_EQ(out[0].id, -1);
 }
 
-// Copies index file `from` to `name` with section `tag` changed by edit(std::vector<std::byte>&),
-// checksum intact: what only load()'s own checks can refuse.
-template <typename Edit>
-void rewrite(const std::string& from, const std::string& to, const std::string& tag, Edit&& edit) {
-  const IndexFileReader r = IndexFileReader::open(from, "annoy", 1, Metric::L2, 12);
-  std::vector<std::vector<std::byte>> sections;
-  sections.reserve(r.info().sections.size());  // the writer references them
-  IndexFileWriter w("annoy", 1, Metric::L2, 12, r.rows());
-  for (const auto& section : r.info().sections) {
-    sections.push_back(r.copy<std::byte>(section.tag));
-    if (section.tag == tag) edit(sections.back());
-    w.add(section.tag, sections.back());
-  }
-  w.write(to);
-}
-
 TEST_F(AnnoyFiles, BadFilesAreRefusedNamingTheFile) {
   const std::size_t dim = 12;
   const FloatMatrix base = random_matrix(500, dim, 111);
@@ -378,7 +365,7 @@ TEST_F(AnnoyFiles, BadFilesAreRefusedNamingTheFile) {
   // Checksummed files whose sections say what save() never writes.
   const auto corrupt = [&](const std::string& tag, const std::string& needle, auto&& edit) {
     const std::string file = path("corrupt-" + tag);
-    rewrite(good, file, tag, edit);
+    rewrite(good, file, Metric::L2, dim, tag, edit);
     refused(file, needle);
   };
   corrupt("roots", "root ref 1073741824 outside the forest", [](std::vector<std::byte>& b) {

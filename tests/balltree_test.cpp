@@ -5,6 +5,7 @@
 // parameters, NaN); a saved and loaded index answers identically without the dataset, and
 // missing, truncated, foreign or corrupt files are Errors.
 
+#include "index_file_checks.h"
 #include "naive_knn.h"
 #include "plugin_loader.h"
 
@@ -15,13 +16,10 @@
 
 #include <gtest/gtest.h>
 #include <omp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <iterator>
 #include <limits>
 #include <memory>
@@ -32,9 +30,15 @@
 namespace annbench {
 namespace {
 
+using testing::exercise_damaged_sections;
+using testing::expect_filled_sections_refused;
+using testing::expect_metric_scale;
 using testing::naive_knn;
 using testing::random_matrix;
+using testing::read_bytes;
+using testing::temp_file;
 using testing::tied_matrix;
+using testing::write_bytes;
 
 const ModuleInfo& balltree_info() {
   static ModuleRegistry registry({ANNBENCH_TEST_MODULE_DIR});
@@ -330,52 +334,6 @@ TEST(BallTreeModule, BatchEqualsSingleOnSeveralThreads) {
   EXPECT_GT(*index->distance_count(), 0u);
 }
 
-std::string temp_file(const std::string& name) {
-  return (std::filesystem::temp_directory_path() /
-          fmt::format("balltree-test-{}-{}.annidx", name, ::getpid()))
-      .string();
-}
-
-std::vector<char> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& path, const std::vector<char>& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-// Copies an index file section by section through the container, letting `edit` change the
-// bytes of section `tag`: a file whose checksum and section table are intact but whose content
-// is not what save() writes.
-void rewrite(const std::string& from, const std::string& to, Metric metric, std::size_t dim,
-             const std::string& tag, const std::function<void(std::vector<std::byte>&)>& edit) {
-  const IndexFileInfo info = read_index_file_info(from);
-  const auto reader = IndexFileReader::open(from, info.module, info.format_version, metric, dim);
-  IndexFileWriter writer(info.module, info.format_version, metric, dim, info.rows);
-  std::vector<std::vector<std::byte>> sections;
-  sections.reserve(info.sections.size());  // the writer references the bytes until write()
-  for (const auto& section : info.sections) {
-    sections.push_back(reader.copy<std::byte>(section.tag));
-    if (section.tag == tag) edit(sections.back());
-    writer.add(section.tag, sections.back());
-  }
-  writer.write(to);
-}
-
-// The query's results with their distances recomputed by the dataset definition: search()
-// writes the metric's own scale (plain L2, 1 - cos), not squared or internal scores.
-void expect_metric_scale(const std::vector<Neighbor>& got, const FloatMatrix& base,
-                         const FloatMatrix& queries, std::size_t k, Metric metric) {
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (got[i].id < 0) continue;
-    const double want = exact_distance(metric, queries.row(i / k),
-                                       base.row(static_cast<std::size_t>(got[i].id)), base.cols());
-    ASSERT_EQ(got[i].distance, static_cast<float>(want)) << metric_name(metric) << " slot " << i;
-  }
-}
-
 TEST(BallTreeModule, SavedAndLoadedIndexAnswersIdenticallyWithoutTheDataset) {
   const std::size_t dim = 10;
   const std::size_t k = 10;
@@ -399,7 +357,7 @@ TEST(BallTreeModule, SavedAndLoadedIndexAnswersIdenticallyWithoutTheDataset) {
       if (metric == Metric::Angular) std::fill_n(queries.row(0), dim, 0.0f);
       auto index = make_index(metric, dim, leaf_size, split);
       index->build(base.view());
-      const std::string path = temp_file("roundtrip");
+      const std::string path = temp_file("balltree-roundtrip");
       index->save(path);
       auto loaded = info.load(path, metric, dim);
       std::filesystem::remove(path);
@@ -447,22 +405,24 @@ TEST(BallTreeModule, LoadRefusesMissingTruncatedForeignAndCorruptFiles) {
   const FloatMatrix queries = random_matrix(5, dim, 52);
   auto index = make_index(Metric::L2, dim, 8, "principal");
   const float query[dim] = {};
-  EXPECT_THROW(index->save(temp_file("unbuilt")), Error);  // nothing to save yet
+  EXPECT_THROW(index->save(temp_file("balltree-unbuilt")), Error);  // nothing to save yet
   index->build(base.view());
-  const std::string good = temp_file("good");
-  const std::string bad = temp_file("bad");
+  const std::string good = temp_file("balltree-good");
+  const std::string bad = temp_file("balltree-bad");
   index->save(good);
   EXPECT_NO_THROW(info.load(good, Metric::L2, dim));
 
-  EXPECT_THROW(info.load(temp_file("missing"), Metric::L2, dim), Error);
+  EXPECT_THROW(info.load(temp_file("balltree-missing"), Metric::L2, dim), Error);
   EXPECT_THROW(info.load(good, Metric::L2, dim + 1), Error);
   EXPECT_THROW(info.load(good, Metric::Angular, dim), Error);
   try {
-    IndexFileWriter("balltree", 1, Metric::L2, dim, 0).write(bad);
+    IndexFileWriter("kdtree", 1, Metric::L2, dim, 0).write(bad);
     info.load(bad, Metric::L2, dim);
     ADD_FAILURE() << "another module's file accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("balltree"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("holds a 'kdtree' index, not a 'balltree' index"),
+              std::string::npos)
+        << e.what();
   }
   const std::vector<char> bytes = read_bytes(good);
   write_bytes(bad, {bytes.begin(), bytes.end() - 100});
@@ -478,44 +438,18 @@ TEST(BallTreeModule, LoadRefusesMissingTruncatedForeignAndCorruptFiles) {
   }
 
   // Checksummed but wrong: references out of range are Errors naming the file, never a crash.
-  const auto fill = [](std::byte value) {
-    return [value](std::vector<std::byte>& b) { std::fill(b.begin(), b.end(), value); };
-  };
-  for (const char* tag : {"meta", "ids", "nodes", "points", "centers"}) {
-    rewrite(good, bad, Metric::L2, dim, tag, fill(std::byte{0xff}));
-    try {
-      info.load(bad, Metric::L2, dim);
-      ADD_FAILURE() << tag << " full of 0xff accepted";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
-    }
-  }
+  expect_filled_sections_refused(info, good, bad, Metric::L2, dim,
+                                 {"meta", "ids", "nodes", "points", "centers"});
   // Any section zeroed, shortened or overwritten: an Error, or an index that still answers.
-  const IndexFileInfo layout = read_index_file_info(good);
-  const std::function<void(std::vector<std::byte>&)> edits[] = {
-      fill(std::byte{0}), fill(std::byte{0x7f}),
-      [](std::vector<std::byte>& b) { b.resize(b.size() / 2 / 8 * 8); },
-      [](std::vector<std::byte>& b) {
-        if (b.size() >= 12) std::fill(b.begin() + 4, b.begin() + 12, std::byte{0x03});
-      }};
-  for (const auto& section : layout.sections) {
-    for (std::size_t e = 0; e < std::size(edits); ++e) {
-      rewrite(good, bad, Metric::L2, dim, section.tag, edits[e]);
-      std::unique_ptr<Index> loaded;
-      try {
-        loaded = info.load(bad, Metric::L2, dim);
-      } catch (const Error&) {
-        continue;
-      }
-      set_search(*loaded, 1 << 30);
-      std::vector<Neighbor> out(queries.rows() * 4);
-      loaded->search_batch(queries.view(), 4, out.data());
-      set_search(*loaded, 2);
-      loaded->search(query, 4, out.data());
-      std::vector<Neighbor> found;
-      loaded->range_search(query, 1.0f, found);
-    }
-  }
+  exercise_damaged_sections(info, good, bad, Metric::L2, dim, [&](Index& loaded) {
+    set_search(loaded, 1 << 30);
+    std::vector<Neighbor> out(queries.rows() * 4);
+    loaded.search_batch(queries.view(), 4, out.data());
+    set_search(loaded, 2);
+    loaded.search(query, 4, out.data());
+    std::vector<Neighbor> found;
+    loaded.range_search(query, 1.0f, found);
+  });
   std::filesystem::remove(good);
   std::filesystem::remove(bad);
 }

@@ -3,23 +3,18 @@
 // k > n, distance counts, memory; save -> load gives identical answers, also after add/remove,
 // and bad files give errors naming them.
 
+#include "index_file_checks.h"
 #include "naive_knn.h"
 
-#include <annbench/common/checksum.h>
-#include <annbench/common/index_file.h>
 #include <annbench/error.h>
 #include <annbench/module.h>
 
 #include <dlfcn.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -30,8 +25,13 @@
 namespace annbench {
 namespace {
 
+using testing::expect_container_errors;
+using testing::expect_identical;
+using testing::expect_load_error;
 using testing::naive_knn;
+using testing::poke;
 using testing::random_matrix;
+using testing::temp_file;
 using testing::tied_matrix;
 
 class BruteForceModule : public ::testing::Test {
@@ -59,99 +59,7 @@ class BruteForceModule : public ::testing::Test {
   const ModuleInfo* info_ = nullptr;
 };
 
-void expect_equal(const std::vector<Neighbor>& got, const std::vector<Neighbor>& expected,
-                  const std::string& what) {
-  ASSERT_EQ(got.size(), expected.size()) << what;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    ASSERT_EQ(got[i].id, expected[i].id) << what << " at " << i;
-    ASSERT_EQ(got[i].distance, expected[i].distance) << what << " at " << i;
-  }
-}
-
 // ---- Save / load ----
-
-std::string temp_file(const std::string& name) {
-  return ::testing::TempDir() + "/" + name + "." + std::to_string(::getpid());
-}
-
-std::vector<char> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& path, const std::vector<char>& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-// Header layout of the index-file container (common/index_file.h): the module name at byte 16,
-// the payload checksum at byte 120, the payload after byte 256.
-constexpr std::size_t kModuleAt = 16, kChecksumAt = 120, kHeaderBytes = 256;
-
-// A copy of `path` with element `index` of section `tag` set to `value` and the checksum
-// recomputed: corrupt, yet it passes the container's checks, so only the module's own
-// validation can catch it.
-template <typename T>
-std::string poke(const std::string& path, const std::string& tag, std::size_t index, T value) {
-  std::vector<char> bytes = read_bytes(path);
-  const IndexFileInfo info = read_index_file_info(path);
-  const auto section = std::find_if(info.sections.begin(), info.sections.end(),
-                                    [&](const auto& s) { return s.tag == tag; });
-  EXPECT_NE(section, info.sections.end()) << tag;
-  EXPECT_LE((index + 1) * sizeof(T), section->bytes) << tag;
-  std::memcpy(bytes.data() + section->offset + index * sizeof(T), &value, sizeof(T));
-  Fnv1a64 hash;
-  hash.update(bytes.data() + kHeaderBytes, bytes.size() - kHeaderBytes);
-  const std::uint64_t checksum = hash.finish();
-  std::memcpy(bytes.data() + kChecksumAt, &checksum, sizeof checksum);
-  const std::string out = path + ".poked";
-  write_bytes(out, bytes);
-  return out;
-}
-
-// Loading must fail with an Error that names the file (and says `what`, when given).
-void expect_load_error(const ModuleInfo& info, const std::string& path, Metric metric,
-                       std::size_t dim, const std::string& what = "") {
-  try {
-    info.load(path, metric, dim);
-    ADD_FAILURE() << "loaded " << path << " (expected: " << what << ")";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-  }
-}
-
-// The container-level failures every module's load must report: missing, truncated, another
-// module's file, another metric or dimension, a flipped byte.
-void expect_container_errors(const ModuleInfo& info, const std::string& path, Metric metric,
-                             Metric other_metric, std::size_t dim) {
-  expect_load_error(info, path + ".missing", metric, dim);
-  const std::vector<char> good = read_bytes(path);
-  const std::string bad = path + ".bad";
-  write_bytes(bad, std::vector<char>(good.begin(), good.end() - 100));
-  expect_load_error(info, bad, metric, dim, "truncated");
-  std::vector<char> renamed = good;
-  renamed[kModuleAt] = 'x';
-  write_bytes(bad, renamed);
-  expect_load_error(info, bad, metric, dim, "index, not a");
-  expect_load_error(info, path, other_metric, dim, "index, not");
-  expect_load_error(info, path, metric, dim + 1, "dimension");
-  std::vector<char> flipped = good;
-  flipped[good.size() - 1 - (good.size() - kHeaderBytes) / 3] ^= 0x10;
-  write_bytes(bad, flipped);
-  expect_load_error(info, bad, metric, dim, "checksum");
-  std::remove(bad.c_str());
-}
-
-// Same ids and bit-identical distances.
-void expect_identical(const std::vector<Neighbor>& a, const std::vector<Neighbor>& b,
-                      const std::string& what) {
-  ASSERT_EQ(a.size(), b.size()) << what;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    ASSERT_EQ(a[i].id, b[i].id) << what << " at " << i;
-    ASSERT_EQ(a[i].distance, b[i].distance) << what << " at " << i;
-  }
-}
 
 TEST_F(BruteForceModule, DescribesItself) {
   EXPECT_EQ(info_->abi_version, kAbiVersion);
@@ -178,12 +86,12 @@ TEST_F(BruteForceModule, ExactForEveryMetricSingleAndBatch) {
       const std::vector<Neighbor> expected = naive_knn(base.view(), queries.view(), metric, k);
       std::vector<Neighbor> batch(queries.rows() * k);
       index->search_batch(queries.view(), k, batch.data());
-      expect_equal(batch, expected, what + " batch k " + std::to_string(k));
+      expect_identical(batch, expected, what + " batch k " + std::to_string(k));
       std::vector<Neighbor> single(queries.rows() * k);
       for (std::size_t q = 0; q < queries.rows(); ++q) {
         index->search(queries.row(q), k, single.data() + q * k);
       }
-      expect_equal(single, expected, what + " single k " + std::to_string(k));
+      expect_identical(single, expected, what + " single k " + std::to_string(k));
     }
   }
 }
@@ -197,7 +105,7 @@ TEST_F(BruteForceModule, TiesAndDuplicates) {
     const std::vector<Neighbor> expected = naive_knn(base.view(), queries.view(), metric, 60);
     std::vector<Neighbor> batch(queries.rows() * 60);
     index->search_batch(queries.view(), 60, batch.data());
-    expect_equal(batch, expected, std::string(metric_name(metric)) + " ties");
+    expect_identical(batch, expected, std::string(metric_name(metric)) + " ties");
   }
 }
 
@@ -210,7 +118,7 @@ TEST_F(BruteForceModule, KLargerThanBasePadsWithMinusOne) {
   std::vector<Neighbor> batch(queries.rows() * k);
   index->search_batch(queries.view(), k, batch.data());
   const std::vector<Neighbor> expected = naive_knn(base.view(), queries.view(), Metric::L2, k);
-  expect_equal(batch, expected, "k > n");
+  expect_identical(batch, expected, "k > n");
   for (std::size_t q = 0; q < queries.rows(); ++q) {
     for (std::size_t j = 6; j < k; ++j) {
       EXPECT_EQ(batch[q * k + j].id, -1);
@@ -287,7 +195,7 @@ TEST_F(BruteForceModule, ConcurrentSearchesAgree) {
     });
   }
   for (std::thread& thread : threads) thread.join();
-  expect_equal(got, expected, "concurrent");
+  expect_identical(got, expected, "concurrent");
   EXPECT_EQ(*index->distance_count(), 64u * 800u);
 }
 

@@ -7,25 +7,20 @@
 // after add/remove, and for an index not trained yet); bad files give errors naming them;
 // distances are in the metric's scale.
 
+#include "index_file_checks.h"
 #include "naive_knn.h"
 #include "plugin_loader.h"
 
-#include <annbench/common/checksum.h>
 #include <annbench/common/distance.h>
-#include <annbench/common/index_file.h>
 #include <annbench/error.h>
 #include <annbench/module.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
@@ -41,9 +36,14 @@ namespace {
 using testing::add_rows;
 using testing::live_truth;
 
+using testing::expect_container_errors;
+using testing::expect_identical;
+using testing::expect_load_error;
 using ::testing::HasSubstr;
 using testing::naive_knn;
+using testing::poke;
 using testing::random_matrix;
+using testing::temp_file;
 using ::testing::ThrowsMessage;
 
 constexpr Metric kAllMetrics[] = {Metric::L2, Metric::Angular, Metric::InnerProduct};
@@ -547,89 +547,6 @@ TEST(IvfStreaming, SlidingWindowMemoryStaysBounded) {
 }
 
 // ---- Save / load ----
-
-std::string temp_file(const std::string& name) {
-  return ::testing::TempDir() + "/" + name + "." + std::to_string(::getpid());
-}
-
-std::vector<char> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& path, const std::vector<char>& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-// Header layout of the index-file container (common/index_file.h): the module name at byte 16,
-// the payload checksum at byte 120, the payload after byte 256.
-constexpr std::size_t kModuleAt = 16, kChecksumAt = 120, kHeaderBytes = 256;
-
-// A copy of `path` with element `index` of section `tag` set to `value` and the checksum
-// recomputed: corrupt, yet it passes the container's checks, so only the module's own
-// validation can catch it.
-template <typename T>
-std::string poke(const std::string& path, const std::string& tag, std::size_t index, T value) {
-  std::vector<char> bytes = read_bytes(path);
-  const IndexFileInfo info = read_index_file_info(path);
-  const auto section = std::find_if(info.sections.begin(), info.sections.end(),
-                                    [&](const auto& s) { return s.tag == tag; });
-  EXPECT_NE(section, info.sections.end()) << tag;
-  EXPECT_LE((index + 1) * sizeof(T), section->bytes) << tag;
-  std::memcpy(bytes.data() + section->offset + index * sizeof(T), &value, sizeof(T));
-  Fnv1a64 hash;
-  hash.update(bytes.data() + kHeaderBytes, bytes.size() - kHeaderBytes);
-  const std::uint64_t checksum = hash.finish();
-  std::memcpy(bytes.data() + kChecksumAt, &checksum, sizeof checksum);
-  const std::string out = path + ".poked";
-  write_bytes(out, bytes);
-  return out;
-}
-
-// Loading must fail with an Error that names the file (and says `what`, when given).
-void expect_load_error(const ModuleInfo& info, const std::string& path, Metric metric,
-                       std::size_t dim, const std::string& what = "") {
-  try {
-    info.load(path, metric, dim);
-    ADD_FAILURE() << "loaded " << path << " (expected: " << what << ")";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-  }
-}
-
-// The container-level failures every module's load must report: missing, truncated, another
-// module's file, another metric or dimension, a flipped byte.
-void expect_container_errors(const ModuleInfo& info, const std::string& path, Metric metric,
-                             Metric other_metric, std::size_t dim) {
-  expect_load_error(info, path + ".missing", metric, dim);
-  const std::vector<char> good = read_bytes(path);
-  const std::string bad = path + ".bad";
-  write_bytes(bad, std::vector<char>(good.begin(), good.end() - 100));
-  expect_load_error(info, bad, metric, dim, "truncated");
-  std::vector<char> renamed = good;
-  renamed[kModuleAt] = 'x';
-  write_bytes(bad, renamed);
-  expect_load_error(info, bad, metric, dim, "index, not a");
-  expect_load_error(info, path, other_metric, dim, "index, not");
-  expect_load_error(info, path, metric, dim + 1, "dimension");
-  std::vector<char> flipped = good;
-  flipped[good.size() - 1 - (good.size() - kHeaderBytes) / 3] ^= 0x10;
-  write_bytes(bad, flipped);
-  expect_load_error(info, bad, metric, dim, "checksum");
-  std::remove(bad.c_str());
-}
-
-// Same ids and bit-identical distances.
-void expect_identical(const std::vector<Neighbor>& a, const std::vector<Neighbor>& b,
-                      const std::string& what) {
-  ASSERT_EQ(a.size(), b.size()) << what;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    ASSERT_EQ(a[i].id, b[i].id) << what << " at " << i;
-    ASSERT_EQ(a[i].distance, b[i].distance) << what << " at " << i;
-  }
-}
 
 const ModuleInfo& info_of(const std::string& module) {
   return *registry().get(module).info;

@@ -10,6 +10,7 @@
 // answers, distances in the metric's scale, wrong files are Errors; ModuleInfo's small-data
 // settings reach recall 0.9.
 
+#include "index_file_checks.h"
 #include "naive_knn.h"
 #include "plugin_loader.h"
 
@@ -19,14 +20,11 @@
 
 #include <gtest/gtest.h>
 #include <omp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <numeric>
 #include <ostream>
@@ -285,15 +283,9 @@ INSTANTIATE_TEST_SUITE_P(Peers, PeerPadding,
 
 // ---- Save / load ----
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() /
-          ("annbench-peers-test-" + std::to_string(::getpid()) + "-" + name))
-      .string();
-}
-
 // Removes the file when the test ends, passed or not.
 struct TempPath {
-  explicit TempPath(const std::string& name) : path(temp_path(name)) {}
+  explicit TempPath(const std::string& name) : path(testing::temp_file("peers-" + name)) {}
   ~TempPath() { std::filesystem::remove(path); }
   std::string path;
 };
@@ -389,16 +381,11 @@ TEST_P(PeerSaveLoad, WrongFilesAreErrors) {
     if (other.info->name == c.peer.module || other.info->load == nullptr) continue;
     EXPECT_THROW(other.info->load(file.path, Metric::L2, kDim), Error) << other.info->name;
   }
-  std::vector<char> bytes;
-  {
-    std::ifstream in(file.path, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  const std::vector<char> bytes = testing::read_bytes(file.path);
   ASSERT_GT(bytes.size(), 1024u);
   const TempPath damaged(c.peer.module + "-damaged.annbidx");
-  auto write = [&](const std::vector<char>& content) {
-    std::ofstream out(damaged.path, std::ios::binary | std::ios::trunc);
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  const auto write = [&](const std::vector<char>& content) {
+    testing::write_bytes(damaged.path, content);
   };
   write(std::vector<char>(bytes.begin(),
                           bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() / 2)));

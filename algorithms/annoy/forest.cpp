@@ -249,7 +249,7 @@ void Forest::adopt(const ForestArrays& arrays, std::size_t rows, std::shared_ptr
   const std::size_t leaf_count = arrays.leaf_offsets.size() - 1;
   // Children numbered above their parent: a walk down the refs always ends in a leaf.
   const auto valid_ref = [&](std::int32_t ref, std::size_t parent_or_none) {
-    if (ref < 0) return static_cast<std::size_t>(~ref) < leaf_count;
+    if (ref < 0) return static_cast<std::size_t>(static_cast<std::uint32_t>(~ref)) < leaf_count;
     const auto node = static_cast<std::size_t>(ref);
     return node < nodes && (parent_or_none == nodes || node > parent_or_none);
   };

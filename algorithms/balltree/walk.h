@@ -61,8 +61,8 @@ class Walk {
   double lower_bound(std::uint32_t node);
   void scan_leaf(const Node& node);
   void offer(float distance, std::uint32_t position);
-  void set_bound(double bound);
-  void depth_first(std::uint32_t node);
+  void set_bound(double answer);
+  void depth_first(std::uint32_t index);
   void best_first(std::size_t max_leaves);
 
   const BallTree& tree_;

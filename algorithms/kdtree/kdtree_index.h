@@ -62,10 +62,10 @@ class KdTreeIndex final : public Index {
   // The query in tree space (unit length for angular); nullptr for an angular zero query.
   const float* prepare(const float* query, Scratch& s) const;
   void start(const float* q, Scratch& s) const;
-  void depth_first(const float* q, std::uint32_t node, double bound, Scratch& s) const;
+  void depth_first(const float* q, std::uint32_t index, double bound, Scratch& s) const;
   void best_bin_first(const float* q, std::size_t budget, Scratch& s) const;
-  double reconstruct_cell(const float* q, std::size_t tree, std::uint32_t node, double root_bound,
-                          Scratch& s) const;
+  double reconstruct_cell(const float* q, std::size_t tree_index, std::uint32_t index,
+                          double root_bound, Scratch& s) const;
   void scan_leaf(const float* q, const Tree& tree, const Node& leaf, bool dedupe, Scratch& s) const;
   double widen(float distance) const;
   double exact(const float* query, std::uint32_t position) const;

@@ -13,7 +13,7 @@ namespace {
 // all 16 ymm registers.
 constexpr int kRows = 4;
 constexpr int kCols = 3;
-constexpr std::size_t kBaseBytesPerPass = 512 * 1024;  // see block_avx512.cpp
+constexpr std::size_t kBaseBytesPerPass = std::size_t{512} * 1024;  // see block_avx512.cpp
 
 // acc[r * NR + c] accumulates <q_r, x_c> over the dimensions, 8 lanes at a time.
 template <int MR, int NR>

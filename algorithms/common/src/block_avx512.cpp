@@ -16,7 +16,7 @@ constexpr int kRows = 8;
 constexpr int kCols = 3;
 // Base rows per pass over the query tiles: about 512 KiB of them, so they stay in L2 while
 // every query tile of the block streams past.
-constexpr std::size_t kBaseBytesPerPass = 512 * 1024;
+constexpr std::size_t kBaseBytesPerPass = std::size_t{512} * 1024;
 
 // acc[r * NR + c] accumulates <q_r, x_c> over the dimensions, 16 lanes at a time.
 template <int MR, int NR>

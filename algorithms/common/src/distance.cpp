@@ -141,7 +141,7 @@ double exact_distance(Metric metric, const float* a, const float* b, std::size_t
 double dot_error_factor(std::size_t dim, std::size_t lanes) {
   // Longest chain of roundings: dim / lanes fused steps per lane, a tree over the lanes and the
   // partial accumulators, plus a few for the caller's final combination (norms, scaling).
-  const double depth = static_cast<double>((dim + lanes - 1) / lanes) +
+  const double depth = std::ceil(static_cast<double>(dim) / static_cast<double>(lanes)) +
                        2.0 * std::log2(static_cast<double>(lanes)) + 8.0;
   const double u = std::ldexp(1.0, -24);
   return 1.05 * depth * u / (1.0 - depth * u);

@@ -99,7 +99,8 @@ ANNBENCH_TARGET_AVX2 double exact_avx2_impl(const float* a, const float* b, std:
   std::size_t i = 0;
   for (; i + kExactLanes <= dim; i += kExactLanes) {
     for (int r = 0; r < 8; ++r) {
-      exact_step<M>(ab, aa, bb, r, _mm_loadu_ps(a + i + 4 * r), _mm_loadu_ps(b + i + 4 * r));
+      const std::size_t at = i + 4 * static_cast<std::size_t>(r);
+      exact_step<M>(ab, aa, bb, r, _mm_loadu_ps(a + at), _mm_loadu_ps(b + at));
     }
   }
   // Zero-filled tail lanes add fma(0, 0, acc) = acc: the same as the reference skipping them.

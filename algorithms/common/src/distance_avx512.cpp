@@ -102,7 +102,8 @@ ANNBENCH_TARGET_AVX512 double exact_avx512_impl(const float* a, const float* b, 
   std::size_t i = 0;
   for (; i + kExactLanes <= dim; i += kExactLanes) {
     for (int r = 0; r < 4; ++r) {
-      exact_step<M>(ab, aa, bb, r, _mm256_loadu_ps(a + i + 8 * r), _mm256_loadu_ps(b + i + 8 * r));
+      const std::size_t at = i + 8 * static_cast<std::size_t>(r);
+      exact_step<M>(ab, aa, bb, r, _mm256_loadu_ps(a + at), _mm256_loadu_ps(b + at));
     }
   }
   // Zero-filled tail lanes add fma(0, 0, acc) = acc: the same as the reference skipping them.

@@ -23,7 +23,7 @@ constexpr std::size_t kMaxQueryBlock = 128;
 
 // Base rows per block-kernel call: about the 512 KiB the kernel keeps in L2 per pass.
 std::size_t base_block_rows(std::size_t dim) {
-  return std::clamp<std::size_t>(512 * 1024 / (std::max<std::size_t>(dim, 1) * sizeof(float)), 64,
+  return std::clamp<std::size_t>(std::size_t{512} * 1024 / (std::max<std::size_t>(dim, 1) * sizeof(float)), 64,
                                  1024);
 }
 
