@@ -7,17 +7,22 @@
 #     --build  a configured build folder (default build/release; cmake --preset release)
 #     --paths  folders, relative to the repository, to check (default: harness algorithms)
 #     --jobs   files checked at once (default 2)
+#     --changed-since REF  only the sources changed since git revision REF; all of them when a
+#              header under the folders, .clang-tidy or this script changed (a header's
+#              findings show through every file including it)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/release
 paths="harness algorithms"
 jobs=2
+changed_since=
 while [ $# -gt 0 ]; do
   case $1 in
     --build) build=$(cd "$2" && pwd); shift 2 ;;
     --paths) paths=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --changed-since) changed_since=$2; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "clang-tidy.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,6 +53,20 @@ print("\n".join(sorted(files)))
 PY
 )
 [ -n "$files" ] || { echo "clang-tidy.sh: no compiled sources under: $paths" >&2; exit 2; }
+if [ -n "$changed_since" ]; then
+  # shellcheck disable=SC2086  # $paths is a list of folders
+  changed=$(git -C "$root" diff --name-only "$changed_since" -- $paths .clang-tidy scripts/clang-tidy.sh) ||
+    { echo "clang-tidy.sh: cannot diff against '$changed_since'" >&2; exit 2; }
+  if grep -qE '\.(h|hpp)$|^\.clang-tidy$|^scripts/clang-tidy\.sh$' <<< "$changed"; then
+    echo "clang-tidy.sh: a header or the checks changed since $changed_since: every file"
+  else
+    files=$(grep -Fxf <(sed "s|^|$root/|" <<< "$changed") <<< "$files" || true)
+    if [ -z "$files" ]; then
+      echo "clang-tidy.sh: no source under $paths changed since $changed_since"
+      exit 0
+    fi
+  fi
+fi
 count=$(wc -l <<< "$files")
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/annbench-tidy.XXXXXX")

@@ -6,6 +6,7 @@
 
 #include "hnsw_index.h"
 #include "hnsw_module.h"
+#include "index_file_checks.h"
 #include "naive_knn.h"
 
 #include <annbench/common/distance.h>
@@ -96,34 +97,19 @@ class HnswModule : public ::testing::Test {
 using testing::recall;
 
 // load() must refuse `path` with an Error naming it and holding `needle`.
-void expect_refused(const ModuleInfo& info, const std::string& path, const std::string& needle,
-                    Metric metric = Metric::L2, std::size_t dim = 10) {
-  try {
-    info.load(path, metric, dim);
-    ADD_FAILURE() << "loaded " << path;
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    EXPECT_NE(message.find(needle), std::string::npos) << message;
-    EXPECT_NE(message.find(path), std::string::npos) << message;
-  }
+inline void expect_refused(const ModuleInfo& info, const std::string& path,
+                           const std::string& needle, Metric metric = Metric::L2,
+                           std::size_t dim = 10) {
+  testing::expect_load_error(info, path, metric, dim, needle);
 }
 
 // Copies the hnsw index file `from` to `name` beside it with section `tag` changed by
 // edit(std::vector<std::byte>&), checksum intact: what only load()'s own checks can refuse.
-template <typename Edit>
-std::string rewrite(const std::string& from, const std::string& name, Metric metric,
-                    std::size_t dim, const std::string& tag, Edit&& edit) {
-  const IndexFileReader r = IndexFileReader::open(from, "hnsw", 1, metric, dim);
-  std::vector<std::vector<std::byte>> sections;
-  sections.reserve(r.info().sections.size());  // the writer references them
-  IndexFileWriter w("hnsw", r.info().format_version, metric, dim, r.rows());
-  for (const auto& section : r.info().sections) {
-    sections.push_back(r.copy<std::byte>(section.tag));
-    if (section.tag == tag) edit(sections.back());
-    w.add(section.tag, sections.back());
-  }
+inline std::string rewrite(const std::string& from, const std::string& name, Metric metric,
+                           std::size_t dim, const std::string& tag,
+                           const testing::SectionEdit& edit) {
   const std::string to = (std::filesystem::path(from).parent_path() / name).string();
-  w.write(to);
+  testing::rewrite(from, to, metric, dim, tag, edit);
   return to;
 }
 
