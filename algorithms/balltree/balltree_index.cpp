@@ -254,23 +254,8 @@ std::unique_ptr<Index> BallTreeIndex::load(const std::string& path, Metric metri
   std::vector<std::uint32_t> ids = reader.copy<std::uint32_t>("ids", m);
   // Every base row exactly once: in the tree (ids) or, angular only, among the zero rows.
   x.zero_ids_ = reader.copy<std::uint32_t>("zero_ids", rows - m);
-  if (metric != Metric::Angular && !x.zero_ids_.empty()) {
-    reader.fail("'zero_ids' is not empty in a euclidean index");
-  }
-  std::vector<std::uint8_t> seen(rows, 0);
-  for (const std::uint32_t id : ids) {
-    if (id >= rows || seen[id]++ != 0) {
-      reader.fail(fmt::format("'ids' holds id {}: outside 0..{} or repeated", id, rows));
-    }
-  }
-  for (std::size_t i = 0; i < x.zero_ids_.size(); ++i) {
-    const std::uint32_t id = x.zero_ids_[i];
-    // Ascending: search takes the first k as the smallest ids.
-    if (id >= rows || seen[id]++ != 0 || (i > 0 && id <= x.zero_ids_[i - 1])) {
-      reader.fail(
-          fmt::format("'zero_ids' holds id {}: outside 0..{}, repeated or unsorted", id, rows));
-    }
-  }
+  check_row_partition(reader, metric, std::span<const std::uint32_t>(ids),
+                      std::span<const std::uint32_t>(x.zero_ids_), rows);
   const std::string problem =
       x.tree_.adopt(matrix_from(reader, "points", m, dim),
                     matrix_from(reader, "centers", nodes.size(), dim), nodes, std::move(ids));

@@ -250,24 +250,8 @@ std::unique_ptr<Index> KdTreeIndex::load(const std::string& path, Metric metric,
   // Every base row exactly once: in a tree (ids) or, angular only, among the zero rows.
   x.ids_ = reader.copy<std::uint32_t>("ids", m);
   x.zero_ids_ = reader.copy<std::int64_t>("zero_ids", rows - m);
-  if (metric != Metric::Angular && !x.zero_ids_.empty()) {
-    reader.fail("'zero_ids' is not empty in a euclidean index");
-  }
-  std::vector<std::uint8_t> seen(rows, 0);
-  for (const std::uint32_t id : x.ids_) {
-    if (id >= rows || seen[id]++ != 0) {
-      reader.fail(fmt::format("'ids' holds id {}: outside 0..{} or repeated", id, rows));
-    }
-  }
-  for (std::size_t i = 0; i < x.zero_ids_.size(); ++i) {
-    const std::int64_t id = x.zero_ids_[i];
-    // Ascending: search takes the first k as the smallest ids.
-    if (id < 0 || static_cast<std::uint64_t>(id) >= rows ||
-        seen[static_cast<std::size_t>(id)]++ != 0 || (i > 0 && id <= x.zero_ids_[i - 1])) {
-      reader.fail(
-          fmt::format("'zero_ids' holds id {}: outside 0..{}, repeated or unsorted", id, rows));
-    }
-  }
+  check_row_partition(reader, metric, std::span<const std::uint32_t>(x.ids_),
+                      std::span<const std::int64_t>(x.zero_ids_), rows);
 
   const auto node_counts = reader.array<std::uint64_t>("node_counts", n_trees);
   const auto nodes = reader.array<Node>("nodes");

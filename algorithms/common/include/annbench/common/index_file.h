@@ -147,6 +147,38 @@ class IndexFileReader {
   IndexFileInfo info_;
 };
 
+// For modules that keep a permutation of the base rows (trees) plus, for angular search, the
+// zero rows apart: fails through `reader` unless `ids` and `zero_ids` together hold every row
+// 0..rows-1 exactly once, zero_ids ascending (search takes its first k as the smallest ids)
+// and empty unless `metric` is angular.
+template <typename Id, typename ZeroId>
+void check_row_partition(const IndexFileReader& reader, Metric metric, std::span<const Id> ids,
+                         std::span<const ZeroId> zero_ids, std::size_t rows) {
+  if (metric != Metric::Angular && !zero_ids.empty()) {
+    reader.fail("'zero_ids' is not empty in a non-angular index");
+  }
+  std::vector<std::uint8_t> seen(rows, 0);
+  const auto take = [&](auto id) {
+    if constexpr (std::is_signed_v<decltype(id)>) {
+      if (id < 0) return false;
+    }
+    if (static_cast<std::uint64_t>(id) >= rows) return false;
+    return seen[static_cast<std::size_t>(id)]++ == 0;
+  };
+  for (const Id id : ids) {
+    if (!take(id)) {
+      reader.fail(fmt::format("'ids' holds id {}: outside 0..{} or repeated", id, rows));
+    }
+  }
+  for (std::size_t i = 0; i < zero_ids.size(); ++i) {
+    const ZeroId id = zero_ids[i];
+    if (!take(id) || (i > 0 && id <= zero_ids[i - 1])) {
+      reader.fail(
+          fmt::format("'zero_ids' holds id {}: outside 0..{}, repeated or unsorted", id, rows));
+    }
+  }
+}
+
 // Header and section table only (no checksum pass): for tools that list saved indexes.
 IndexFileInfo read_index_file_info(const std::string& path);
 
