@@ -253,3 +253,16 @@ def write_atomically(out, write, prefix=".annbench-", suffix=""):
         os.unlink(tmp)
         raise
     return out
+
+
+def results_root_of(summary_path):
+    """summary.csv lives at <root>/<dataset>/summary.csv; result_file is relative to <root>."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(summary_path)))
+
+
+def run_file_path(row):
+    """The path of a loaded row's own run file (.hdf5 or .failed), or None when not recorded."""
+    src, rel = row.get("_source"), row.get("result_file")
+    if not src or not rel:
+        return None
+    return os.path.join(results_root_of(src), rel)

@@ -6,8 +6,9 @@
 
 The page holds every plot of `plot.py --all-metrics` (each dataset, k and mode) as inline SVG,
 a sortable table of every run (failed ones with their error) and each run's reproducibility
-block. It loads nothing from anywhere: no scripts, fonts or images from the network or disk.
-See plots/README.md.
+block, and for image datasets (Fashion-MNIST and its CNN features) a few queries with the images
+each algorithm returned at recall near 0.9. It loads nothing from anywhere: no scripts, fonts or
+images from the network or disk (thumbnails are embedded). See plots/README.md.
 """
 
 import argparse
@@ -20,8 +21,9 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import plot  # noqa: E402
+import query_images  # noqa: E402
 import streaming  # noqa: E402
-from annbench_results import load_results, write_atomically  # noqa: E402
+from annbench_results import load_results, run_file_path, write_atomically  # noqa: E402
 from report_assets import CSS, SCRIPT  # noqa: E402
 
 PROG = "report.py"
@@ -53,20 +55,14 @@ def esc(value):
 
 # --------------------------------------------------------------------------- run files
 
-def results_root_of(summary_path):
-    """summary.csv lives at <root>/<dataset>/summary.csv; result_file is relative to <root>."""
-    return os.path.dirname(os.path.dirname(os.path.abspath(summary_path)))
-
-
 def read_run_extras(row):
     """hostname and config, which summary.csv lacks, from the run's own .hdf5 / .failed file.
 
     Missing file, unreadable file or no h5py: the fields are left out (shown as "not recorded").
     """
-    src, rel = row.get("_source"), row.get("result_file")
-    if not src or not rel:
+    path = run_file_path(row)
+    if not path:
         return {}
-    path = os.path.join(results_root_of(src), rel)
     wanted = ("hostname", "config")
     try:
         if path.endswith(".failed"):
@@ -206,7 +202,7 @@ def common_environment(all_rows):
     return shared
 
 
-def page(results_path, ok_rows, failed_rows, sections, generated):
+def page(results_path, ok_rows, failed_rows, sections, generated, examples=(), examples_css=""):
     all_rows = sorted(ok_rows + failed_rows, key=lambda r: (
         plot.dataset_of(r), r.get("count") or 0, 1 if r.get("batch_mode") else 0,
         r.get("algorithm") or "", r.get("name") or ""))
@@ -214,7 +210,8 @@ def page(results_path, ok_rows, failed_rows, sections, generated):
     out = ['<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            "<title>annbench report: %s</title>" % esc(", ".join(datasets) or results_path),
-           "<style>%s</style></head><body>" % CSS,
+           "<style>%s</style>" % CSS,
+           "<style>%s</style></head><body>" % examples_css if examples_css else "</head><body>",
            "<header><h1>annbench report</h1><dl class=\"summary\">",
            "<dt>results</dt><dd><code>%s</code></dd>" % esc(os.path.abspath(results_path)),
            "<dt>generated</dt><dd>%s</dd>" % esc(generated),
@@ -230,6 +227,8 @@ def page(results_path, ok_rows, failed_rows, sections, generated):
     for n, (dataset, k, batch, _) in enumerate(sections):
         nav.append('<a href="#plots-%d">%s, k=%s, %s</a>' % (
             n, esc(dataset), esc(k), esc(plot.mode_name(batch))))
+    for e in examples:
+        nav.append('<a href="#%s">%s</a>' % (esc(e.anchor), esc(e.title)))
     out.append('<nav>%s</nav></header><main>' % " \u00b7 ".join(nav))
 
     if not sections:
@@ -240,6 +239,9 @@ def page(results_path, ok_rows, failed_rows, sections, generated):
         for x, y, svg in plots:
             out.append('<figure data-plot="%s-%s">%s</figure>' % (esc(x), esc(y), svg))
         out.append("</div></section>")
+    for e in examples:  # query images: already escaped by query_images
+        out.append('<section id="%s" class="examples"><h2>%s</h2>%s</section>' % (
+            esc(e.anchor), esc(e.title), e.body))
     out.append('<section id="runs-section"><h2>All runs</h2><p class="note">Click a column header '
                "to sort (again to reverse); a link ending in <code>#sort=qps</code> (or "
                "<code>#sort=-qps</code>, descending) opens it sorted. Failed runs are red, with "
@@ -260,6 +262,11 @@ def parse_args(argv):
                    help="results root (searched recursively for summary.csv) or one summary.csv")
     p.add_argument("--out", metavar="FILE",
                    help="output file (default RESULTS/report.html, or beside a single summary.csv)")
+    p.add_argument("--images-dir", metavar="DIR", help=(
+        "Fashion-MNIST's IDX image files, for the query images of image datasets (default "
+        "$ANNBENCH_FASHION_MNIST_DIR or %s)" % query_images.DEFAULT_IMAGES_DIR))
+    p.add_argument("--data-dir", metavar="DIR", help=(
+        "the dataset files, for their true neighbours (default $ANNBENCH_DATA_DIR or data/)"))
     return p.parse_args(argv)
 
 
@@ -276,7 +283,8 @@ def run(argv=None):
     styles = plot.algorithm_styles(r["algorithm"] or "?" for r in results.rows)
     sections = render_plots(results.rows, styles) if results.rows else []
     generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    text = page(args.results, results.rows, results.failed, sections, generated)
+    examples, examples_css = query_images.build_sections(results.rows, args.images_dir, args.data_dir)
+    text = page(args.results, results.rows, results.failed, sections, generated, examples, examples_css)
     out = args.out or os.path.join(os.path.dirname(plot.default_out_dir(args.results)), "report.html")
     # Written beside the target and renamed, so a reader never sees half a page.
     write_atomically(out, lambda f: f.write(text), prefix=".report-", suffix=".html")

@@ -47,6 +47,27 @@ details dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); g
 details dt { color: var(--muted); }
 details dd { margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace; overflow-wrap: anywhere; }
 .none { color: #9aa0a6; font-style: italic; font-family: system-ui, sans-serif; }
+.qblocks { display: grid; grid-template-columns: repeat(auto-fill, minmax(700px, 1fr)); gap: 14px; }
+.qblock figcaption { display: flex; align-items: center; gap: 10px; font-weight: 600; margin-bottom: 6px; }
+table.qgrid { border-collapse: collapse; }
+table.qgrid th.who { text-align: left; font-weight: normal; font-size: 12px; line-height: 1.3;
+    padding: 3px 10px 3px 0; vertical-align: middle; width: 200px; max-width: 200px;
+    overflow-wrap: anywhere; }
+table.qgrid th.who code { font-size: 11px; }
+table.qgrid .params { font: 11px ui-monospace, "DejaVu Sans Mono", monospace; color: var(--muted); }
+table.qgrid .rc { color: var(--muted); }
+td.strip { white-space: nowrap; padding: 1px 0; }
+/* Thumbnails: 28x28 images scaled up with hard pixels; dashed red marks a miss without colour. */
+.qi { display: inline-block; width: 46px; height: 46px; margin: 1px; vertical-align: middle;
+    background-color: #000; background-size: 100% 100%; background-origin: content-box;
+    background-clip: content-box; image-rendering: pixelated; border: 3px solid transparent; }
+.qi.hit { border-color: #1e8e3e; }
+.qi.miss { border: 3px dashed #d93025; }
+.qi.truth { border-color: #c4c7cc; }
+.qi.query { width: 62px; height: 62px; border-color: var(--fg); }
+.qi.empty { background-color: #f3f4f6; }
+.hit-key { color: #1e8e3e; font-weight: 600; }
+.miss-key { color: #d93025; font-weight: 600; }
 """
 
 # Click (or Enter on) a header to sort by it, again to reverse; #sort=KEY / #sort=-KEY in the

@@ -393,6 +393,17 @@ class StreamingPlotTest(unittest.TestCase):
             self.assertIn(os.path.join(out, "ds-k10-recall-qps.svg"), p.stdout.split())
 
 
+class FilteredGroupTest(unittest.TestCase):
+    def test_one_group_per_selectivity_band(self):
+        rows = [base_row("ds", "hnsw", i, mode="filtered", selectivity=band, filter_kind="labels")
+                for band in (0.01, 0.5) for i in range(2)]
+        rows.append(base_row("ds", "hnsw", 0))
+        groups = plot.group_rows(rows)
+        names = [g[0] for g, _ in groups]
+        self.assertEqual(names, ["ds", "ds filtered selectivity 0.01", "ds filtered selectivity 0.5"])
+        self.assertEqual([len(r) for _, r in groups], [1, 2, 2])
+
+
 class FeatureSpacesTest(unittest.TestCase):
     """plots/feature_spaces.py: one Pareto curve per (dataset, algorithm) on one figure."""
 

@@ -21,6 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from test_plots import COLUMNS, FAILED_NUMERIC, base_row, sample_results, write_summary  # noqa: E402
+# The query-image sections' tests run with these (ctest's plots.report runs this module only).
+from test_query_images import QueryImagesTest  # noqa: E402,F401
 
 REPORT = os.path.join(HERE, "report.py")
 EXPORT = os.path.join(HERE, "export.py")
@@ -151,6 +153,7 @@ class ReportTest(unittest.TestCase):
             self.assertEqual(figures, ["recall-%s" % y for y in STANDARD_Y])
         self.assertEqual(self.page.svgs, 15)
         self.assertIn("<!-- hnsw -->", self.text)  # the legend text of an inlined plot
+        self.assertNotIn('class="examples"', self.text)  # no image dataset, no query images
 
     def test_svg_ids_unique(self):
         ids = re.findall(r'\bid="([^"]+)"', self.text)
