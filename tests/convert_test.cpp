@@ -13,6 +13,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <vector>
 
 namespace annbench {
 namespace {
@@ -293,6 +295,110 @@ TEST_F(ConvertTest, NpyWrittenByNumpy) {
 TEST_F(ConvertTest, UnknownFileType) {
   EXPECT_THAT(error_of([&] { read_vectors(write("data.csv", "1,2\n")); }),
               AllOf(HasSubstr("data.csv"), HasSubstr("unknown vector file type")));
+}
+
+// A .spmat file's bytes: header, indptr, indices, data (all little-endian).
+Bytes spmat_bytes(std::int64_t rows, std::int64_t cols, const std::vector<std::int64_t>& indptr,
+                  const std::vector<std::int32_t>& indices) {
+  Bytes out;
+  append_le(out, rows);
+  append_le(out, cols);
+  append_le(out, static_cast<std::int64_t>(indices.size()));
+  for (const std::int64_t v : indptr) append_le(out, v);
+  for (const std::int32_t v : indices) append_le(out, v);
+  for (std::size_t i = 0; i < indices.size(); ++i) append_le(out, 1.0f);
+  return out;
+}
+
+TEST_F(ConvertTest, SpmatRoundTrip) {
+  SparseMatrix m;
+  m.rows = 4;
+  m.cols = 10;
+  m.indptr = {0, 2, 2, 5, 6};
+  m.indices = {3, 1, 9, 0, 4, 3};
+  m.data = {1.f, 2.f, 3.f, 4.f, 5.f, 6.f};
+  const fs::path path = dir_ / "m.spmat";
+  write_spmat(path, m);
+  EXPECT_EQ(fs::file_size(path), 24u + 8 * 5 + 8 * 6);
+  const SparseMatrix back = read_spmat(path);
+  EXPECT_EQ(back.rows, 4u);
+  EXPECT_EQ(back.cols, 10u);
+  EXPECT_EQ(back.indptr, m.indptr);
+  EXPECT_EQ(back.indices, m.indices);
+  EXPECT_EQ(back.data, m.data);
+  // The layout big-ann-benchmarks writes, byte for byte.
+  std::ifstream in(path, std::ios::binary);
+  const Bytes bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Bytes expected = spmat_bytes(4, 10, m.indptr, m.indices);
+  for (std::size_t i = 0; i < 6; ++i) {
+    const float value = m.data[i];
+    std::memcpy(expected.data() + expected.size() - 4 * (6 - i), &value, 4);
+  }
+  EXPECT_EQ(bytes, expected);
+
+  const LabelCsr labels = spmat_labels(back, path);
+  EXPECT_EQ(labels.indptr, m.indptr);
+  EXPECT_EQ(labels.labels, (std::vector<std::uint32_t>{3, 1, 9, 0, 4, 3}));
+  // An empty matrix (no rows) round-trips too.
+  SparseMatrix empty;
+  empty.indptr = {0};
+  write_spmat(dir_ / "e.spmat", empty);
+  EXPECT_EQ(read_spmat(dir_ / "e.spmat").rows, 0u);
+}
+
+TEST_F(ConvertTest, SpmatErrors) {
+  const Bytes good = spmat_bytes(2, 5, {0, 1, 3}, {4, 0, 2});
+  EXPECT_EQ(read_spmat(write("good.spmat", good)).nnz(), 3u);
+  EXPECT_THAT(error_of([&] { read_spmat(write("short.spmat", good.substr(0, 20))); }),
+              AllOf(HasSubstr("short.spmat"), HasSubstr("20 bytes"), HasSubstr("too short")));
+  EXPECT_THAT(error_of([&] { read_spmat(write("cut.spmat", good.substr(0, good.size() - 1))); }),
+              AllOf(HasSubstr("cut.spmat"), HasSubstr("has 71 bytes"), HasSubstr("needs 72"),
+                    HasSubstr("nrow 2, ncol 5, nnz 3")));
+  EXPECT_THAT(error_of([&] { read_spmat(write("long.spmat", good + "x")); }),
+              AllOf(HasSubstr("long.spmat"), HasSubstr("has 73 bytes"), HasSubstr("needs 72")));
+  // A header whose sizes overflow, and a negative one, are caught before any allocation.
+  EXPECT_THAT(error_of([&] {
+                read_spmat(write("huge.spmat", spmat_bytes(std::int64_t{1} << 62, 5, {}, {})));
+              }),
+              AllOf(HasSubstr("huge.spmat"), HasSubstr("more than 2^64")));
+  EXPECT_THAT(error_of([&] { read_spmat(write("neg.spmat", spmat_bytes(-1, 5, {}, {}))); }),
+              AllOf(HasSubstr("neg.spmat"), HasSubstr("nrow -1"), HasSubstr("negative")));
+  EXPECT_THAT(
+      error_of([&] {
+        read_spmat(write("index.spmat", spmat_bytes(2, 5, {0, 1, 3}, {4, 5, 2})));
+      }),
+      AllOf(HasSubstr("index.spmat"), HasSubstr("row 1 has column index 5"), HasSubstr("ncol 5")));
+  EXPECT_THAT(error_of([&] {
+                read_spmat(write("minus.spmat", spmat_bytes(2, 5, {0, 1, 3}, {-1, 0, 2})));
+              }),
+              AllOf(HasSubstr("minus.spmat"), HasSubstr("row 0 has column index -1")));
+  EXPECT_THAT(error_of([&] {
+                read_spmat(write("dec.spmat", spmat_bytes(2, 5, {0, 2, 1}, {4, 0, 2})));
+              }),
+              AllOf(HasSubstr("dec.spmat"), HasSubstr("indptr decreases at row 1")));
+  EXPECT_THAT(error_of([&] {
+                read_spmat(write("end.spmat", spmat_bytes(2, 5, {0, 1, 2}, {4, 0, 2})));
+              }),
+              AllOf(HasSubstr("end.spmat"), HasSubstr("indptr ends at 2 but nnz is 3")));
+  EXPECT_THAT(error_of([&] {
+                read_spmat(write("start.spmat", spmat_bytes(2, 5, {1, 1, 3}, {4, 0, 2})));
+              }),
+              AllOf(HasSubstr("start.spmat"), HasSubstr("indptr[0] is 1")));
+  EXPECT_THAT(error_of([&] { read_spmat(dir_ / "absent.spmat"); }), HasSubstr("absent.spmat"));
+
+  const SparseMatrix twice =
+      read_spmat(write("twice.spmat", spmat_bytes(2, 5, {0, 1, 3}, {4, 2, 2})));
+  EXPECT_THAT(error_of([&] { spmat_labels(twice, dir_ / "twice.spmat"); }),
+              AllOf(HasSubstr("twice.spmat"), HasSubstr("row 1 lists column 2 twice")));
+  SparseMatrix bad;
+  bad.rows = 1;
+  bad.cols = 2;
+  bad.indptr = {0, 2};
+  bad.indices = {0};
+  bad.data = {1.f};
+  EXPECT_THAT(error_of([&] { write_spmat(dir_ / "bad.spmat", bad); }),
+              AllOf(HasSubstr("bad.spmat"), HasSubstr("indptr ends at 2 but nnz is 1")));
+  EXPECT_FALSE(fs::exists(dir_ / "bad.spmat"));
 }
 
 }  // namespace

@@ -3,14 +3,21 @@
 
 #include "naive_knn.h"
 
+#include <annbench/common/distance.h>
 #include <annbench/common/exact_knn.h>
 #include <annbench/datasets/groundtruth.h>
 #include <annbench/error.h>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace annbench {
@@ -163,6 +170,218 @@ TEST(ExactKnn, NoRescanOnWellSeparatedData) {
   knn.search_batch(test.view(), 10, out.data());
   EXPECT_EQ(knn.rescans(), 0u);
   EXPECT_EQ(knn.owned_bytes(), 2000 * sizeof(float));  // the squared norms
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filtered ground truth against a naive scan that tests every row's labels and attribute.
+
+struct FilterCase {
+  bool labels = false;
+  bool range = false;
+};
+
+// 300 rows with random labels (label 7 on no row), a uniform attribute 0..100, and 150 queries:
+// some without a label condition, one naming label 7 (no row passes), one with a range no row
+// passes, the others selective enough that fewer than k = 50 rows often pass.
+enum class Data { Random, Ties, ImageLike, NearDuplicates };
+
+Dataset filtered_dataset(Metric metric, FilterCase kind, Data data) {
+  Dataset dataset;
+  dataset.path = "memory.hdf5";
+  dataset.metric = metric;
+  constexpr std::size_t kRows = 300;
+  constexpr std::size_t kQueries = 150;  // several blocks of queries per thread
+  switch (data) {
+    case Data::Random:
+      dataset.train = random_matrix(kRows, 9, 11);
+      dataset.test = random_matrix(kQueries, 9, 12);
+      break;
+    case Data::Ties:
+      dataset.train = tied_matrix(kRows, 9, 12, 5);
+      dataset.test = tied_matrix(kQueries, 9, 12, 6);
+      break;
+    case Data::ImageLike:  // long vectors far from the origin: float scores cancel heavily
+      dataset.train = random_matrix(kRows, 784, 13, 128.0f, 60.0f);
+      dataset.test = random_matrix(kQueries, 784, 14, 128.0f, 60.0f);
+      break;
+    case Data::NearDuplicates:  // 1e-3 apart at norm ~4000: only exact distances separate them
+      dataset.train = random_matrix(kRows, 16, 15, 0.0f, 1e-3f);
+      dataset.test = random_matrix(kQueries, 16, 16, 0.0f, 1e-3f);
+      for (FloatMatrix* m : {&dataset.train, &dataset.test}) {
+        for (std::size_t r = 0; r < m->rows(); ++r)
+          for (std::size_t c = 0; c < 16; ++c) (*m)(r, c) += 1000.0f + static_cast<float>(c);
+      }
+      break;
+  }
+  std::mt19937 rng(13);
+  FilterMetadata meta;
+  meta.label_count = 8;
+  LabelCsr train_labels;
+  train_labels.indptr.push_back(0);
+  for (std::size_t r = 0; r < kRows; ++r) {
+    for (std::uint32_t label = 0; label < 7; ++label)
+      if (std::uniform_real_distribution<float>(0, 1)(rng) < 0.35f)
+        train_labels.labels.push_back(label);
+    std::shuffle(train_labels.labels.begin() + train_labels.indptr.back(),
+                 train_labels.labels.end(), rng);
+    train_labels.indptr.push_back(static_cast<std::int64_t>(train_labels.labels.size()));
+  }
+  meta.train_labels = std::move(train_labels);
+  for (std::size_t r = 0; r < kRows; ++r)
+    meta.train_attr.push_back(std::uniform_real_distribution<float>(0, 100)(rng));
+  if (kind.labels) {
+    LabelCsr filters;
+    filters.indptr.push_back(0);
+    for (std::size_t q = 0; q < kQueries; ++q) {
+      if (q == 3) {
+        filters.labels.push_back(7);
+      } else if (q % 5 != 0) {
+        filters.labels.push_back(static_cast<std::uint32_t>(q % 7));
+        if (q % 2 == 0) filters.labels.push_back(static_cast<std::uint32_t>((q + 3) % 7));
+      }
+      filters.indptr.push_back(static_cast<std::int64_t>(filters.labels.size()));
+    }
+    meta.test_filters = std::move(filters);
+  }
+  if (kind.range) {
+    meta.test_attr_range = FloatMatrix(kQueries, 2);
+    for (std::size_t q = 0; q < kQueries; ++q) {
+      const float lo = std::uniform_real_distribution<float>(0, 70)(rng);
+      meta.test_attr_range(q, 0) = q == 4 ? 200.f : lo;
+      meta.test_attr_range(q, 1) = q == 4 ? 300.f : lo + static_cast<float>(q % 4 + 1) * 8.f;
+    }
+    // A boundary that equals a row's value exactly: inclusive.
+    meta.test_attr_range(6, 0) = meta.train_attr[17];
+    meta.test_attr_range(6, 1) = meta.train_attr[17];
+  }
+  dataset.filters = std::move(meta);
+  return dataset;
+}
+
+bool naive_passes(const FilterMetadata& meta, std::size_t q, std::size_t row) {
+  if (meta.test_filters) {
+    const auto labels = meta.train_labels->row(row);
+    for (const std::uint32_t wanted : meta.test_filters->row(q))
+      if (std::find(labels.begin(), labels.end(), wanted) == labels.end()) return false;
+  }
+  if (!meta.test_attr_range.empty()) {
+    const float value = meta.train_attr[row];
+    if (value < meta.test_attr_range(q, 0) || value > meta.test_attr_range(q, 1)) return false;
+  }
+  return true;
+}
+
+void expect_filtered_matches_naive(const Dataset& dataset, std::size_t k, const std::string& what) {
+  SCOPED_TRACE(what + " " + std::string(metric_name(dataset.metric)) + " k " + std::to_string(k));
+  std::vector<std::size_t> passing;
+  const GroundTruth truth = compute_filtered_ground_truth(dataset, k, &passing);
+  const std::size_t kept = std::min(k, dataset.train.rows());
+  ASSERT_EQ(truth.neighbors.rows(), dataset.test.rows());
+  ASSERT_EQ(truth.neighbors.cols(), kept);
+  ASSERT_EQ(truth.distances.cols(), kept);
+  ASSERT_EQ(passing.size(), dataset.test.rows());
+  const FilterMetadata& meta = *dataset.filters;
+  std::size_t padded_queries = 0;
+  for (std::size_t q = 0; q < dataset.test.rows(); ++q) {
+    std::vector<std::pair<double, std::int64_t>> all;
+    for (std::size_t r = 0; r < dataset.train.rows(); ++r) {
+      if (!naive_passes(meta, q, r)) continue;
+      all.emplace_back(
+          exact_distance(dataset.metric, dataset.test.row(q), dataset.train.row(r), dataset.dim()),
+          static_cast<std::int64_t>(r));
+    }
+    std::sort(all.begin(), all.end());
+    EXPECT_EQ(passing[q], all.size()) << "query " << q;
+    padded_queries += all.size() < kept;
+    for (std::size_t j = 0; j < kept; ++j) {
+      if (j < all.size()) {
+        ASSERT_EQ(truth.neighbors(q, j), all[j].second) << "query " << q << " rank " << j;
+        ASSERT_EQ(truth.distances(q, j), static_cast<float>(all[j].first))
+            << "query " << q << " rank " << j;
+      } else {
+        ASSERT_EQ(truth.neighbors(q, j), -1) << "query " << q << " rank " << j;
+        ASSERT_EQ(truth.distances(q, j), std::numeric_limits<float>::infinity());
+      }
+    }
+  }
+  // The cases must really exercise padding (fewer passing rows than k).
+  EXPECT_GT(padded_queries, 0u);
+}
+
+TEST(FilteredGroundTruth, MatchesNaiveScan) {
+  for (const Metric metric : kMetrics) {
+    for (const FilterCase kind :
+         {FilterCase{true, false}, FilterCase{false, true}, FilterCase{true, true}}) {
+      const std::string what = kind.labels && kind.range ? "labels+range"
+                               : kind.labels             ? "labels"
+                                                         : "range";
+      const Dataset dataset = filtered_dataset(metric, kind, Data::Random);
+      EXPECT_EQ(dataset.filters->kind(), what);
+      expect_filtered_matches_naive(dataset, 50, what);
+      expect_filtered_matches_naive(dataset, 1, what);
+      expect_filtered_matches_naive(dataset, 1000, what + " k > rows");
+      expect_filtered_matches_naive(filtered_dataset(metric, kind, Data::Ties), 20, what + " ties");
+      expect_filtered_matches_naive(filtered_dataset(metric, kind, Data::ImageLike), 10,
+                                    what + " image-like");
+      expect_filtered_matches_naive(filtered_dataset(metric, kind, Data::NearDuplicates), 10,
+                                    what + " near duplicates");
+    }
+  }
+}
+
+TEST(FilteredGroundTruth, FilterNoRowPassesGivesAllPadding) {
+  const Dataset dataset = filtered_dataset(Metric::L2, {true, true}, Data::Random);
+  const GroundTruth truth = compute_filtered_ground_truth(dataset, 10);
+  for (const std::size_t q : {3u, 4u}) {  // label 7 (on no row), range [200, 300]
+    for (std::size_t j = 0; j < 10; ++j) {
+      EXPECT_EQ(truth.neighbors(q, j), -1);
+      EXPECT_EQ(truth.distances(q, j), std::numeric_limits<float>::infinity());
+    }
+  }
+}
+
+TEST(FilteredGroundTruth, UnfilteredQueriesMatchPlainGroundTruth) {
+  // Queries 0, 5, 10, ... carry no label condition: their filtered truth is the plain one.
+  const Dataset dataset = filtered_dataset(Metric::Angular, {true, false}, Data::Random);
+  const GroundTruth filtered = compute_filtered_ground_truth(dataset, 30);
+  const GroundTruth plain =
+      compute_ground_truth(dataset.train.view(), dataset.test.view(), Metric::Angular, 30);
+  for (std::size_t q = 0; q < dataset.test.rows(); q += 5) {
+    for (std::size_t j = 0; j < 30; ++j) {
+      EXPECT_EQ(filtered.neighbors(q, j), plain.neighbors(q, j));
+      EXPECT_EQ(filtered.distances(q, j), plain.distances(q, j));
+    }
+  }
+}
+
+TEST(FilteredGroundTruth, SameResultWithAnyThreadCount) {
+  const Dataset dataset = filtered_dataset(Metric::InnerProduct, {true, true}, Data::Ties);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const GroundTruth one = compute_filtered_ground_truth(dataset, 15);
+  omp_set_num_threads(3);
+  const GroundTruth three = compute_filtered_ground_truth(dataset, 15);
+  omp_set_num_threads(saved);
+  EXPECT_EQ(std::memcmp(one.neighbors.data(), three.neighbors.data(), one.neighbors.bytes()), 0);
+  EXPECT_EQ(std::memcmp(one.distances.data(), three.distances.data(), one.distances.bytes()), 0);
+}
+
+TEST(FilteredGroundTruth, Errors) {
+  Dataset dataset = filtered_dataset(Metric::L2, {true, false}, Data::Random);
+  dataset.filters->train_labels.reset();
+  try {
+    compute_filtered_ground_truth(dataset, 5);
+    FAIL() << "no error";
+  } catch (const Error& error) {
+    EXPECT_THAT(error.what(), ::testing::AllOf(::testing::HasSubstr("memory.hdf5"),
+                                               ::testing::HasSubstr("need labels")));
+  }
+  dataset.filters.reset();
+  EXPECT_THROW(compute_filtered_ground_truth(dataset, 5), Error);
+  // Ranges without a train attribute.
+  Dataset no_attr = filtered_dataset(Metric::L2, {false, true}, Data::Random);
+  no_attr.filters->train_attr.clear();
+  EXPECT_THROW(compute_filtered_ground_truth(no_attr, 5), Error);
 }
 
 }  // namespace

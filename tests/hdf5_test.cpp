@@ -18,6 +18,7 @@
 namespace annbench {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 namespace fs = std::filesystem;
@@ -290,6 +291,106 @@ TEST_F(Hdf5Test, WriteAtomicallyNamesAReadOnlyDirectory) {
   fs::permissions(dir_, fs::perms::owner_read | fs::perms::owner_exec);
   EXPECT_THAT(error_of([&] { h5::write_atomically(dir_ / "x.hdf5", noop); }),
               AllOf(HasSubstr(dir_.string()), HasSubstr("not writable")));
+}
+
+TEST_F(Hdf5Test, Int64AndUint32VectorsRoundTrip) {
+  const fs::path path = dir_ / "v.hdf5";
+  const std::vector<std::int64_t> offsets = {0, 3, std::int64_t{1} << 40, -5};
+  const std::vector<std::uint32_t> labels = {0, 7, 4294967295u};
+  {
+    h5::File file = h5::File::create(path);
+    file.write_int64s("offsets", offsets.data(), offsets.size());
+    file.write_uint32s("labels", labels.data(), labels.size());
+    file.write_uint32s("empty", nullptr, 0);
+    file.set_attribute("label_count", std::uint32_t{4000000000u});
+  }
+  const h5::File file = h5::File::open_read(path);
+  EXPECT_EQ(file.read_int64s("offsets"), offsets);
+  EXPECT_EQ(file.read_int64s("offsets", 2), (std::vector<std::int64_t>{0, 3}));
+  EXPECT_EQ(file.read_uint32s("labels"), labels);
+  EXPECT_EQ(file.read_uint32s("labels", 1), (std::vector<std::uint32_t>{0}));
+  EXPECT_TRUE(file.read_uint32s("empty").empty());
+  EXPECT_EQ(file.number_attribute("label_count"), 4000000000.0);
+  // Stored as the types h5py reports as int64 / uint32.
+  const hid_t dataset =
+      H5Dopen2(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "labels", H5P_DEFAULT);
+  const hid_t type = H5Dget_type(dataset);
+  EXPECT_GT(H5Tequal(type, H5T_STD_U32LE), 0);
+  H5Tclose(type);
+  H5Dclose(dataset);
+}
+
+TEST_F(Hdf5Test, IntegerVectorsConvertFromOtherIntegerTypes) {
+  const fs::path path = dir_ / "c.hdf5";
+  h5::File::create(path);
+  write_raw<std::int32_t>(path, "i32", H5T_STD_I32LE, H5T_NATIVE_INT32, {1, 2, 3}, 3, 1);
+  {
+    // Rank-1 datasets of other integer types.
+    const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    const hsize_t n = 3;
+    const hid_t space = H5Screate_simple(1, &n, nullptr);
+    const auto put = [&](const char* name, hid_t file_type, hid_t memory_type, const void* data) {
+      const hid_t d =
+          H5Dcreate2(file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      H5Dwrite(d, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+      H5Dclose(d);
+    };
+    const std::int64_t signed_values[3] = {5, 0, 4294967295};
+    const std::int64_t negative[3] = {1, -2, 3};
+    const std::int64_t too_big[3] = {1, 2, 4294967296};
+    const std::uint64_t huge[3] = {1, std::uint64_t{1} << 63, 3};
+    const std::uint16_t small[3] = {9, 8, 7};
+    const float floats[3] = {1, 2, 3};
+    put("i64", H5T_STD_I64LE, H5T_NATIVE_INT64, signed_values);
+    put("negative", H5T_STD_I64LE, H5T_NATIVE_INT64, negative);
+    put("too_big", H5T_STD_I64BE, H5T_NATIVE_INT64, too_big);
+    put("u64", H5T_STD_U64LE, H5T_NATIVE_UINT64, huge);
+    put("u16", H5T_STD_U16LE, H5T_NATIVE_UINT16, small);
+    put("f32", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, floats);
+    H5Sclose(space);
+    H5Fclose(file);
+  }
+  const h5::File file = h5::File::open_read(path);
+  EXPECT_EQ(file.read_uint32s("i64"), (std::vector<std::uint32_t>{5, 0, 4294967295u}));
+  EXPECT_EQ(file.read_uint32s("u16"), (std::vector<std::uint32_t>{9, 8, 7}));
+  EXPECT_EQ(file.read_int64s("u16"), (std::vector<std::int64_t>{9, 8, 7}));
+  EXPECT_EQ(file.read_int64s("negative"), (std::vector<std::int64_t>{1, -2, 3}));
+  // HDF5 would clip these silently; the reader names the entry instead.
+  EXPECT_THAT(error_of([&] { file.read_uint32s("negative"); }),
+              AllOf(HasSubstr("'negative'"), HasSubstr("c.hdf5"), HasSubstr("entry 1 is -2"),
+                    HasSubstr("uint32")));
+  EXPECT_THAT(error_of([&] { file.read_uint32s("too_big"); }),
+              AllOf(HasSubstr("'too_big'"), HasSubstr("entry 2 is 4294967296")));
+  EXPECT_THAT(
+      error_of([&] { file.read_int64s("u64"); }),
+      AllOf(HasSubstr("'u64'"), HasSubstr("entry 1 is 9223372036854775808"), HasSubstr("int64")));
+  EXPECT_THAT(error_of([&] { file.read_uint32s("f32"); }),
+              AllOf(HasSubstr("'f32'"), HasSubstr("c.hdf5"), HasSubstr("float values"),
+                    HasSubstr("expected integers")));
+  EXPECT_THAT(
+      error_of([&] { file.read_int64s("i32"); }),
+      AllOf(HasSubstr("'i32'"), HasSubstr("c.hdf5"), HasSubstr("rank 2"), HasSubstr("rank 1")));
+  EXPECT_THAT(error_of([&] { file.read_int64s("absent"); }),
+              AllOf(HasSubstr("c.hdf5"), HasSubstr("no dataset 'absent'")));
+}
+
+TEST_F(Hdf5Test, RemoveDatasetAndAttribute) {
+  const fs::path path = dir_ / "r.hdf5";
+  const std::int64_t one = 1;
+  {
+    h5::File file = h5::File::create(path);
+    file.write_int64s("a", &one, 1);
+    file.write_int64s("b", &one, 1);
+    file.set_attribute("x", std::int64_t{1});
+    file.remove_dataset("a");
+    file.remove_dataset("never");  // absent: no error
+    file.remove_attribute("x");
+    file.remove_attribute("never");
+  }
+  const h5::File file = h5::File::open_read(path);
+  EXPECT_FALSE(file.has_dataset("a"));
+  EXPECT_TRUE(file.has_dataset("b"));
+  EXPECT_FALSE(file.number_attribute("x").has_value());
 }
 
 }  // namespace

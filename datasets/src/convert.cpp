@@ -2,6 +2,7 @@
 // through a small chunk buffer, so a multi-gigabyte input never needs twice its size in memory.
 
 #include <annbench/datasets/convert.h>
+#include <annbench/datasets/hdf5.h>
 #include <annbench/error.h>
 
 #include <fmt/format.h>
@@ -13,8 +14,10 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -394,6 +397,136 @@ FloatMatrix read_npy(const fs::path& path) {
     done += count;
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// big-ann-benchmarks .spmat
+
+namespace {
+
+constexpr std::size_t kSpmatHeaderBytes = 3 * sizeof(std::int64_t);
+
+// Header size + indptr + indices + data, or nullopt when it overflows.
+std::optional<std::size_t> spmat_bytes(std::size_t rows, std::size_t nnz) {
+  std::size_t indptr_bytes = 0;
+  std::size_t entry_bytes = 0;
+  std::size_t total = 0;
+  if (__builtin_add_overflow(rows, 1, &indptr_bytes) ||
+      __builtin_mul_overflow(indptr_bytes, sizeof(std::int64_t), &indptr_bytes) ||
+      __builtin_mul_overflow(nnz, sizeof(std::int32_t) + sizeof(float), &entry_bytes) ||
+      __builtin_add_overflow(indptr_bytes, entry_bytes, &total) ||
+      __builtin_add_overflow(total, kSpmatHeaderBytes, &total)) {
+    return std::nullopt;
+  }
+  return total;
+}
+
+// indptr and indices of a CSR with `rows` rows, `cols` columns; `where` starts each message.
+void check_spmat(const SparseMatrix& m, std::string_view where) {
+  ANNBENCH_CHECK(m.indptr.size() == m.rows + 1, "{}: indptr has {} entries for {} rows", where,
+                 m.indptr.size(), m.rows);
+  ANNBENCH_CHECK(m.data.size() == m.indices.size(), "{}: {} indices but {} data values", where,
+                 m.indices.size(), m.data.size());
+  ANNBENCH_CHECK(m.indptr[0] == 0, "{}: indptr[0] is {}, expected 0", where, m.indptr[0]);
+  for (std::size_t r = 0; r < m.rows; ++r) {
+    ANNBENCH_CHECK(m.indptr[r + 1] >= m.indptr[r], "{}: indptr decreases at row {} ({} then {})",
+                   where, r, m.indptr[r], m.indptr[r + 1]);
+  }
+  ANNBENCH_CHECK(static_cast<std::uint64_t>(m.indptr[m.rows]) == m.indices.size(),
+                 "{}: indptr ends at {} but nnz is {}", where, m.indptr[m.rows], m.indices.size());
+  for (std::size_t r = 0; r < m.rows; ++r) {
+    for (auto i = m.indptr[r]; i < m.indptr[r + 1]; ++i) {
+      const std::int32_t index = m.indices[static_cast<std::size_t>(i)];
+      ANNBENCH_CHECK(index >= 0 && static_cast<std::uint64_t>(index) < m.cols,
+                     "{}: row {} has column index {}, outside 0..{} (ncol {})", where, r, index,
+                     static_cast<std::int64_t>(m.cols) - 1, m.cols);
+    }
+  }
+}
+
+template <typename T>
+void read_exactly(std::FILE* file, std::vector<T>& out, std::size_t count, const fs::path& path,
+                  std::string_view what) {
+  out.resize(count);
+  if (count > 0 && std::fread(out.data(), sizeof(T), count, file) != count) {
+    ANNBENCH_FAIL("'{}': cannot read {} ({} entries): {}", path.string(), what, count,
+                  std::ferror(file) != 0 ? std::strerror(errno) : "file ended early");
+  }
+}
+
+}  // namespace
+
+SparseMatrix read_spmat(const fs::path& path) {
+  const std::size_t size = file_size_of(path);
+  ANNBENCH_CHECK(size >= kSpmatHeaderBytes,
+                 "'{}' has {} bytes, too short for a .spmat header (nrow, ncol, nnz: {} bytes)",
+                 path.string(), size, kSpmatHeaderBytes);
+  const FilePtr file = open_binary(path);
+  std::int64_t header[3];
+  ANNBENCH_CHECK(std::fread(header, sizeof header, 1, file.get()) == 1,
+                 "'{}': cannot read the .spmat header", path.string());
+  const auto [nrow, ncol, nnz] = header;
+  ANNBENCH_CHECK(nrow >= 0 && ncol >= 0 && nnz >= 0,
+                 "'{}': .spmat header has nrow {}, ncol {}, nnz {} (negative)", path.string(), nrow,
+                 ncol, nnz);
+  const std::optional<std::size_t> expected =
+      spmat_bytes(static_cast<std::size_t>(nrow), static_cast<std::size_t>(nnz));
+  ANNBENCH_CHECK(expected.has_value() && *expected == size,
+                 "'{}' has {} bytes but its .spmat header (nrow {}, ncol {}, nnz {}) needs {} "
+                 "(24 + 8 (nrow + 1) + 8 nnz): truncated or not a .spmat file",
+                 path.string(), size, nrow, ncol, nnz,
+                 expected ? fmt::format("{}", *expected) : std::string("more than 2^64"));
+  SparseMatrix m;
+  m.rows = static_cast<std::size_t>(nrow);
+  m.cols = static_cast<std::size_t>(ncol);
+  read_exactly(file.get(), m.indptr, m.rows + 1, path, "indptr");
+  read_exactly(file.get(), m.indices, static_cast<std::size_t>(nnz), path, "indices");
+  read_exactly(file.get(), m.data, static_cast<std::size_t>(nnz), path, "data");
+  check_spmat(m, fmt::format("'{}'", path.string()));
+  return m;
+}
+
+void write_spmat(const fs::path& path, const SparseMatrix& matrix) {
+  const std::string where = fmt::format("cannot write '{}'", path.string());
+  check_spmat(matrix, where);
+  const std::int64_t header[3] = {static_cast<std::int64_t>(matrix.rows),
+                                  static_cast<std::int64_t>(matrix.cols),
+                                  static_cast<std::int64_t>(matrix.nnz())};
+  h5::write_atomically(path, [&](const fs::path& temporary) {
+    FilePtr file(std::fopen(temporary.c_str(), "wb"));
+    if (!file) ANNBENCH_FAIL("cannot create '{}' ({})", temporary.string(), std::strerror(errno));
+    const auto put = [&](const void* data, std::size_t bytes) {
+      if (bytes > 0 && std::fwrite(data, 1, bytes, file.get()) != bytes)
+        ANNBENCH_FAIL("cannot write '{}' ({})", temporary.string(), std::strerror(errno));
+    };
+    put(header, sizeof header);
+    put(matrix.indptr.data(), matrix.indptr.size() * sizeof(std::int64_t));
+    put(matrix.indices.data(), matrix.indices.size() * sizeof(std::int32_t));
+    put(matrix.data.data(), matrix.data.size() * sizeof(float));
+    if (std::fclose(file.release()) != 0)
+      ANNBENCH_FAIL("cannot write '{}' ({})", temporary.string(), std::strerror(errno));
+  });
+}
+
+LabelCsr spmat_labels(const SparseMatrix& matrix, const fs::path& source) {
+  check_spmat(matrix, fmt::format("'{}'", source.string()));
+  ANNBENCH_CHECK(matrix.cols <= std::numeric_limits<std::uint32_t>::max(),
+                 "'{}': ncol {} is too many labels (at most 2^32 - 1)", source.string(),
+                 matrix.cols);
+  LabelCsr csr;
+  csr.indptr = matrix.indptr;
+  csr.labels.assign(matrix.indices.begin(), matrix.indices.end());
+  std::vector<std::uint32_t> sorted;
+  for (std::size_t r = 0; r < csr.rows(); ++r) {
+    const std::span<const std::uint32_t> row = csr.row(r);
+    sorted.assign(row.begin(), row.end());
+    std::sort(sorted.begin(), sorted.end());
+    const auto twice = std::adjacent_find(sorted.begin(), sorted.end());
+    ANNBENCH_CHECK(twice == sorted.end(),
+                   "'{}': row {} lists column {} twice (labels must be distinct per row)",
+                   source.string(), r, twice == sorted.end() ? 0u : *twice);
+  }
+  return csr;
 }
 
 FloatMatrix read_vectors(const fs::path& path) {

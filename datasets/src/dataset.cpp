@@ -6,12 +6,14 @@
 #include <annbench/error.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <span>
 #include <string_view>
 
 namespace annbench {
@@ -153,6 +155,225 @@ RangeGroundTruth read_range_ground_truth(const h5::File& file, std::size_t test_
   return truth;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Filter metadata. The checks are shared by the loader (prefix "'FILE': dataset") and the writer
+// (prefix "cannot write filter metadata to 'FILE':"), so both name the dataset and the numbers.
+
+// Offsets of a CSR: rows + 1 entries, starting at 0, non-decreasing, ending at labels_length.
+void check_csr_offsets(std::span<const std::int64_t> indptr, std::size_t labels_length,
+                       std::size_t rows, std::string_view rows_name, std::string_view prefix,
+                       std::string_view name) {
+  ANNBENCH_CHECK(indptr.size() == rows + 1,
+                 "{} '{}' has {} entries but '{}' has {} rows (expected {})", prefix, name,
+                 indptr.size(), rows_name, rows, rows + 1);
+  ANNBENCH_CHECK(indptr[0] == 0, "{} '{}' starts at {}, expected 0", prefix, name, indptr[0]);
+  for (std::size_t r = 0; r < rows; ++r) {
+    ANNBENCH_CHECK(indptr[r + 1] >= indptr[r], "{} '{}' decreases at row {} ({} then {})", prefix,
+                   name, r, indptr[r], indptr[r + 1]);
+  }
+  ANNBENCH_CHECK(static_cast<std::uint64_t>(indptr[rows]) == labels_length,
+                 "{} '{}' ends at {} but its label list has {} entries", prefix, name, indptr[rows],
+                 labels_length);
+}
+
+// Every label < label_count, none listed twice in one row. indptr must be checked already.
+void check_csr_labels(const LabelCsr& csr, std::uint32_t label_count, std::string_view prefix,
+                      std::string_view name) {
+  std::vector<std::uint32_t> sorted;
+  for (std::size_t r = 0; r < csr.rows(); ++r) {
+    const std::span<const std::uint32_t> row = csr.row(r);
+    for (const std::uint32_t label : row) {
+      ANNBENCH_CHECK(label < label_count, "{} '{}': row {} has label {}, not below label_count {}",
+                     prefix, name, r, label, label_count);
+    }
+    if (row.size() < 2) continue;
+    sorted.assign(row.begin(), row.end());
+    std::sort(sorted.begin(), sorted.end());
+    const auto twice = std::adjacent_find(sorted.begin(), sorted.end());
+    ANNBENCH_CHECK(twice == sorted.end(), "{} '{}': row {} lists label {} twice", prefix, name, r,
+                   twice == sorted.end() ? 0u : *twice);
+  }
+}
+
+void check_attr_values(std::span<const float> values, std::string_view prefix) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    ANNBENCH_CHECK(std::isfinite(values[i]), "{} 'train_attr' is {} at row {} (must be finite)",
+                   prefix, values[i], i);
+  }
+}
+
+void check_attr_ranges(const FloatMatrix& ranges, std::string_view prefix) {
+  ANNBENCH_CHECK(ranges.cols() == 2, "{} 'test_attr_range' has {} columns, expected 2 (lo, hi)",
+                 prefix, ranges.cols());
+  for (std::size_t q = 0; q < ranges.rows(); ++q) {
+    const float lo = ranges(q, 0);
+    const float hi = ranges(q, 1);
+    ANNBENCH_CHECK(std::isfinite(lo) && std::isfinite(hi),
+                   "{} 'test_attr_range' row {} is [{}, {}] (must be finite)", prefix, q, lo, hi);
+    ANNBENCH_CHECK(lo <= hi, "{} 'test_attr_range' row {} is [{}, {}]: lo > hi", prefix, q, lo, hi);
+  }
+}
+
+// Ids in [-1, train_rows), -1 only as padding at the end of a row; distances finite for real
+// ids and +inf for padding.
+void check_filtered_truth(const IdMatrix& ids, const FloatMatrix& distances, std::size_t train_rows,
+                          std::string_view prefix) {
+  ANNBENCH_CHECK(ids.rows() == distances.rows() && ids.cols() == distances.cols(),
+                 "{} 'filtered_neighbors' is {} x {} but 'filtered_distances' is {} x {}", prefix,
+                 ids.rows(), ids.cols(), distances.rows(), distances.cols());
+  for (std::size_t q = 0; q < ids.rows(); ++q) {
+    bool padding = false;
+    for (std::size_t j = 0; j < ids.cols(); ++j) {
+      const std::int32_t id = ids(q, j);
+      const float distance = distances(q, j);
+      ANNBENCH_CHECK(id >= -1 && (id < 0 || static_cast<std::size_t>(id) < train_rows),
+                     "{} 'filtered_neighbors' row {} column {} holds id {}, outside -1..{}", prefix,
+                     q, j, id, static_cast<std::int64_t>(train_rows) - 1);
+      if (id < 0) {
+        padding = true;
+        ANNBENCH_CHECK(distance == std::numeric_limits<float>::infinity(),
+                       "{} 'filtered_distances' row {} column {} is {} for padding id -1 "
+                       "(expected inf)",
+                       prefix, q, j, distance);
+        continue;
+      }
+      ANNBENCH_CHECK(!padding,
+                     "{} 'filtered_neighbors' row {} column {} holds id {} after a -1 (padding "
+                     "must come last)",
+                     prefix, q, j, id);
+      ANNBENCH_CHECK(std::isfinite(distance),
+                     "{} 'filtered_distances' row {} column {} is {} for id {}", prefix, q, j,
+                     distance, id);
+    }
+  }
+}
+
+// A CSR pair from the file: the full offsets are checked, the labels of the first `read_rows`
+// rows are read and checked.
+LabelCsr read_label_csr(const h5::File& file, std::string_view indptr_name,
+                        std::string_view labels_name, std::size_t rows, std::string_view rows_name,
+                        std::size_t read_rows, std::uint32_t label_count) {
+  const std::string prefix = fmt::format("'{}': dataset", file.path().string());
+  const std::vector<std::size_t> labels_shape = file.shape(labels_name);
+  ANNBENCH_CHECK(labels_shape.size() == 1, "{} '{}' has rank {}, expected a vector (rank 1)",
+                 prefix, labels_name, labels_shape.size());
+  std::vector<std::int64_t> indptr = file.read_int64s(indptr_name);
+  check_csr_offsets(indptr, labels_shape[0], rows, rows_name, prefix, indptr_name);
+  LabelCsr csr;
+  indptr.resize(read_rows + 1);
+  csr.indptr = std::move(indptr);
+  const auto length = static_cast<std::size_t>(csr.indptr.back());
+  if (length > 0) csr.labels = file.read_uint32s(labels_name, length);
+  check_csr_labels(csr, label_count, prefix, labels_name);
+  return csr;
+}
+
+bool has_label_csr(const h5::File& file, std::string_view indptr_name,
+                   std::string_view labels_name) {
+  const bool has_indptr = file.has_dataset(indptr_name);
+  const bool has_labels = file.has_dataset(labels_name);
+  if (has_labels && !has_indptr) {
+    ANNBENCH_FAIL(
+        "'{}' has dataset '{}' but no '{}': filter labels are a CSR pair (offsets int64, labels "
+        "uint32; a plain per-row class vector is not); add them with `annbench dataset tags {}`",
+        file.path().string(), labels_name, indptr_name, file.path().string());
+  }
+  if (has_indptr && !has_labels) {
+    ANNBENCH_FAIL("'{}' has dataset '{}' but no '{}'", file.path().string(), indptr_name,
+                  labels_name);
+  }
+  return has_indptr;
+}
+
+FilterMetadata read_filter_metadata(const h5::File& file, std::size_t train_rows,
+                                    std::size_t test_rows, std::size_t queries,
+                                    bool require_ground_truth) {
+  const fs::path& path = file.path();
+  const std::string prefix = fmt::format("'{}': dataset", path.string());
+  FilterMetadata meta;
+  const bool has_train_labels = has_label_csr(file, "train_labels_indptr", "train_labels");
+  const bool has_test_filters = has_label_csr(file, "test_filters_indptr", "test_filters");
+  const bool has_attr = file.has_dataset("train_attr");
+  const bool has_range = file.has_dataset("test_attr_range");
+  if (!has_test_filters && !has_range) {
+    ANNBENCH_FAIL(
+        "'{}' has no query filters (datasets test_filters_indptr + test_filters, or "
+        "test_attr_range): add them with `annbench dataset tags {}` or `annbench dataset convert "
+        "... --train-labels A.spmat --query-filters B.spmat`",
+        path.string(), path.string());
+  }
+  ANNBENCH_CHECK(!has_test_filters || has_train_labels,
+                 "'{}' has query label filters (test_filters) but no train labels "
+                 "(train_labels_indptr + train_labels)",
+                 path.string());
+  ANNBENCH_CHECK(!has_range || has_attr,
+                 "'{}' has query attribute ranges (test_attr_range) but no train attribute "
+                 "(train_attr)",
+                 path.string());
+
+  if (has_train_labels || has_test_filters) {
+    const std::optional<double> count = file.number_attribute("label_count");
+    ANNBENCH_CHECK(count.has_value(), "'{}' has filter labels but no attribute label_count",
+                   path.string());
+    ANNBENCH_CHECK(*count >= 0 && *count <= std::numeric_limits<std::uint32_t>::max() &&
+                       std::floor(*count) == *count,
+                   "'{}': attribute label_count is {}, expected an integer 0..{}", path.string(),
+                   *count, std::numeric_limits<std::uint32_t>::max());
+    meta.label_count = static_cast<std::uint32_t>(*count);
+  }
+  if (has_train_labels) {
+    meta.train_labels = read_label_csr(file, "train_labels_indptr", "train_labels", train_rows,
+                                       "train", train_rows, meta.label_count);
+  }
+  if (has_test_filters) {
+    meta.test_filters = read_label_csr(file, "test_filters_indptr", "test_filters", test_rows,
+                                       "test", queries, meta.label_count);
+  }
+  if (has_attr) {
+    const std::vector<std::size_t> shape = file.shape("train_attr");
+    ANNBENCH_CHECK(shape.size() == 1 && shape[0] == train_rows,
+                   "{} 'train_attr' has shape {} but 'train' has {} rows (expected a vector of "
+                   "{})",
+                   prefix, fmt::join(shape, " x "), train_rows, train_rows);
+    const FloatMatrix values = file.read_floats("train_attr");
+    meta.train_attr.assign(values.data(), values.data() + values.size());
+    check_attr_values(meta.train_attr, prefix);
+  }
+  if (has_range) {
+    const std::vector<std::size_t> shape = file.shape("test_attr_range");
+    ANNBENCH_CHECK(shape.size() == 2 && shape[0] == test_rows && shape[1] == 2,
+                   "{} 'test_attr_range' has shape {} but 'test' has {} rows (expected {} x 2)",
+                   prefix, fmt::join(shape, " x "), test_rows, test_rows);
+    meta.test_attr_range = file.read_floats("test_attr_range", queries);
+    check_attr_ranges(meta.test_attr_range, prefix);
+  }
+
+  const bool has_ids = file.has_dataset("filtered_neighbors");
+  const bool has_distances = file.has_dataset("filtered_distances");
+  if (!has_ids && !has_distances) {
+    ANNBENCH_CHECK(!require_ground_truth,
+                   "'{}' has no filtered ground truth (datasets filtered_neighbors, "
+                   "filtered_distances); run `annbench groundtruth {} --filtered`",
+                   path.string(), path.string());
+    return meta;
+  }
+  ANNBENCH_CHECK(has_ids && has_distances, "'{}' has dataset '{}' but no '{}'", path.string(),
+                 has_ids ? "filtered_neighbors" : "filtered_distances",
+                 has_ids ? "filtered_distances" : "filtered_neighbors");
+  const Shape ids = matrix_shape(file, "filtered_neighbors");
+  const Shape distances = matrix_shape(file, "filtered_distances");
+  ANNBENCH_CHECK(ids.rows == test_rows && ids.cols > 0,
+                 "{} 'filtered_neighbors' is {} x {} but 'test' has {} rows", prefix, ids.rows,
+                 ids.cols, test_rows);
+  ANNBENCH_CHECK(distances.rows == ids.rows && distances.cols == ids.cols,
+                 "{} 'filtered_distances' is {} x {} but 'filtered_neighbors' is {} x {}", prefix,
+                 distances.rows, distances.cols, ids.rows, ids.cols);
+  meta.filtered_neighbors = file.read_ints("filtered_neighbors", queries);
+  meta.filtered_distances = file.read_floats("filtered_distances", queries);
+  check_filtered_truth(meta.filtered_neighbors, meta.filtered_distances, train_rows, prefix);
+  return meta;
+}
+
 }  // namespace
 
 Dataset load_dataset(const fs::path& path, const DatasetLoadOptions& options) {
@@ -233,6 +454,10 @@ Dataset load_dataset(const fs::path& path, const DatasetLoadOptions& options) {
   }
   if (options.load_range_ground_truth)
     dataset.range = read_range_ground_truth(file, test.rows, train.rows, queries);
+  if (options.load_filters) {
+    dataset.filters =
+        read_filter_metadata(file, train.rows, test.rows, queries, options.require_ground_truth);
+  }
   return dataset;
 }
 
@@ -295,6 +520,98 @@ void write_dataset(const fs::path& path, Metric metric, const FloatMatrix& train
     if (!neighbors.empty()) {
       file.write_ints("neighbors", neighbors.data(), neighbors.rows(), neighbors.cols());
       file.write_floats("distances", distances.data(), distances.rows(), distances.cols());
+    }
+  });
+}
+
+std::string FilterMetadata::kind() const {
+  const bool labels = test_filters.has_value();
+  const bool range = !test_attr_range.empty();
+  if (labels && range) return "labels+range";
+  if (range) return "range";
+  return "labels";
+}
+
+void write_filter_metadata(const fs::path& path, const FilterMetadata& meta, bool replace_all) {
+  const std::string prefix = fmt::format("cannot write filter metadata to '{}':", path.string());
+  // Everything that needs only `meta` is checked before the file is copied.
+  const auto check_csr = [&](const std::optional<LabelCsr>& csr, std::string_view indptr_name,
+                             std::string_view labels_name) {
+    if (!csr) return;
+    ANNBENCH_CHECK(!csr->indptr.empty(), "{} '{}' is empty (expected rows + 1 offsets)", prefix,
+                   indptr_name);
+    check_csr_offsets(csr->indptr, csr->labels.size(), csr->rows(), "itself", prefix, indptr_name);
+    check_csr_labels(*csr, meta.label_count, prefix, labels_name);
+  };
+  check_csr(meta.train_labels, "train_labels_indptr", "train_labels");
+  check_csr(meta.test_filters, "test_filters_indptr", "test_filters");
+  check_attr_values(meta.train_attr, prefix);
+  if (!meta.test_attr_range.empty()) check_attr_ranges(meta.test_attr_range, prefix);
+  const bool has_truth = !meta.filtered_neighbors.empty() || !meta.filtered_distances.empty();
+  const bool writes_conditions = meta.train_labels || meta.test_filters ||
+                                 !meta.train_attr.empty() || !meta.test_attr_range.empty();
+
+  h5::write_atomically(path, [&](const fs::path& temporary) {
+    fs::copy_file(path, temporary, fs::copy_options::overwrite_existing);
+    h5::File file = h5::File::open_read_write(temporary);
+    const std::size_t train_rows = matrix_shape(file, "train").rows;
+    const std::size_t test_rows = matrix_shape(file, "test").rows;
+    const auto check_rows = [&](std::string_view name, std::size_t rows, std::size_t expected,
+                                std::string_view of) {
+      ANNBENCH_CHECK(rows == expected, "{} '{}' has {} rows but the file's '{}' has {}", prefix,
+                     name, rows, of, expected);
+    };
+    if (meta.train_labels)
+      check_rows("train_labels_indptr", meta.train_labels->rows(), train_rows, "train");
+    if (meta.test_filters)
+      check_rows("test_filters_indptr", meta.test_filters->rows(), test_rows, "test");
+    if (!meta.train_attr.empty())
+      check_rows("train_attr", meta.train_attr.size(), train_rows, "train");
+    if (!meta.test_attr_range.empty())
+      check_rows("test_attr_range", meta.test_attr_range.rows(), test_rows, "test");
+    if (has_truth) {
+      check_rows("filtered_neighbors", meta.filtered_neighbors.rows(), test_rows, "test");
+      check_filtered_truth(meta.filtered_neighbors, meta.filtered_distances, train_rows, prefix);
+    }
+
+    const auto write_csr = [&](const std::optional<LabelCsr>& csr, const char* indptr_name,
+                               const char* labels_name) {
+      if (csr) {
+        file.write_int64s(indptr_name, csr->indptr.data(), csr->indptr.size());
+        file.write_uint32s(labels_name, csr->labels.data(), csr->labels.size());
+      } else if (replace_all) {
+        file.remove_dataset(indptr_name);
+        file.remove_dataset(labels_name);
+      }
+    };
+    write_csr(meta.train_labels, "train_labels_indptr", "train_labels");
+    write_csr(meta.test_filters, "test_filters_indptr", "test_filters");
+    if (meta.train_labels || meta.test_filters) {
+      file.set_attribute("label_count", meta.label_count);
+    } else if (replace_all) {
+      file.remove_attribute("label_count");
+    }
+    if (!meta.train_attr.empty()) {
+      file.write_floats("train_attr", meta.train_attr.data(), meta.train_attr.size(), 0);
+    } else if (replace_all) {
+      file.remove_dataset("train_attr");
+    }
+    if (!meta.test_attr_range.empty()) {
+      file.write_floats("test_attr_range", meta.test_attr_range.data(), meta.test_attr_range.rows(),
+                        2);
+    } else if (replace_all) {
+      file.remove_dataset("test_attr_range");
+    }
+    if (has_truth) {
+      file.write_ints("filtered_neighbors", meta.filtered_neighbors.data(),
+                      meta.filtered_neighbors.rows(), meta.filtered_neighbors.cols());
+      file.write_floats("filtered_distances", meta.filtered_distances.data(),
+                        meta.filtered_distances.rows(), meta.filtered_distances.cols());
+    } else if (replace_all || writes_conditions) {
+      // New labels, attributes or filters make any stored filtered ground truth stale: better
+      // none (the loader then says how to compute it) than silently wrong recall.
+      file.remove_dataset("filtered_neighbors");
+      file.remove_dataset("filtered_distances");
     }
   });
 }

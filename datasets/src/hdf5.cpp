@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -92,10 +93,36 @@ template <typename T>
 hid_t native_type() {
   if constexpr (std::is_same_v<T, float>) {
     return H5T_NATIVE_FLOAT;
-  } else {
-    static_assert(std::is_same_v<T, std::int32_t>);
+  } else if constexpr (std::is_same_v<T, std::int32_t>) {
     return H5T_NATIVE_INT32;
+  } else if constexpr (std::is_same_v<T, std::int64_t>) {
+    return H5T_NATIVE_INT64;
+  } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+    return H5T_NATIVE_UINT64;
+  } else {
+    static_assert(std::is_same_v<T, std::uint32_t>);
+    return H5T_NATIVE_UINT32;
   }
+}
+
+template <typename T>
+const char* type_name() {
+  if constexpr (std::is_same_v<T, std::int64_t>) {
+    return "int64";
+  } else {
+    static_assert(std::is_same_v<T, std::uint32_t>);
+    return "uint32";
+  }
+}
+
+// Reads entries [first, first + count) of a rank-1 dataset as `memory_type` into `out`.
+bool read_entries(hid_t dataset, hid_t file_space, hid_t memory_type, hsize_t first, hsize_t count,
+                  void* out) {
+  const hsize_t start[1] = {first};
+  const hsize_t size[1] = {count};
+  Handle memory_space(H5Screate_simple(1, size, nullptr), H5Sclose);
+  return H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, size, nullptr) >= 0 &&
+         H5Dread(dataset, memory_type, memory_space.get(), file_space, H5P_DEFAULT, out) >= 0;
 }
 
 }  // namespace
@@ -239,6 +266,109 @@ Matrix<std::int32_t> File::read_ints(std::string_view name, std::size_t max_rows
   return read_matrix<std::int32_t>(name, max_rows);
 }
 
+template <typename T>
+std::vector<T> File::read_vector(std::string_view name, std::size_t max_length) const {
+  Handle dataset(H5Dopen2(id_, c_name(name).c_str(), H5P_DEFAULT), H5Dclose);
+  if (!dataset.valid()) {
+    H5Eclear2(H5E_DEFAULT);
+    ANNBENCH_FAIL("'{}' has no dataset '{}'", path_.string(), name);
+  }
+  Handle type(H5Dget_type(dataset.get()), H5Tclose);
+  const H5T_class_t type_class = H5Tget_class(type.get());
+  if (type_class != H5T_INTEGER) {
+    ANNBENCH_FAIL("dataset '{}' in '{}' holds {} values, expected integers ({})", name,
+                  path_.string(), class_name(type_class), type_name<T>());
+  }
+  Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(file_space.get());
+  if (rank != 1) {
+    ANNBENCH_FAIL("dataset '{}' in '{}' has rank {}, expected a vector (rank 1)", name,
+                  path_.string(), rank);
+  }
+  hsize_t length = 0;
+  H5Sget_simple_extent_dims(file_space.get(), &length, nullptr);
+  const std::size_t stored_size = H5Tget_size(type.get());
+  std::size_t claimed_bytes = 0;
+  if (__builtin_mul_overflow(length, std::max(stored_size, sizeof(T)), &claimed_bytes) ||
+      claimed_bytes / 1032 > H5Dget_storage_size(dataset.get())) {
+    H5Eclear2(H5E_DEFAULT);
+    ANNBENCH_FAIL("dataset '{}' in '{}' claims {} entries but the file stores only {} bytes of it",
+                  name, path_.string(), length, H5Dget_storage_size(dataset.get()));
+  }
+  const std::size_t count =
+      max_length > 0 && max_length < length ? max_length : static_cast<std::size_t>(length);
+  std::vector<T> out(count);
+  if (count == 0) return out;
+
+  const bool is_signed = H5Tget_sign(type.get()) == H5T_SGN_2;
+  // Types whose every value fits T are converted by HDF5 straight into `out`; the others go
+  // through a chunk buffer wide enough for every stored value and are range-checked, because
+  // HDF5 would clip an out-of-range value silently.
+  const bool fits = std::is_same_v<T, std::int64_t> ? (is_signed || stored_size < 8)
+                                                    : (!is_signed && stored_size <= 4);
+  if (fits) {
+    if (!read_entries(dataset.get(), file_space.get(), native_type<T>(), 0, count, out.data()))
+      ANNBENCH_FAIL("cannot read dataset '{}' from '{}' ({})", name, path_.string(), hdf5_reason());
+    return out;
+  }
+  constexpr std::size_t kChunk = std::size_t{1} << 16;
+  const auto fail_range = [&](std::size_t at, auto value) {
+    ANNBENCH_FAIL("dataset '{}' in '{}': entry {} is {}, outside the {} range", name,
+                  path_.string(), at, value, type_name<T>());
+  };
+  auto convert = [&]<typename Wide>(Wide) {
+    std::vector<Wide> buffer(std::min(kChunk, count));
+    for (std::size_t first = 0; first < count; first += kChunk) {
+      const std::size_t n = std::min(kChunk, count - first);
+      if (!read_entries(dataset.get(), file_space.get(), native_type<Wide>(), first, n,
+                        buffer.data()))
+        ANNBENCH_FAIL("cannot read dataset '{}' from '{}' ({})", name, path_.string(),
+                      hdf5_reason());
+      for (std::size_t i = 0; i < n; ++i) {
+        const Wide value = buffer[i];
+        if constexpr (std::is_signed_v<Wide>) {
+          if (value < 0 || static_cast<std::uint64_t>(value) >
+                               static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+            fail_range(first + i, value);
+        } else {
+          if (value > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+            fail_range(first + i, value);
+        }
+        out[first + i] = static_cast<T>(value);
+      }
+    }
+  };
+  if (is_signed) {
+    convert(std::int64_t{});
+  } else {
+    convert(std::uint64_t{});
+  }
+  return out;
+}
+
+std::vector<std::int64_t> File::read_int64s(std::string_view name, std::size_t max_length) const {
+  return read_vector<std::int64_t>(name, max_length);
+}
+
+std::vector<std::uint32_t> File::read_uint32s(std::string_view name, std::size_t max_length) const {
+  return read_vector<std::uint32_t>(name, max_length);
+}
+
+void File::write_int64s(std::string_view name, const std::int64_t* data, std::size_t length) {
+  write_matrix(name, H5T_NATIVE_INT64, data, length, 0);
+}
+
+void File::write_uint32s(std::string_view name, const std::uint32_t* data, std::size_t length) {
+  write_matrix(name, H5T_NATIVE_UINT32, data, length, 0);
+}
+
+void File::remove_dataset(std::string_view name) {
+  const std::string key = c_name(name);
+  if (has_dataset(name) && H5Ldelete(id_, key.c_str(), H5P_DEFAULT) < 0)
+    ANNBENCH_FAIL("cannot remove dataset '{}' from '{}' ({})", name, path_.string(), hdf5_reason());
+  H5Eclear2(H5E_DEFAULT);
+}
+
 void File::write_matrix(std::string_view name, std::int64_t memory_type, const void* data,
                         std::size_t rows, std::size_t cols) {
   const std::string key = c_name(name);
@@ -250,11 +380,22 @@ void File::write_matrix(std::string_view name, std::int64_t memory_type, const v
   const hsize_t dims[2] = {rows, cols};
   Handle space(H5Screate_simple(rank, dims, nullptr), H5Sclose);
   // Little-endian storage types, as numpy/h5py write on the machines everyone uses.
-  const hid_t file_type = memory_type == H5T_NATIVE_FLOAT ? H5T_IEEE_F32LE : H5T_STD_I32LE;
+  hid_t file_type = H5T_STD_I32LE;
+  if (memory_type == H5T_NATIVE_FLOAT) {
+    file_type = H5T_IEEE_F32LE;
+  } else if (memory_type == H5T_NATIVE_INT64) {
+    file_type = H5T_STD_I64LE;
+  } else if (memory_type == H5T_NATIVE_UINT32) {
+    file_type = H5T_STD_U32LE;
+  }
   Handle link_properties(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(link_properties.get(), 1);
+  // Without modification times, the same data written twice gives the same bytes (seeded
+  // generators promise that, and a dataset's SHA-256 identifies it in every run).
+  Handle create_properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  H5Pset_obj_track_times(create_properties.get(), 0);
   Handle dataset(H5Dcreate2(id_, key.c_str(), file_type, space.get(), link_properties.get(),
-                            H5P_DEFAULT, H5P_DEFAULT),
+                            create_properties.get(), H5P_DEFAULT),
                  H5Dclose);
   if (!dataset.valid())
     ANNBENCH_FAIL("cannot create dataset '{}' in '{}' ({})", name, path_.string(), hdf5_reason());
@@ -343,6 +484,11 @@ void File::set_attribute(std::string_view name, bool value) {
   H5Tenum_insert(type.get(), "TRUE", &true_value);
   const std::int8_t stored = value ? 1 : 0;
   write_scalar_attribute(id_, path_, name, type.get(), type.get(), &stored);
+}
+
+void File::set_attribute(std::string_view name, std::uint32_t value) {
+  remove_attribute(name);
+  write_scalar_attribute(id_, path_, name, H5T_STD_U32LE, H5T_NATIVE_UINT32, &value);
 }
 
 std::optional<std::string> File::string_attribute(std::string_view name) const {

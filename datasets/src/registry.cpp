@@ -3,6 +3,7 @@
 #include <annbench/datasets/convert.h>
 #include <annbench/datasets/dataset.h>
 #include <annbench/datasets/deep_features.h>
+#include <annbench/datasets/filter_tags.h>
 #include <annbench/datasets/groundtruth.h>
 #include <annbench/datasets/hdf5.h>
 #include <annbench/datasets/registry.h>
@@ -79,6 +80,7 @@ constexpr std::array kRegistry = {
 
 constexpr std::size_t kGroundTruthK = 100;
 constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+constexpr std::uint32_t kImageClasses = 10;  // MNIST digits, Fashion-MNIST garment kinds
 
 bool is_safe_name(std::string_view name) {
   return !name.empty() && name.front() != '.' && std::all_of(name.begin(), name.end(), [](char c) {
@@ -142,26 +144,66 @@ void ensure_data_dir() {
     ANNBENCH_FAIL("cannot create data directory '{}' ({})", data_dir().string(), ec.message());
 }
 
-// Train/test from two IDX image files, exact k = 100 ground truth, written as `name`.
+// The class label files that go with an image set's IDX files.
+struct IdxLabelFiles {
+  fs::path train;
+  fs::path test;
+};
+
+// Each file's labels, which must be one per image (row order = image order).
+std::vector<std::int32_t> labels_for(const fs::path& file, std::size_t images,
+                                     const fs::path& image_file) {
+  std::vector<std::int32_t> labels = read_class_labels(file, kImageClasses);
+  ANNBENCH_CHECK(labels.size() == images, "'{}' holds {} labels but '{}' holds {} images",
+                 file.string(), labels.size(), image_file.string(), images);
+  return labels;
+}
+
+// Train/test from two IDX image files, exact k = 100 ground truth, written as `name`. With
+// label files, also the filter metadata: each train image's class, each query asking for its
+// own class ("nearest images of this class"), and the exact filtered top-100.
 fs::path build_from_idx(std::string_view name, const fs::path& train_file,
-                        const fs::path& test_file, const std::string& source) {
+                        const fs::path& test_file, const std::string& source,
+                        const std::optional<IdxLabelFiles>& label_files) {
   fmt::print("reading {} and {}\n", train_file.string(), test_file.string());
   std::fflush(stdout);
-  const FloatMatrix train = read_idx(train_file);
-  const FloatMatrix test = read_idx(test_file);
-  ANNBENCH_CHECK(train.cols() == test.cols(), "'{}' has {}-d images but '{}' has {}-d ones",
-                 train_file.string(), train.cols(), test_file.string(), test.cols());
+  Dataset dataset;
+  dataset.name = std::string(name);
+  dataset.path = dataset_file(name);
+  dataset.distance = "euclidean";
+  dataset.metric = Metric::L2;
+  dataset.train = read_idx(train_file);
+  dataset.test = read_idx(test_file);
+  ANNBENCH_CHECK(dataset.train.cols() == dataset.test.cols(),
+                 "'{}' has {}-d images but '{}' has {}-d ones", train_file.string(),
+                 dataset.train.cols(), test_file.string(), dataset.test.cols());
+  std::optional<FilterMetadata> filters;
+  if (label_files) {
+    // Read before the ground truth, so that a bad label file fails in seconds.
+    const std::vector<std::int32_t> train_classes =
+        labels_for(label_files->train, dataset.train.rows(), train_file);
+    const std::vector<std::int32_t> test_classes =
+        labels_for(label_files->test, dataset.test.rows(), test_file);
+    filters = class_filters(train_classes, test_classes, kImageClasses);
+  }
   const auto start = std::chrono::steady_clock::now();
   const GroundTruth truth =
-      compute_ground_truth(train.view(), test.view(), Metric::L2, kGroundTruthK);
+      compute_ground_truth(dataset.train.view(), dataset.test.view(), Metric::L2, kGroundTruthK);
   fmt::print("ground truth: {} queries x {} points ({}-d), k = {}: {:.2f} s on {} threads\n",
-             test.rows(), train.rows(), train.cols(), kGroundTruthK, seconds_since(start),
-             omp_get_max_threads());
+             dataset.test.rows(), dataset.train.rows(), dataset.dim(), kGroundTruthK,
+             seconds_since(start), omp_get_max_threads());
+  if (filters) add_filtered_ground_truth(dataset, *filters, kGroundTruthK);
   const fs::path out = dataset_file(name);
   ensure_data_dir();
-  write_dataset(out, Metric::L2, train, test, truth.neighbors, truth.distances,
-                {{"source", source}});
-  fmt::print("wrote {}\n", out.string());
+  // One atomic write of the whole file: a failure in the metadata leaves no file without it.
+  h5::write_atomically(out, [&](const fs::path& temporary) {
+    write_dataset(temporary, Metric::L2, dataset.train, dataset.test, truth.neighbors,
+                  truth.distances, {{"source", source}});
+    if (filters) write_filter_metadata(temporary, *filters);
+  });
+  fmt::print(
+      "wrote {}{}\n", out.string(),
+      filters ? fmt::format(" (with {} class labels and class filters)", kImageClasses) : "");
   std::fflush(stdout);
   return out;
 }
@@ -367,7 +409,23 @@ fs::path prepare_dataset(std::string_view name) {
           "dataset-fashion-mnist)",
           name, directory.string());
     }
-    return build_from_idx(name, *train, *test, "Fashion-MNIST (Debian dataset-fashion-mnist)");
+    // The package ships the class labels next to the images; without them (a bare copy of the
+    // images) the dataset is built as before, with no filter metadata.
+    const auto train_labels =
+        find_in(directory, {"train-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte"});
+    const auto test_labels =
+        find_in(directory, {"t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte"});
+    std::optional<IdxLabelFiles> labels;
+    if (train_labels && test_labels) {
+      labels = IdxLabelFiles{*train_labels, *test_labels};
+    } else {
+      fmt::print(
+          "note: no train-labels-idx1-ubyte.gz / t10k-labels-idx1-ubyte.gz in {}: "
+          "building without class labels (no filtered-search metadata)\n",
+          directory.string());
+    }
+    return build_from_idx(name, *train, *test, "Fashion-MNIST (Debian dataset-fashion-mnist)",
+                          labels);
   }
   if (name == "mnist-784-euclidean") {
     const std::array<fs::path, 2> directories = {data_dir() / "mnist", "/usr/share/datasets/mnist"};
@@ -375,7 +433,7 @@ fs::path prepare_dataset(std::string_view name) {
       const auto train =
           find_in(directory, {"train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"});
       const auto test = find_in(directory, {"t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"});
-      if (train && test) return build_from_idx(name, *train, *test, "MNIST");
+      if (train && test) return build_from_idx(name, *train, *test, "MNIST", std::nullopt);
     }
     ANNBENCH_FAIL(
         "{} needs the MNIST files train-images-idx3-ubyte.gz and "

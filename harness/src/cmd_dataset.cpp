@@ -7,6 +7,7 @@
 #include <annbench/datasets/convert.h>
 #include <annbench/datasets/dataset.h>
 #include <annbench/datasets/deep_features.h>
+#include <annbench/datasets/filter_tags.h>
 #include <annbench/datasets/groundtruth.h>
 #include <annbench/datasets/hdf5.h>
 #include <annbench/datasets/registry.h>
@@ -40,17 +41,31 @@ constexpr const char* kUsage = R"(usage: annbench dataset SUBCOMMAND ...
                                <dim>-wide penultimate layer is the vector), options:
         [--epochs 3] [--seed 1] [--threads 1] [--out FILE]
         [--train-images N --test-images Q --out FILE]   first N / Q images only (tests)
+                               the Fashion-MNIST sets also get filter metadata: each image's
+                               class as its label, each query filtered to its own class, and
+                               the exact filtered top-100; a file prepared before that has
+                               none: rebuild it with `prepare NAME --force`
   fetch NAME                   download NAME from ann-benchmarks.com (needs network and curl)
   list                         the standard datasets, and which are present here
   info FILE|NAME               shapes, metric, attributes, checks and sha256 of a dataset file
   convert --train FILE --test FILE --metric M --out OUT.hdf5 [--k 100]
+        [--train-labels A.spmat [--query-filters B.spmat]]
                                make a dataset from .fvecs/.bvecs/.ivecs/.npy/IDX(.gz) files,
-                               computing exact ground truth
+                               computing exact ground truth; big-ann-benchmarks .spmat label
+                               files become train_labels / test_filters (and filtered ground
+                               truth)
   synthetic --n N --queries Q --dim D --metric M --out FILE [--clusters C] [--seed S] [--k 100]
                                Gaussian-blob dataset with exact ground truth
   slice NAME|FILE --train N --queries Q --out FILE [--from ROW] [--k 100]
                                N train vectors from row ROW (default 0) and the first Q test
                                vectors, with exact ground truth for that subset
+  tags FILE|NAME [--selectivities 0.001,0.01,0.1,0.5] [--tags 2000] [--seed 1] [--attribute]
+       [--count 100]           replace the file's filter metadata with synthetic YFCC-like tags
+                               (tag r on each train row with probability 0.7 / r) and one
+                               query filter per test vector (one tag or two) whose selectivity
+                               is within a factor 1.5 of its band (query i: band i % bands);
+                               --attribute: a uniform [0, 1) attribute and range queries of
+                               the band's width instead; then the exact filtered top-COUNT
 
 data directory: $ANNBENCH_DATA_DIR, default ./data
 )";
@@ -86,6 +101,45 @@ class FeaturesFileGuard {
  private:
   fs::path path_;
 };
+
+// The label file `stem`(.gz) of Debian's Fashion-MNIST, first `rows` classes.
+std::vector<std::int32_t> fashion_mnist_classes(const std::string& stem, std::size_t rows) {
+  fs::path file = fashion_mnist_dir() / (stem + ".gz");
+  std::error_code ec;
+  if (!fs::exists(file, ec)) file = fashion_mnist_dir() / stem;
+  std::vector<std::int32_t> classes = read_class_labels(file, 10);
+  ANNBENCH_CHECK(classes.size() >= rows, "'{}' holds {} labels; the dataset has {} rows",
+                 file.string(), classes.size(), rows);
+  classes.resize(rows);
+  return classes;
+}
+
+// The class filter metadata of a fashion-mnist-cnn-* file: row i of train / test is image i of
+// Fashion-MNIST (cnn_features.py embeds the first N images in file order), so image i's class
+// from the package's label files is row i's label; the labels the script stored are compared
+// first, which fails if the rows were ever reordered.
+void add_class_filters(const fs::path& file) {
+  Dataset dataset = load_dataset(file, {.max_queries = 0, .require_ground_truth = false});
+  const std::vector<std::int32_t> train =
+      fashion_mnist_classes("train-labels-idx1-ubyte", dataset.train.rows());
+  const std::vector<std::int32_t> test =
+      fashion_mnist_classes("t10k-labels-idx1-ubyte", dataset.test.rows());
+  {
+    const h5::File stored = h5::File::open_read(file);
+    for (const auto& [name, classes] :
+         {std::pair{"train_labels", &train}, std::pair{"test_labels", &test}}) {
+      const Matrix<std::int32_t> labels = stored.read_ints(name);
+      ANNBENCH_CHECK(labels.size() == classes->size() &&
+                         std::equal(classes->begin(), classes->end(), labels.data()),
+                     "'{}': the {} the training script stored differ from the classes of the "
+                     "first {} images in {}: the rows are not in image order",
+                     file.string(), name, classes->size(), fashion_mnist_dir().string());
+    }
+  }
+  FilterMetadata meta = class_filters(train, test, 10);
+  add_filtered_ground_truth(dataset, meta, 100);
+  write_filter_metadata(file, meta);
+}
 
 // fashion-mnist-cnn-<dim>-<metric>: datasets/cnn_features.py trains the CNN and writes the
 // features; ground truth and the final file are ours (write_deep_feature_dataset).
@@ -136,7 +190,11 @@ int prepare_deep_features(const Args& args, const std::string& name,
                  "annbench dataset prepare {}: datasets/cnn_features.py failed with exit status {} "
                  "(its message is above)",
                  name, status);
-  write_deep_feature_dataset(features.path(), recipe.metric, out);
+  // Features and class filters in one atomic write: no file without its labels.
+  h5::write_atomically(out, [&](const fs::path& temporary) {
+    write_deep_feature_dataset(features.path(), recipe.metric, temporary);
+    add_class_filters(temporary);
+  });
   fmt::print("wrote {}\n", out.string());
   return 0;
 }
@@ -264,25 +322,76 @@ GroundTruth timed_ground_truth(const FloatMatrix& train, const FloatMatrix& test
 
 int convert(const std::vector<std::string>& argv) {
   constexpr const char* kConvertUsage =
-      "annbench dataset convert --train FILE --test FILE --metric M --out OUT.hdf5 [--k 100]";
-  const Args args(argv, {"train", "test", "metric", "out", "k"}, {}, "annbench dataset convert",
-                  kUsage);
+      "annbench dataset convert --train FILE --test FILE --metric M --out OUT.hdf5 [--k 100] "
+      "[--train-labels A.spmat [--query-filters B.spmat]]";
+  const Args args(argv, {"train", "test", "metric", "out", "k", "train-labels", "query-filters"},
+                  {}, "annbench dataset convert", kUsage);
   args.expect_positionals(0, 0, kConvertUsage);
   const fs::path train_file = required(args, "train", kConvertUsage);
   const fs::path test_file = required(args, "test", kConvertUsage);
   const Metric metric = parse_metric(required(args, "metric", kConvertUsage));
   const fs::path out = required(args, "out", kConvertUsage);
   const std::size_t k = positive(args, "k", 100);
+  const std::optional<std::string> train_labels_file = args.get("train-labels");
+  const std::optional<std::string> query_filters_file = args.get("query-filters");
+  ANNBENCH_CHECK(train_labels_file || !query_filters_file,
+                 "annbench dataset convert: --query-filters needs --train-labels (the labels "
+                 "the filters select by)\nusage: {}",
+                 kConvertUsage);
 
   const FloatMatrix train = read_vectors(train_file);
   const FloatMatrix test = read_vectors(test_file);
   ANNBENCH_CHECK(train.cols() == test.cols(), "'{}' has {}-d vectors but '{}' has {}-d ones",
                  train_file.string(), train.cols(), test_file.string(), test.cols());
   fmt::print("read {} train and {} test vectors ({}-d)\n", train.rows(), test.rows(), train.cols());
+  // Labels are read and checked before anything is written, so a bad label file leaves no
+  // half-made dataset behind.
+  FilterMetadata labels;
+  if (train_labels_file) {
+    const SparseMatrix matrix = read_spmat(*train_labels_file);
+    ANNBENCH_CHECK(matrix.rows == train.rows(), "'{}' has {} rows but '{}' has {} train vectors",
+                   *train_labels_file, matrix.rows, train_file.string(), train.rows());
+    labels.train_labels = spmat_labels(matrix, *train_labels_file);
+    std::size_t label_count = matrix.cols;
+    if (query_filters_file) {
+      const SparseMatrix filters = read_spmat(*query_filters_file);
+      ANNBENCH_CHECK(filters.rows == test.rows(), "'{}' has {} rows but '{}' has {} test vectors",
+                     *query_filters_file, filters.rows, test_file.string(), test.rows());
+      labels.test_filters = spmat_labels(filters, *query_filters_file);
+      label_count = std::max(label_count, filters.cols);
+    }
+    labels.label_count = static_cast<std::uint32_t>(label_count);
+    fmt::print("read labels of {} train rows ({} labels, {} in all){}\n", matrix.rows, matrix.cols,
+               matrix.nnz(),
+               labels.test_filters ? fmt::format(" and {} query filters ({} labels)", test.rows(),
+                                                 labels.test_filters->labels.size())
+                                   : std::string());
+  }
   const GroundTruth truth = timed_ground_truth(train, test, metric, k);
-  write_dataset(out, metric, train, test, truth.neighbors, truth.distances,
-                {{"source_train", train_file.filename().string()},
-                 {"source_test", test_file.filename().string()}});
+  std::map<std::string, std::string> attributes = {{"source_train", train_file.filename().string()},
+                                                   {"source_test", test_file.filename().string()}};
+  if (train_labels_file)
+    attributes["source_train_labels"] = fs::path(*train_labels_file).filename().string();
+  if (query_filters_file)
+    attributes["source_query_filters"] = fs::path(*query_filters_file).filename().string();
+  write_dataset(out, metric, train, test, truth.neighbors, truth.distances, attributes);
+  if (train_labels_file) {
+    write_filter_metadata(out, labels);
+    if (query_filters_file) {
+      DatasetLoadOptions options;
+      options.require_ground_truth = false;
+      options.load_filters = true;
+      const Dataset dataset = load_dataset(out, options);
+      const auto start = std::chrono::steady_clock::now();
+      GroundTruth filtered = compute_filtered_ground_truth(dataset, k);
+      fmt::print("filtered ground truth: {} queries, k = {}: {:.2f} s\n", test.rows(),
+                 filtered.neighbors.cols(), seconds_since(start));
+      FilterMetadata written;
+      written.filtered_neighbors = std::move(filtered.neighbors);
+      written.filtered_distances = std::move(filtered.distances);
+      write_filter_metadata(out, written);
+    }
+  }
   fmt::print("wrote {}\n", out.string());
   return 0;
 }
@@ -349,6 +458,46 @@ int slice(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// Synthetic YFCC-like tags and query filters for an existing dataset file (filter_tags.h).
+int tags(const std::vector<std::string>& argv) {
+  constexpr const char* kTagsUsage =
+      "annbench dataset tags FILE|NAME [--selectivities 0.001,0.01,0.1,0.5] [--tags 2000] "
+      "[--seed 1] [--attribute] [--count 100]";
+  const Args args(argv, {"selectivities", "tags", "seed", "count"}, {"attribute"},
+                  "annbench dataset tags", kUsage);
+  args.expect_positionals(1, 1, kTagsUsage);
+  const fs::path path = resolve_dataset(args.positionals()[0]);
+  TagOptions options;
+  if (const auto text = args.get("selectivities"))
+    options.selectivities = parse_selectivities(*text);
+  const std::size_t tag_count = positive(args, "tags", options.tags);
+  ANNBENCH_CHECK(tag_count <= (1u << 24),
+                 "annbench dataset tags: --tags must be at most {}, got {}", 1u << 24, tag_count);
+  options.tags = static_cast<std::uint32_t>(tag_count);
+  const long long seed = args.get_int_or("seed", 1);
+  ANNBENCH_CHECK(seed >= 0, "annbench dataset tags: --seed must be >= 0, got {}", seed);
+  options.seed = static_cast<std::uint64_t>(seed);
+  options.attribute = args.flag("attribute");
+  const std::size_t count = positive(args, "count", 100);
+
+  Dataset dataset = load_dataset(path, {.max_queries = 0, .require_ground_truth = false});
+  std::vector<TagBandStats> bands;
+  FilterMetadata meta =
+      generate_tag_filters(dataset.train.rows(), dataset.test.rows(), options, &bands);
+  fmt::print("{} tags on {} train rows ({} labels), {} queries ({}), seed {}\n", options.tags,
+             dataset.train.rows(), meta.train_labels->labels.size(), dataset.test.rows(),
+             meta.kind(), options.seed);
+  for (const TagBandStats& band : bands) {
+    fmt::print("  band {:<8} {:>6} queries ({} of two tags), mean selectivity {:.6f}, {:.3f} s\n",
+               band.target, band.queries, band.pairs, band.mean_selectivity, band.seconds);
+  }
+  std::fflush(stdout);
+  add_filtered_ground_truth(dataset, meta, count);
+  write_filter_metadata(path, meta, /*replace_all=*/true);
+  fmt::print("wrote the filter metadata of {}\n", path.string());
+  return 0;
+}
+
 }  // namespace
 
 int dataset_command(const std::vector<std::string>& args) {
@@ -369,6 +518,7 @@ int dataset_command(const std::vector<std::string>& args) {
   if (sub == "convert") return convert(rest);
   if (sub == "synthetic") return synthetic(rest);
   if (sub == "slice") return slice(rest);
+  if (sub == "tags") return tags(rest);
   fmt::print(stderr, "annbench dataset: unknown subcommand '{}'\n\n{}", sub, kUsage);
   return 2;
 }

@@ -1,6 +1,7 @@
-// annbench groundtruth FILE: recompute a dataset's exact neighbours in place, or with --range R
-// add its exact range ground truth (range_lims / range_neighbors / range_distances, see
-// datasets/dataset.h).
+// annbench groundtruth FILE: recompute a dataset's exact neighbours in place, with --range R
+// add its exact range ground truth (range_lims / range_neighbors / range_distances), or with
+// --filtered its exact filtered ground truth (filtered_neighbors / filtered_distances, for the
+// query filters the file carries); see datasets/dataset.h.
 
 #include "args.h"
 #include "commands.h"
@@ -14,9 +15,12 @@
 #include <fmt/format.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <utility>
+#include <vector>
 
 namespace annbench {
 
@@ -49,21 +53,71 @@ int range_groundtruth(const fs::path& path, Metric metric, const FloatMatrix& tr
   return 0;
 }
 
+int filtered_groundtruth(const fs::path& path, std::size_t k) {
+  DatasetLoadOptions options;
+  options.require_ground_truth = false;
+  options.load_filters = true;
+  const Dataset dataset = load_dataset(path, options);
+  const FilterMetadata& meta = *dataset.filters;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::size_t> passing;
+  GroundTruth truth = compute_filtered_ground_truth(dataset, k, &passing);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::size_t kept = truth.neighbors.cols();
+  // Only the two ground-truth datasets: the labels, attributes and filters stay as they are.
+  FilterMetadata written;
+  written.filtered_neighbors = std::move(truth.neighbors);
+  written.filtered_distances = std::move(truth.distances);
+  write_filter_metadata(path, written);
+
+  double selectivity = 0;
+  std::size_t short_queries = 0;
+  std::size_t empty = 0;
+  for (const std::size_t count : passing) {
+    selectivity += static_cast<double>(count) / static_cast<double>(dataset.train.rows());
+    short_queries += count < kept;
+    empty += count == 0;
+  }
+  selectivity /= static_cast<double>(std::max<std::size_t>(passing.size(), 1));
+  fmt::print(
+      "{}: filtered ground truth ({}) for {} queries x {} points ({}-d, {}), k = {}: mean "
+      "selectivity {:.4g} ({} queries with fewer than k passing rows, {} with none): {:.2f} s on "
+      "{} threads\n",
+      path.string(), meta.kind(), dataset.test.rows(), dataset.train.rows(), dataset.dim(),
+      metric_name(dataset.metric), kept, selectivity, short_queries, empty, seconds,
+      omp_get_max_threads());
+  return 0;
+}
+
 }  // namespace
 
 int groundtruth_command(const std::vector<std::string>& argv) {
   constexpr const char* kUsage =
-      "annbench groundtruth FILE|NAME [--k 100 | --range RADIUS] [--threads T]";
-  const Args args(argv, {"k", "threads", "range"}, {}, "annbench groundtruth");
+      "annbench groundtruth FILE|NAME [--k 100 | --range RADIUS | --filtered [--count 100]] "
+      "[--threads T]";
+  const Args args(argv, {"k", "threads", "range", "count"}, {"filtered"}, "annbench groundtruth");
   args.expect_positionals(1, 1, kUsage);
-  const long long k = args.get_int_or("k", 100);
-  ANNBENCH_CHECK(k > 0, "annbench groundtruth: --k must be positive, got {}", k);
+  // --count is what `annbench dataset tags` calls the filtered ground truth's k; either name
+  // works with --filtered.
+  ANNBENCH_CHECK(!(args.get("k") && args.get("count")),
+                 "annbench groundtruth: give --k or --count, not both ({})", kUsage);
+  ANNBENCH_CHECK(!args.get("count") || args.flag("filtered"),
+                 "annbench groundtruth: --count goes with --filtered; use --k ({})", kUsage);
+  const long long k = args.get("count") ? args.get_int_or("count", 100) : args.get_int_or("k", 100);
+  ANNBENCH_CHECK(k > 0, "annbench groundtruth: --{} must be positive, got {}",
+                 args.get("count") ? "count" : "k", k);
   if (const long long threads = args.get_int_or("threads", 0); threads != 0) {
     ANNBENCH_CHECK(threads > 0, "annbench groundtruth: --threads must be positive, got {}",
                    threads);
     omp_set_num_threads(static_cast<int>(threads));
   }
   const fs::path path = resolve_dataset(args.positionals()[0]);
+  if (args.flag("filtered")) {
+    ANNBENCH_CHECK(!args.get("range"),
+                   "annbench groundtruth: --filtered and --range are exclusive ({})", kUsage);
+    return filtered_groundtruth(path, static_cast<std::size_t>(k));
+  }
 
   // Read train/test directly rather than through load_dataset: the ground truth being replaced
   // may be exactly what is broken in this file.

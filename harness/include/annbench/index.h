@@ -12,6 +12,7 @@
 // train-row ids given to add(), not positions; after build(base) they are base row positions.
 
 #include <annbench/error.h>
+#include <annbench/filter.h>
 #include <annbench/matrix.h>
 #include <annbench/neighbor.h>
 #include <annbench/params.h>
@@ -64,6 +65,20 @@ class Index {
     (void)radius;
     (void)out;
     ANNBENCH_FAIL("this module does not support range search");
+  }
+
+  // Filtered k-NN: the k nearest base points among those `filter` allows (filter.h), written
+  // to `out` like search()'s, nearest first, -1 / +inf padded when fewer than k points pass or
+  // were found. Must never write a disallowed id. Building the Filter is part of the timed
+  // query; the module chooses how to use it (scan the allowed rows, skip disallowed points while
+  // searching, ...). Called only on modules declaring kCapFilter, possibly from several threads.
+  virtual void search_filtered(const float* query, std::size_t k, const Filter& filter,
+                               Neighbor* out) const {
+    (void)query;
+    (void)k;
+    (void)filter;
+    (void)out;
+    ANNBENCH_FAIL("this module does not support filtered search");
   }
 
   // Inserts vectors (n × dim, row-major) under `ids` (n distinct ids, none of them live in the

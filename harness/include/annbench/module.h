@@ -27,7 +27,8 @@ namespace annbench {
 // 4: Index::add / Index::remove, kCapInsert and kCapDelete.
 // 5: Index::save, ModuleInfo::load, ModuleInfo::small_data_build / small_data_search; search()
 //    distances in the metric's scale.
-inline constexpr std::uint32_t kAbiVersion = 5;
+// 6: Index::search_filtered and kCapFilter.
+inline constexpr std::uint32_t kAbiVersion = 6;
 
 // Capability bits: what the harness may rely on beyond the Index basics.
 enum Capability : std::uint32_t {
@@ -36,6 +37,7 @@ enum Capability : std::uint32_t {
   kCapRangeSearch = 1u << 2,  // range_search is implemented
   kCapInsert = 1u << 3,       // add() is implemented (streaming track)
   kCapDelete = 1u << 4,       // remove() is implemented (streaming track)
+  kCapFilter = 1u << 5,       // search_filtered is implemented (filtered track)
 };
 
 using IndexFactory = std::unique_ptr<Index> (*)(Metric metric, std::size_t dim,

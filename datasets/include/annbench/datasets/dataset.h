@@ -9,6 +9,18 @@
 //   range_neighbors  (lims[Q], int32) train ids, per query ascending by distance then id
 //   range_distances  (lims[Q], float) dataset metric, every one <= the radius
 // and the root attribute range_radius (float64, dataset metric). One radius per file.
+//
+// Filter metadata (annbench's extra datasets for the filtered track), every part optional:
+//   train_labels_indptr (N + 1, int64) + train_labels (indptr[N], uint32): each train row's
+//       labels (CSR; a row lists a label at most once), every label < root attribute
+//       label_count (uint32);
+//   test_filters_indptr (Q + 1, int64) + test_filters (uint32): the labels a result must all
+//       carry (big-ann-benchmarks' filter semantics); a query with none has no label condition;
+//   train_attr (N, float32): one numeric attribute per train row, finite;
+//   test_attr_range (Q × 2, float32): inclusive [lo, hi] on train_attr, lo <= hi;
+//   filtered_neighbors (Q × K, int32) + filtered_distances (Q × K, float32): exact top-K of the
+//       rows passing every condition of the query, nearest first; -1 / +inf padded when fewer
+//       than K rows pass (written by `annbench groundtruth --filtered`).
 
 #include <annbench/matrix.h>
 #include <annbench/metric.h>
@@ -17,6 +29,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +48,28 @@ struct RangeGroundTruth {
   std::size_t total() const { return lims.empty() ? 0 : lims.back(); }
 };
 
+// Labels per row, CSR: row r's labels are labels[indptr[r] .. indptr[r + 1]).
+struct LabelCsr {
+  std::vector<std::int64_t> indptr;  // rows + 1, indptr[0] = 0
+  std::vector<std::uint32_t> labels;
+  std::size_t rows() const { return indptr.empty() ? 0 : indptr.size() - 1; }
+  std::span<const std::uint32_t> row(std::size_t r) const {
+    return {labels.data() + indptr[r], static_cast<std::size_t>(indptr[r + 1] - indptr[r])};
+  }
+};
+
+struct FilterMetadata {
+  std::uint32_t label_count = 0;
+  std::optional<LabelCsr> train_labels;  // N rows
+  std::optional<LabelCsr> test_filters;  // Q rows
+  std::vector<float> train_attr;         // N values, or empty
+  FloatMatrix test_attr_range;           // Q × 2, or empty
+  IdMatrix filtered_neighbors;           // Q × K, -1 padded (empty when the file has none)
+  FloatMatrix filtered_distances;        // Q × K, +inf padded
+  // "labels", "range" or "labels+range": the conditions the queries carry.
+  std::string kind() const;
+};
+
 struct Dataset {
   std::filesystem::path path;
   std::string name;      // file stem, e.g. fashion-mnist-784-euclidean
@@ -45,6 +80,7 @@ struct Dataset {
   IdMatrix neighbors;     // Q × K true neighbours, nearest first (empty if the file has none)
   FloatMatrix distances;  // Q × K, dataset metric
   std::optional<RangeGroundTruth> range;  // when loaded with load_range_ground_truth
+  std::optional<FilterMetadata> filters;  // when loaded with load_filters
   std::size_t dim() const { return train.cols(); }
 };
 
@@ -54,17 +90,34 @@ struct DatasetLoadOptions {
   // Read range_lims / range_neighbors / range_distances / range_radius too; a file without
   // them is then an error that says how to add them.
   bool load_range_ground_truth = false;
+  // Read the filter metadata too (labels, attributes, query filters and, when
+  // require_ground_truth, filtered_neighbors / filtered_distances); a file without query
+  // filters is then an error that says how to add them.
+  bool load_filters = false;
 };
 
 // Reads straight into aligned buffers (no second copy of train), converting float64 data chunk
 // by chunk. Throws annbench::Error naming the file and dataset for: missing file or dataset,
 // non-HDF5 file, wrong rank, test/train dimension mismatch, neighbours/distances shape not
-// matching test, neighbour ids outside train, NaN or Inf in train/test, unknown `distance`.
+// matching test, neighbour ids outside train, NaN or Inf in train/test, unknown `distance`; with
+// load_filters, for every inconsistency in the filter metadata (CSR offsets, labels >=
+// label_count or listed twice in a row, attribute/range shapes and values, filtered ground truth
+// shape and ids, query conditions without the train data they test, no query filters at all).
 Dataset load_dataset(const std::filesystem::path& path, const DatasetLoadOptions& options = {});
 
 // Adds (or replaces) the range ground truth datasets and attribute in an existing file,
 // atomically, keeping everything else. truth.queries() must equal the file's test rows.
 void write_range_ground_truth(const std::filesystem::path& path, const RangeGroundTruth& truth);
+
+// Adds (or replaces) the filter metadata datasets and label_count in an existing file,
+// atomically, keeping everything else. Parts left empty in `meta` are removed from the file only
+// when `replace_all` is true, otherwise kept, with one exception: writing labels, attributes or
+// filters without filtered_neighbors removes the stored filtered ground truth (it would be
+// stale). label_count is written whenever meta holds a label CSR and must exceed every label in
+// meta. Checks shapes against the file's train / test rows, and everything the loader checks
+// about meta itself, before replacing the file.
+void write_filter_metadata(const std::filesystem::path& path, const FilterMetadata& meta,
+                           bool replace_all = false);
 
 // Writes atomically (temporary file in the same folder, then rename). `attributes` are extra
 // string attributes on the root (e.g. source, seed).

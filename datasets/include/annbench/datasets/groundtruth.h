@@ -7,6 +7,7 @@
 #include <annbench/metric.h>
 
 #include <cstddef>
+#include <vector>
 
 namespace annbench {
 
@@ -24,5 +25,14 @@ GroundTruth compute_ground_truth(MatrixView train, MatrixView queries, Metric me
 // rounded to float first (what modules receive) and recorded as such.
 RangeGroundTruth compute_range_ground_truth(MatrixView train, MatrixView queries, Metric metric,
                                             double radius);
+
+// Exact filtered top-k: for each query, the k nearest train rows among those passing every
+// condition of the query's filter (dataset.filters' test_filters and/or test_attr_range),
+// nearest first, ties by smaller id, -1 / +inf padded when fewer than k rows pass. Needs
+// dataset.filters with train labels / attributes for the conditions the queries carry. k is
+// clamped to train.rows. Uses the OpenMP thread count in effect. `passing`, when given, receives
+// each query's number of passing train rows (its selectivity times train.rows).
+GroundTruth compute_filtered_ground_truth(const Dataset& dataset, std::size_t k,
+                                          std::vector<std::size_t>* passing = nullptr);
 
 }  // namespace annbench

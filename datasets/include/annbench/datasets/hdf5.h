@@ -1,7 +1,8 @@
 #pragma once
 // A small RAII layer over the HDF5 C API: just what ANN-Benchmarks files need (2-D numeric
-// datasets and scalar root attributes). Every failure is an annbench::Error naming the file and
-// the dataset or attribute; HDF5's own error printing is switched off.
+// datasets, rank-1 integer vectors for annbench's label CSRs, and scalar root attributes). Every
+// failure is an annbench::Error naming the file and the dataset or attribute; HDF5's own error
+// printing is switched off.
 
 #include <annbench/matrix.h>
 
@@ -49,6 +50,20 @@ class File {
   void write_ints(std::string_view name, const std::int32_t* data, std::size_t rows,
                   std::size_t cols);
 
+  // Rank-1 integer datasets (CSR offsets and label lists). The stored type must be an integer
+  // and the rank 1, else an Error naming file and dataset. max_length > 0 reads only the first
+  // max_length entries. read_uint32s rejects stored values outside 0 .. 2^32 - 1 (naming the
+  // position) instead of letting HDF5 clip them; read_int64s rejects stored uint64 values above
+  // 2^63 - 1 the same way.
+  std::vector<std::int64_t> read_int64s(std::string_view name, std::size_t max_length = 0) const;
+  std::vector<std::uint32_t> read_uint32s(std::string_view name, std::size_t max_length = 0) const;
+  // Writes a rank-1 dataset (little-endian int64 / uint32), replacing one of that name.
+  void write_int64s(std::string_view name, const std::int64_t* data, std::size_t length);
+  void write_uint32s(std::string_view name, const std::uint32_t* data, std::size_t length);
+
+  // Removes a dataset if present (no error when absent).
+  void remove_dataset(std::string_view name);
+
   // Root attributes, replacing any of the same name. Strings are variable-length UTF-8 (h5py
   // reads them as str); bools are h5py's numpy-bool enum (int8 FALSE = 0, TRUE = 1).
   void set_attribute(std::string_view name, std::string_view value);
@@ -56,6 +71,9 @@ class File {
   void set_attribute(std::string_view name, double value);
   void set_attribute(std::string_view name, std::int64_t value);
   void set_attribute(std::string_view name, bool value);
+  void set_attribute(std::string_view name, std::uint32_t value);  // stored as uint32
+  // Removes a root attribute if present (no error when absent).
+  void remove_attribute(std::string_view name);
 
   // nullopt when the attribute is absent; an Error when it exists with another type.
   std::optional<std::string> string_attribute(std::string_view name) const;  // var or fixed length
@@ -73,7 +91,8 @@ class File {
   void write_matrix(std::string_view name, std::int64_t memory_type, const void* data,
                     std::size_t rows, std::size_t cols);
   std::int64_t open_attribute(std::string_view name) const;  // -1 when absent
-  void remove_attribute(std::string_view name);
+  template <typename T>
+  std::vector<T> read_vector(std::string_view name, std::size_t max_length) const;
 
   std::filesystem::path path_;
   std::int64_t id_ = -1;  // hid_t; kept as int64 so this header needs no HDF5 include

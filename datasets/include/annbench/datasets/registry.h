@@ -54,7 +54,9 @@ std::filesystem::path fetch_dataset(std::string_view name);
 // time to stdout. Returns the file written.
 //  - fashion-mnist-784-euclidean: Debian's dataset-fashion-mnist files (fashion_mnist_dir()):
 //    60,000 train / 10,000 test images as float32
-//    pixel values 0..255, k = 100 ground truth, as ANN-Benchmarks builds it.
+//    pixel values 0..255, k = 100 ground truth, as ANN-Benchmarks builds it; plus, when the
+//    label files are there too, the filter metadata (filter_tags.h class_filters): each train
+//    image's class (label_count 10), each query asking for its own class, filtered top-100.
 //  - mnist-784-euclidean: the same from MNIST IDX files in data_dir()/mnist or
 //    /usr/share/datasets/mnist, when present.
 //  - random-xs-20-*, random-s-100-* (and random-<N>-<dim>-<metric>): ANN-Benchmarks' recipe
