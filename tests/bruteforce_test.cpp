@@ -3,6 +3,7 @@
 // k > n, distance counts, memory; save -> load gives identical answers, also after add/remove,
 // and bad files give errors naming them.
 
+#include "filtered_knn.h"
 #include "index_file_checks.h"
 #include "naive_knn.h"
 
@@ -294,6 +295,130 @@ TEST_F(BruteForceModule, BadFilesGiveErrorsNamingThem) {
                     "non-finite");
   std::remove(path.c_str());
   std::remove((path + ".poked").c_str());
+}
+
+// ---- Filtered search ----
+
+using testing::expect_allowed;
+using testing::filter_of;
+using testing::naive_filtered_knn;
+using testing::RandomLabels;
+
+std::vector<Neighbor> search_filtered_all(const Index& index, MatrixView queries, std::size_t k,
+                                          const Filter& filter) {
+  std::vector<Neighbor> out(queries.rows * k);
+  for (std::size_t q = 0; q < queries.rows; ++q)
+    index.search_filtered(queries.row(q), k, filter, out.data() + q * k);
+  return out;
+}
+
+TEST_F(BruteForceModule, DeclaresFilteredSearch) {
+  EXPECT_NE(info_->capabilities & kCapFilter, 0u);
+}
+
+// Selectivities from 1 down to ~0.005 cover the dense path (at or above kDenseSelectivity), the
+// sparse one, and fewer allowed rows than k (padding).
+TEST_F(BruteForceModule, FilteredEqualsNaiveFilteredScanForEveryMetric) {
+  const FloatMatrix base = random_matrix(1500, 24, 61);
+  const FloatMatrix queries = random_matrix(20, 24, 62);
+  const RandomLabels labels(base.rows(), {0.7, 0.3, 0.05, 0.004}, 63);
+  FilterBuilder builder = labels.builder();
+  const std::vector<std::vector<std::uint32_t>> conditions = {{}, {0}, {1}, {0, 1}, {2}, {3}};
+  for (const Metric metric : {Metric::L2, Metric::Angular, Metric::InnerProduct}) {
+    auto index = create(metric, 24);
+    index->build(base.view());
+    for (const auto& condition : conditions) {
+      const Filter filter = filter_of(builder, condition);
+      for (const std::size_t k : {1, 10, 50}) {
+        const std::string what = std::string(metric_name(metric)) + " selectivity " +
+                                 std::to_string(filter.selectivity()) + " k " + std::to_string(k);
+        const auto got = search_filtered_all(*index, queries.view(), k, filter);
+        expect_allowed(got, k, filter, what.c_str());
+        expect_identical(got, naive_filtered_knn(base.view(), queries.view(), metric, k, filter),
+                         what);
+      }
+    }
+  }
+}
+
+// Many exact ties: the float scores cannot separate the k-th from the margin, so the rescan of
+// the allowed rows runs, and must still give the naive order (ties by smaller id).
+TEST_F(BruteForceModule, FilteredTiesEqualNaiveFilteredScan) {
+  const FloatMatrix base = tied_matrix(700, 5, 8, 64);
+  const FloatMatrix queries = tied_matrix(10, 5, 8, 65);
+  const RandomLabels labels(base.rows(), {0.8, 0.15}, 66);
+  FilterBuilder builder = labels.builder();
+  for (const Metric metric : {Metric::L2, Metric::Angular, Metric::InnerProduct}) {
+    auto index = create(metric, 5);
+    index->build(base.view());
+    for (const std::uint32_t label : {0u, 1u}) {
+      const std::uint32_t condition[] = {label};
+      const Filter filter = filter_of(builder, condition);
+      const std::string what =
+          std::string(metric_name(metric)) + " ties, label " + std::to_string(label);
+      expect_identical(search_filtered_all(*index, queries.view(), 40, filter),
+                       naive_filtered_knn(base.view(), queries.view(), metric, 40, filter), what);
+    }
+  }
+}
+
+TEST_F(BruteForceModule, FilterAllowingNothingGivesMinusOne) {
+  const FloatMatrix base = random_matrix(200, 8, 67);
+  const FloatMatrix queries = random_matrix(3, 8, 68);
+  const RandomLabels labels(base.rows(), {0.5, 0.0}, 69);
+  FilterBuilder builder = labels.builder();
+  const std::uint32_t condition[] = {1};
+  const Filter filter = filter_of(builder, condition);
+  ASSERT_EQ(filter.count(), 0u);
+  auto index = create(Metric::L2, 8);
+  index->build(base.view());
+  for (const Neighbor& n : search_filtered_all(*index, queries.view(), 5, filter)) {
+    EXPECT_EQ(n.id, -1);
+    EXPECT_EQ(n.distance, std::numeric_limits<float>::infinity());
+  }
+}
+
+// After add/remove the rows are no longer the filter's ids: a removed id never comes back, an
+// added id outside the filter's base is never allowed, and the rest is still exact; a saved and
+// loaded index answers identically.
+TEST_F(BruteForceModule, FilteredAfterAddRemoveAndSaveLoad) {
+  const FloatMatrix base = random_matrix(900, 16, 70);
+  const FloatMatrix queries = random_matrix(15, 16, 71);
+  const std::size_t rows = 700;  // the filter's base: rows 0..699
+  const RandomLabels labels(rows, {0.6, 0.2}, 72);
+  FilterBuilder builder = labels.builder();
+  for (const Metric metric : {Metric::L2, Metric::Angular, Metric::InnerProduct}) {
+    const std::string what(metric_name(metric));
+    auto index = create(metric, 16);
+    index->build(MatrixView{base.data(), rows, 16});
+    std::vector<std::int64_t> gone;
+    for (std::int64_t id = 0; id < static_cast<std::int64_t>(rows); id += 7) gone.push_back(id);
+    index->remove(gone);
+    std::vector<std::int64_t> added(200);
+    std::iota(added.begin(), added.end(), 700);  // beyond the filter's base
+    index->add(added, MatrixView{base.row(rows), 200, 16});
+    const std::string path = temp_file("bruteforce_filtered_" + what);
+    index->save(path);
+    auto loaded = info_->load(path, metric, 16);
+    for (const std::uint32_t label : {0u, 1u}) {
+      const std::uint32_t condition[] = {label};
+      const Filter filter = filter_of(builder, condition);
+      // The truth: allowed rows still live.
+      std::vector<std::int64_t> live;
+      for (const std::int64_t id : filter.ids())
+        if (id % 7 != 0) live.push_back(id);
+      FloatMatrix live_rows(live.size(), 16);
+      for (std::size_t i = 0; i < live.size(); ++i)
+        std::copy_n(base.row(static_cast<std::size_t>(live[i])), 16, live_rows.row(i));
+      std::vector<Neighbor> truth = naive_knn(live_rows.view(), queries.view(), metric, 10);
+      for (Neighbor& n : truth) n.id = live[static_cast<std::size_t>(n.id)];
+      const auto got = search_filtered_all(*index, queries.view(), 10, filter);
+      expect_identical(got, truth, what + " label " + std::to_string(label));
+      expect_identical(search_filtered_all(*loaded, queries.view(), 10, filter), got,
+                       what + " loaded, label " + std::to_string(label));
+    }
+    std::remove(path.c_str());
+  }
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ void BruteForceIndex::build(MatrixView base) {
   ids_.clear();
   position_.clear();
   dynamic_ = base.rows == 0;
-  knn_.emplace(base, metric_);
+  index_rows(base);
 }
 
 void BruteForceIndex::add(std::span<const std::int64_t> ids, MatrixView vectors) {
@@ -87,9 +87,17 @@ void BruteForceIndex::range_search(const float* query, float radius,
   distances_.add(exact().size());
 }
 
+void BruteForceIndex::search_filtered(const float* query, std::size_t k, const Filter& filter,
+                                      Neighbor* out) const {
+  exact();
+  distances_.add(filtered_.search(
+      query, k, filter,
+      dynamic_ ? std::span<const std::int64_t>(ids_) : std::span<const std::int64_t>(), out));
+}
+
 std::size_t BruteForceIndex::memory_bytes() const {
   if (!knn_) return 0;
-  return knn_->size() * knn_->dim() * sizeof(float) + knn_->owned_bytes() +
+  return knn_->size() * knn_->dim() * sizeof(float) + knn_->owned_bytes() + filtered_.bytes() +
          ids_.capacity() * sizeof(std::int64_t) +
          position_.size() * (sizeof(std::int64_t) + sizeof(std::size_t) + 2 * sizeof(void*)) +
          (owned_.capacity() - owned_.size()) * sizeof(float);
@@ -135,7 +143,7 @@ std::unique_ptr<Index> BruteForceIndex::load(const std::string& path, Metric met
   } else if (reader.has("ids")) {
     reader.fail("'ids' is present but 'meta' says the rows are their own ids");
   }
-  index->knn_.emplace(MatrixView{index->owned_.data(), rows, dim}, metric);
+  index->index_rows(MatrixView{index->owned_.data(), rows, dim});
   return index;
 }
 
@@ -158,8 +166,13 @@ void BruteForceIndex::make_dynamic() {
 }
 
 void BruteForceIndex::refresh() {
+  index_rows(MatrixView{owned_.data(), ids_.size(), dim_});
+}
+
+void BruteForceIndex::index_rows(MatrixView rows) {
   knn_.reset();
-  knn_.emplace(MatrixView{owned_.data(), ids_.size(), dim_}, metric_);
+  knn_.emplace(rows, metric_);
+  filtered_.prepare(rows, metric_);
 }
 
 void BruteForceIndex::to_ids(Neighbor* results, std::size_t count) const {

@@ -9,6 +9,8 @@
 // order) and, for an index changed by add/remove, "ids" (the id of each row). A loaded index
 // owns its vectors: it does not need the dataset.
 
+#include "filtered_scan.h"
+
 #include <annbench/common/exact_knn.h>
 #include <annbench/index.h>
 
@@ -39,6 +41,9 @@ class BruteForceIndex final : public Index {
   void search_batch(MatrixView queries, std::size_t k, Neighbor* out) const override;
   // Exact: every point within the radius, boundary ties included (see ExactKnn).
   void range_search(const float* query, float radius, std::vector<Neighbor>& out) const override;
+  // Exact among the allowed rows (filtered_scan.h): equal to a naive scan of them.
+  void search_filtered(const float* query, std::size_t k, const Filter& filter,
+                       Neighbor* out) const override;
   void save(const std::string& path) const override;
   // The referenced base counts: the index cannot answer without it.
   std::size_t memory_bytes() const override;
@@ -55,10 +60,13 @@ class BruteForceIndex final : public Index {
   void refresh();
   // Positions -> ids (identity for a static index).
   void to_ids(Neighbor* results, std::size_t count) const;
+  // (Re)creates the exact searcher and the filtered scan's per-row data on `rows`.
+  void index_rows(MatrixView rows);
 
   Metric metric_;
   std::size_t dim_;
   std::optional<ExactKnn> knn_;
+  FilteredScan filtered_;
   bool dynamic_ = false;
   std::vector<float> owned_;                                // live vectors (dynamic or loaded)
   std::vector<std::int64_t> ids_;                           // dynamic: id of each row of owned_

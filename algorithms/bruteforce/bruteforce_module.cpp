@@ -21,7 +21,8 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = {},
     .search_params = {},
-    .capabilities = kCapNativeBatch | kCapRangeSearch | kCapInsert | kCapDelete | kCapSaveLoad,
+    .capabilities =
+        kCapNativeBatch | kCapRangeSearch | kCapInsert | kCapDelete | kCapSaveLoad | kCapFilter,
     .create = &create,
     .load = &BruteForceIndex::load,
 };

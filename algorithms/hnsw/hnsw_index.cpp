@@ -152,6 +152,10 @@ void HnswIndex::set_search_params(const Params& params) {
   const std::int64_t ef = params.get_int("ef");
   ANNBENCH_CHECK(ef >= 1, "hnsw: ef = {} must be at least 1", ef);
   ef_ = static_cast<std::size_t>(ef);
+  // Resolved parameters always carry it; a hand-made set naming only ef keeps the default.
+  filter_exact_below_ = params.contains("filter_exact_below")
+                            ? params.get_float("filter_exact_below")
+                            : kFilterExactBelow;
 }
 
 std::size_t HnswIndex::memory_bytes() const {

@@ -50,6 +50,9 @@ inline constexpr int kMaxLevel = 64;  // levels are drawn geometric; this cap is
 // add() rechecks layer-0 reachability once the nodes inserted since the last check reach this
 // fraction of the live nodes: a linear pass paid for by that many insertions.
 inline constexpr double kReachabilityCheck = 1.0 / 32;
+// Default filter_exact_below: a filter allowing under 2 % of the base is answered by scanning
+// its allowed points (README, "Filtered search").
+inline constexpr double kFilterExactBelow = 0.02;
 
 struct HnswConfig {
   std::size_t M = 16;                 // links per node on layers >= 1; 2M on layer 0
@@ -82,6 +85,10 @@ class HnswIndex final : public Index {
   void set_search_params(const Params& params) override;
   // ef below k is raised to k: the beam must hold at least k results.
   void search(const float* query, std::size_t k, Neighbor* out) const override;
+  // Filter-aware beam search (every node navigates, only allowed live nodes are results), or an
+  // exact scan of filter.ids() when the filter's selectivity is below filter_exact_below.
+  void search_filtered(const float* query, std::size_t k, const Filter& filter,
+                       Neighbor* out) const override;
   std::size_t memory_bytes() const override;
   std::optional<std::uint64_t> distance_count() const override { return distances_.get(); }
 
@@ -171,6 +178,16 @@ class HnswIndex final : public Index {
   template <bool kLocked, bool kSkipDeleted = false>
   std::size_t search_layer(const float* query, Candidate start, std::size_t ef, int level,
                            SearchScratch& scratch) const;
+  // The beam search behind search_layer: every reached node is expanded, only those `keep`
+  // accepts enter the results, and the beam stops against the worst kept result.
+  template <bool kLocked, typename Keep>
+  std::size_t beam_search(const float* query, Candidate start, std::size_t ef, int level,
+                          SearchScratch& scratch, const Keep& keep) const;
+  // Greedy descent from the entry point through layers >= 1; returns layer 0's start.
+  Candidate descend(const float* query, std::size_t& count) const;
+  // search_filtered's exact path: every allowed live node of filter.ids(), best k kept.
+  std::size_t scan_allowed(const float* query, std::size_t k, const Filter& filter,
+                           SearchScratch& scratch, Neighbor* out) const;
   // Greedy descent on one upper layer; returns the closest node found.
   template <bool kLocked>
   Candidate greedy_step(const float* query, Candidate start, int level, std::size_t& count) const;
@@ -184,6 +201,8 @@ class HnswIndex final : public Index {
   bool negate_ = false;
   float (*kernel_)(const float*, const float*, std::size_t) = nullptr;
   std::size_t ef_ = 10;
+  double filter_exact_below_ =
+      kFilterExactBelow;  // search_filtered scans filter.ids() below this selectivity
 
   std::size_t n_ = 0;         // slots handed out (live, deleted or free)
   std::size_t capacity_ = 0;  // slots allocated in level0_ and locks_

@@ -28,6 +28,10 @@ const std::vector<ParamSpec> kBuildParams = {
 const std::vector<ParamSpec> kSearchParams = {
     {"ef", ParamType::Int, std::int64_t{10}, "beam width at query time (raised to k when below)", 1,
      1 << 20},
+    {"filter_exact_below", ParamType::Float, kFilterExactBelow,
+     "filtered search: below this selectivity (fraction of the base a filter allows) scan the "
+     "allowed points exactly instead of searching the graph (0: always the graph)",
+     0, 1},
 };
 
 std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& build) {
@@ -54,7 +58,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuildParams,
     .search_params = kSearchParams,
-    .capabilities = kCapSaveLoad | kCapInsert | kCapDelete,
+    .capabilities = kCapSaveLoad | kCapInsert | kCapDelete | kCapFilter,
     .create = &create,
     .load = &load,
     .small_data_search = kSmallDataSearch,

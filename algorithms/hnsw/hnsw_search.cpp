@@ -1,5 +1,6 @@
-// HNSW search: the layer-0 beam search (Algorithm 2 of the paper) and the greedy descent
-// through the upper layers. This is the hot path of both queries and construction.
+// HNSW search: the layer-0 beam search (Algorithm 2 of the paper), the greedy descent through
+// the upper layers, and filtered search (the beam keeping only allowed nodes, or an exact scan).
+// This is the hot path of both queries and construction.
 
 #include "hnsw_index.h"
 #include "search_scratch.h"
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 
 namespace annbench::hnsw {
 namespace {
@@ -38,14 +40,28 @@ inline void prefetch_lines(const void* p, std::size_t lines) {
 template <bool kLocked, bool kSkipDeleted>
 std::size_t HnswIndex::search_layer(const float* query, Candidate start, std::size_t ef, int level,
                                     SearchScratch& scratch) const {
+  // A tombstone is expanded like any node (it still navigates) but never kept.
+  if constexpr (kSkipDeleted) {
+    return beam_search<kLocked>(query, start, ef, level, scratch,
+                                [this](std::uint32_t id) { return !is_deleted(id); });
+  } else {
+    return beam_search<kLocked>(query, start, ef, level, scratch,
+                                [](std::uint32_t) { return true; });
+  }
+}
+
+template <bool kLocked, typename Keep>
+std::size_t HnswIndex::beam_search(const float* query, Candidate start, std::size_t ef, int level,
+                                   SearchScratch& scratch, const Keep& keep) const {
   scratch.begin(capacity_);
   ByteVisitedSet::Marker visited = scratch.visited.marker();
   auto& frontier = scratch.frontier;
   auto& results = scratch.results;
   visited.insert(start.id);
   frontier.push_back(start);
-  if (!kSkipDeleted || !is_deleted(start.id)) results.push_back(start);
-  // Only read once the results hold ef nodes, so the start's distance is as good as any.
+  if (keep(start.id)) results.push_back(start);
+  // The worst kept result: only read once the results hold ef nodes, so the start's distance is
+  // as good as any.
   float bound = start.distance;
 
   const std::size_t cap = max_degree(level);
@@ -93,8 +109,8 @@ std::size_t HnswIndex::search_layer(const float* query, Candidate start, std::si
         std::push_heap(frontier.begin(), frontier.end(), farther);
         // Its links are read when it is expanded, likely soon.
         _mm_prefetch(reinterpret_cast<const char*>(link_list(id, level)), _MM_HINT_T0);
-        // A tombstone is expanded like any node (it still navigates) but never kept.
-        if (kSkipDeleted && is_deleted(id)) continue;
+        // A node `keep` rejects is expanded like any other (it still navigates) but never kept.
+        if (!keep(id)) continue;
         results.push_back({d, id});
         std::push_heap(results.begin(), results.end(), closer);
         if (results.size() > ef) {
@@ -147,6 +163,15 @@ template std::size_t HnswIndex::search_layer<false, true>(const float*, Candidat
 template Candidate HnswIndex::greedy_step<true>(const float*, Candidate, int, std::size_t&) const;
 template Candidate HnswIndex::greedy_step<false>(const float*, Candidate, int, std::size_t&) const;
 
+Candidate HnswIndex::descend(const float* query, std::size_t& count) const {
+  ++count;
+  Candidate current{distance(query, vector(entry_)), entry_};
+  for (int level = max_level_; level > 0; --level) {
+    current = greedy_step<false>(query, current, level, count);
+  }
+  return current;
+}
+
 const float* HnswIndex::prepare_query(const float* query, SearchScratch& scratch) const {
   if (metric_ != Metric::Angular) return query;
   scratch.query.resize(dim_);
@@ -161,11 +186,8 @@ void HnswIndex::search(const float* query, std::size_t k, Neighbor* out) const {
   SearchScratch& scratch = *lease;
   const float* q = prepare_query(query, scratch);
 
-  std::size_t count = 1;
-  Candidate current{distance(q, vector(entry_)), entry_};
-  for (int level = max_level_; level > 0; --level) {
-    current = greedy_step<false>(q, current, level, count);
-  }
+  std::size_t count = 0;
+  const Candidate current = descend(q, count);
   // Checked once per search: without tombstones the loop has no per-node state test.
   const std::size_t ef = std::max(ef_, k);
   count += deleted_ == 0 ? search_layer<false, false>(q, current, ef, 0, scratch)
@@ -181,6 +203,70 @@ void HnswIndex::search(const float* query, std::size_t k, Neighbor* out) const {
   to_metric_scale(metric_, metric_ == Metric::L2 ? Score::kSquaredL2 : Score::kNegativeDot, out,
                   found);
   distances_.add(count);
+}
+
+void HnswIndex::search_filtered(const float* query, std::size_t k, const Filter& filter,
+                                Neighbor* out) const {
+  std::fill_n(out, k, Neighbor{});
+  if (entry_ == kNoLink || k == 0 || filter.count() == 0) return;
+  auto lease = scratch_.acquire();
+  SearchScratch& scratch = *lease;
+  const float* q = prepare_query(query, scratch);
+
+  std::size_t count = 0;
+  std::size_t found = 0;
+  if (filter.selectivity() < filter_exact_below_) {
+    count = scan_allowed(q, k, filter, scratch, out);
+    found = k;
+  } else {
+    // Results: live nodes whose caller id is a row of the filter's base that it allows.
+    const std::size_t rows = filter.base_rows();
+    const auto keep = [&](std::uint32_t node) {
+      if (!state_.empty() && state_[node] != static_cast<std::uint8_t>(SlotState::Live))
+        return false;
+      const std::int64_t id = external_id(node);
+      return static_cast<std::uint64_t>(id) < rows && filter.allowed(id);
+    };
+    const Candidate start = descend(q, count);
+    count += beam_search<false>(q, start, std::max(ef_, k), 0, scratch, keep);
+    auto& results = scratch.results;
+    std::sort_heap(results.begin(), results.end(), closer);
+    found = std::min(k, results.size());
+    for (std::size_t i = 0; i < found; ++i) {
+      out[i] = {external_id(results[i].id), results[i].distance};
+    }
+  }
+  to_metric_scale(metric_, metric_ == Metric::L2 ? Score::kSquaredL2 : Score::kNegativeDot, out,
+                  found);
+  distances_.add(count);
+}
+
+std::size_t HnswIndex::scan_allowed(const float* query, std::size_t k, const Filter& filter,
+                                    SearchScratch& scratch, Neighbor* out) const {
+  TopK<float>& top = scratch.exact;
+  top.reset(k);
+  const std::span<const std::int64_t> ids = filter.ids();
+  const std::size_t vector_lines = std::min<std::size_t>(kPrefetchLines, (dim_ * 4 + 63) / 64);
+  // Each id's node is looked up one step ahead, so that its vector is fetched while the current
+  // distance is computed (the allowed points are scattered over the blocks).
+  std::uint32_t next = ids.empty() ? kNoLink : find_live(ids[0]);
+  std::size_t count = 0;
+  float worst = top.worst();
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const std::uint32_t node = next;
+    next = i + 1 < ids.size() ? find_live(ids[i + 1]) : kNoLink;
+    if (next != kNoLink) prefetch_lines(vector(next), vector_lines);
+    if (node == kNoLink) continue;  // deleted, or not in the index
+    const float d = distance(query, vector(node));
+    ++count;
+    // Ids ascend, so a later tie (a larger id) would lose anyway.
+    if (d < worst) {
+      top.push(d, ids[i]);
+      worst = top.worst();
+    }
+  }
+  top.write_sorted(out, k);
+  return count;
 }
 
 }  // namespace annbench::hnsw

@@ -1,6 +1,7 @@
 #pragma once
 // Per-search scratch, leased from the index's ScratchPool (common/scratch_pool.h): visited tags,
-// the two beam heaps and a query buffer, so that no search allocates in steady state.
+// the two beam heaps, a query buffer and the filtered exact scan's top-k, so that no search
+// allocates in steady state.
 //
 // Visited tags are one byte per node (ByteVisitedSet): starting a search costs one increment and
 // the array is cleared only every 255 searches, which keeps it 4x smaller than 32-bit stamps and
@@ -8,6 +9,7 @@
 
 #include "hnsw_index.h"
 
+#include <annbench/common/topk.h>
 #include <annbench/common/visited.h>
 
 #include <cstddef>
@@ -20,6 +22,7 @@ struct SearchScratch {
   std::vector<Candidate> frontier;  // min-heap by distance: nodes still to expand
   std::vector<Candidate> results;   // max-heap by distance: the best ef found
   std::vector<float> query;         // normalised query (angular)
+  TopK<float> exact;                // search_filtered's exact scan of the allowed nodes
 
   // Starts a new search over node ids below n: after this, no node counts as visited.
   void begin(std::size_t n) {
@@ -30,7 +33,7 @@ struct SearchScratch {
 
   std::size_t bytes() const {
     return visited.bytes() + (frontier.capacity() + results.capacity()) * sizeof(Candidate) +
-           query.capacity() * sizeof(float);
+           query.capacity() * sizeof(float) + exact.capacity() * sizeof(TopK<float>::Entry);
   }
 };
 

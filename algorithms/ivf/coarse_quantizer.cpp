@@ -33,6 +33,27 @@ std::vector<ParamSpec> coarse_param_specs() {
   };
 }
 
+ParamSpec filter_max_probe_spec() {
+  return {"filter_max_probe",
+          ParamType::Int,
+          std::int64_t{0},
+          "filtered search: most lists probed in all while fewer than k allowed points were "
+          "found (0: every list; at most nprobe: no extra lists)",
+          0,
+          1 << 24};
+}
+
+std::size_t filter_max_probe(const Params& search) {
+  return search.contains("filter_max_probe")
+             ? static_cast<std::size_t>(search.get_int("filter_max_probe"))
+             : 0;
+}
+
+std::size_t probe_limit(std::size_t nlist, std::size_t nprobe, std::size_t max_probe) {
+  if (max_probe == 0) return nlist;
+  return std::min(nlist, std::max(nprobe, max_probe));
+}
+
 PreparedBase::PreparedBase(MatrixView base, Metric metric, const char* module) : view_(base) {
   // Checked before anything trains: NaN would make every comparison false and k-means would
   // silently produce garbage lists.

@@ -32,6 +32,16 @@ struct CoarseParams {
 // The ParamSpecs behind CoarseParams (nlist, train_size, kmeans_iters, seed).
 std::vector<ParamSpec> coarse_param_specs();
 
+// Filtered search (both modules): when the nprobe lists held fewer than k allowed entries, the
+// next-nearest lists are scanned too, one at a time, until k are found or filter_max_probe
+// lists (in all, nprobe included; 0: every list) were probed.
+ParamSpec filter_max_probe_spec();
+// filter_max_probe from resolved search parameters (absent from a hand-made set: 0).
+std::size_t filter_max_probe(const Params& search);
+// How many lists a filtered query may probe in all: nlist for 0, else max_probe clamped to
+// [nprobe, nlist].
+std::size_t probe_limit(std::size_t nlist, std::size_t nprobe, std::size_t max_probe);
+
 // The vectors the index actually stores: a normalised copy for angular, else the view itself.
 class PreparedBase {
  public:

@@ -88,6 +88,7 @@ void IvfFlatIndex::remove(std::span<const std::int64_t> ids) {
 
 void IvfFlatIndex::set_search_params(const Params& params) {
   nprobe_ = static_cast<std::size_t>(params.get_int("nprobe"));
+  filter_max_probe_ = filter_max_probe(params);
 }
 
 void IvfFlatIndex::search(const float* query, std::size_t k, Neighbor* out) const {
@@ -114,6 +115,62 @@ void IvfFlatIndex::search(const float* query, std::size_t k, Neighbor* out) cons
   if (!lists_.identity()) {
     for (std::size_t i = 0; i < k && out[i].id >= 0; ++i) out[i].id = lists_.id(out[i].id);
   }
+}
+
+void IvfFlatIndex::search_filtered(const float* query, std::size_t k, const Filter& filter,
+                                   Neighbor* out) const {
+  ANNBENCH_CHECK(built_, "{}: search before build", kName);
+  std::fill_n(out, k, Neighbor{});
+  if (quantizer_.nlist() == 0 || k == 0 || filter.count() == 0) return;
+  const auto scratch = scratch_.acquire();
+  ProbeScratch& probe = scratch->probe;
+  const float* q = quantizer_.probe_query(query, metric_, nprobe_, probe);
+  TopK<float>& top = scratch->top;
+  top.reset(k);
+  std::size_t computed = quantizer_.nlist();
+  const std::size_t probed = probe.lists.size();
+  for (const auto& list : probe.lists)
+    computed += scan_allowed(q, static_cast<std::size_t>(list.id), filter, top);
+  const std::size_t limit = probe_limit(quantizer_.nlist(), nprobe_, filter_max_probe_);
+  if (top.size() < k && limit > probed) {
+    // The first nprobe of the longer ranking are the lists already scanned (the ranking is a
+    // total order), so the scan resumes after them.
+    quantizer_.probe(q, limit, probe.heap, probe.lists);
+    computed += quantizer_.nlist();
+    for (std::size_t i = probed; i < probe.lists.size() && top.size() < k; ++i)
+      computed += scan_allowed(q, static_cast<std::size_t>(probe.lists[i].id), filter, top);
+  }
+  distances_.add(computed);
+  top.write_sorted(out, k);
+  to_metric_scale(metric_, metric_ == Metric::L2 ? Score::kSquaredL2 : Score::kNegativeDot, out, k);
+  if (!lists_.identity()) {
+    for (std::size_t i = 0; i < k && out[i].id >= 0; ++i) out[i].id = lists_.id(out[i].id);
+  }
+}
+
+std::size_t IvfFlatIndex::scan_allowed(const float* q, std::size_t l, const Filter& filter,
+                                       TopK<float>& top) const {
+  const auto& kernels = distance_kernels();
+  const bool l2 = metric_ == Metric::L2;
+  const std::size_t size = lists_.size(l);
+  const float* vectors = lists_.entries(l);
+  const std::uint32_t* labels = lists_.labels(l);
+  const bool identity = lists_.identity();
+  const std::size_t rows = filter.base_rows();
+  float worst = top.worst();
+  std::size_t computed = 0;
+  for (std::size_t p = 0; p < size; ++p) {
+    const std::int64_t id = identity ? labels[p] : lists_.id(labels[p]);
+    if (static_cast<std::uint64_t>(id) >= rows || !filter.allowed(id)) continue;
+    const float* x = vectors + p * dim_;
+    const float score = l2 ? kernels.l2_squared(q, x, dim_) : -kernels.inner_product(q, x, dim_);
+    ++computed;
+    if (score < worst) {
+      top.push(score, labels[p]);
+      worst = top.worst();
+    }
+  }
+  return computed;
 }
 
 void IvfFlatIndex::range_search(const float* query, float radius,

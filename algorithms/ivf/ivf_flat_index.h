@@ -45,6 +45,10 @@ class IvfFlatIndex final : public Index {
   // nprobe above nlist means "every list": clamped, so one sweep fits indexes of any nlist.
   void set_search_params(const Params& params) override;
   void search(const float* query, std::size_t k, Neighbor* out) const override;
+  // The nprobe lists with disallowed entries skipped (bit test before the distance); while
+  // fewer than k allowed entries were found, the next-nearest lists too, up to filter_max_probe.
+  void search_filtered(const float* query, std::size_t k, const Filter& filter,
+                       Neighbor* out) const override;
   // Exact within the probed lists: a float score filters with a margin wider than its rounding
   // error, and survivors are checked with exact_distance against the vector as given (for
   // angular the raw base, referenced; the normalised copy would move boundary ties), so with
@@ -74,6 +78,9 @@ class IvfFlatIndex final : public Index {
   template <typename Visit>
   std::size_t scan_lists(const float* q, const std::vector<TopK<float>::Entry>& lists,
                          Visit&& visit) const;
+  // Offers the entries of list l that `filter` allows to top; returns how many were scored.
+  std::size_t scan_allowed(const float* q, std::size_t l, const Filter& filter,
+                           TopK<float>& top) const;
   // The float score above which no point can be within `radius`.
   float range_score_limit(const float* query, float radius) const;
 
@@ -86,6 +93,7 @@ class IvfFlatIndex final : public Index {
   double max_norm_ = 0.0;       // largest |x| ever stored (range-search error margin)
   bool built_ = false;
   std::size_t nprobe_ = 1;
+  std::size_t filter_max_probe_ = 0;  // 0: every list
   ScratchPool<Scratch> scratch_;
   DistanceCounter distances_;
 };

@@ -18,6 +18,7 @@ const std::vector<ParamSpec> kBuild = coarse_param_specs();
 const std::vector<ParamSpec> kSearch = {
     {"nprobe", ParamType::Int, std::int64_t{1}, "lists scanned per query (above nlist: all)", 1,
      1 << 24},
+    filter_max_probe_spec(),
 };
 // A few hundred points fill 8 lists; probing all of them is an exact scan.
 const std::array kSmallBuild = {ParamSetting{"nlist", std::int64_t{8}}};
@@ -29,7 +30,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = kCapRangeSearch | kCapInsert | kCapDelete | kCapSaveLoad,
+    .capabilities = kCapRangeSearch | kCapInsert | kCapDelete | kCapSaveLoad | kCapFilter,
     .create = &create,
     .load = &IvfFlatIndex::load,
     .small_data_build = kSmallBuild,

@@ -107,6 +107,7 @@ void IvfPqIndex::remove(std::span<const std::int64_t> ids) {
 void IvfPqIndex::set_search_params(const Params& params) {
   nprobe_ = static_cast<std::size_t>(params.get_int("nprobe"));
   rerank_ = static_cast<std::size_t>(params.get_int("rerank"));
+  filter_max_probe_ = filter_max_probe(params);
   ANNBENCH_CHECK(rerank_ == 0 || params_.refine,
                  "{}: rerank={} needs the original vectors: build with refine=true", kName,
                  rerank_);
@@ -121,39 +122,88 @@ void IvfPqIndex::search(const float* query, std::size_t k, Neighbor* out) const 
   const auto lease = scratch_.acquire();
   Scratch& s = *lease;
   const float* q = quantizer_.probe_query(query, metric_, nprobe_, s.probe);
+  begin_tables(q, s);
+  TopK<float>& top = s.top;
+  top.reset(rerank_ > 0 ? std::max(k, rerank_) : k);
+  const auto all = [](std::uint32_t) { return true; };
+  for (const auto& list : s.probe.lists) {
+    const auto l = static_cast<std::size_t>(list.id);
+    scan_list(l, list_table(q, l, list.distance, s), s.table.data(), top, all);
+  }
+  distances_.add(quantizer_.nlist());
+  finish(query, q, k, s, out);
+}
+
+void IvfPqIndex::search_filtered(const float* query, std::size_t k, const Filter& filter,
+                                 Neighbor* out) const {
+  ANNBENCH_CHECK(built_, "{}: search before build", kName);
+  std::fill_n(out, k, Neighbor{});
+  if (quantizer_.nlist() == 0 || k == 0 || filter.count() == 0) return;
+  const auto lease = scratch_.acquire();
+  Scratch& s = *lease;
+  ProbeScratch& probe = s.probe;
+  const float* q = quantizer_.probe_query(query, metric_, nprobe_, probe);
+  begin_tables(q, s);
+  TopK<float>& top = s.top;
+  top.reset(rerank_ > 0 ? std::max(k, rerank_) : k);
+  // The bit test comes before the code is looked up: a disallowed entry costs one load.
+  const bool identity = lists_.identity();
+  const std::size_t rows = filter.base_rows();
+  const auto allowed = [&](std::uint32_t label) {
+    const std::int64_t id = identity ? label : lists_.id(label);
+    return static_cast<std::uint64_t>(id) < rows && filter.allowed(id);
+  };
+  const auto scan = [&](const TopK<float>::Entry& list) {
+    const auto l = static_cast<std::size_t>(list.id);
+    scan_list(l, list_table(q, l, list.distance, s), s.table.data(), top, allowed);
+  };
+  std::size_t computed = quantizer_.nlist();
+  const std::size_t probed = probe.lists.size();
+  for (const auto& list : probe.lists) scan(list);
+  const std::size_t limit = probe_limit(quantizer_.nlist(), nprobe_, filter_max_probe_);
+  if (top.size() < k && limit > probed) {
+    // The longer ranking starts with the lists already scanned (a total order): resume after.
+    quantizer_.probe(q, limit, probe.heap, probe.lists);
+    computed += quantizer_.nlist();
+    for (std::size_t i = probed; i < probe.lists.size() && top.size() < k; ++i)
+      scan(probe.lists[i]);
+  }
+  distances_.add(computed);
+  finish(query, q, k, s, out);
+}
+
+void IvfPqIndex::begin_tables(const float* q, Scratch& s) const {
   const std::size_t table_size = pq_.m() * pq_.ksub();
   s.table.resize(table_size);
   s.query_table.resize(table_size);
   const bool per_query_table = inner_product() || !precomputed_.empty();
-  if (per_query_table) {
-    pq_.inner_product_table(q, s.query_table.data());
-    // Inner product: score = -<q, c_l> - <q, p>, the same table for every list.
-    if (inner_product()) {
-      for (std::size_t i = 0; i < table_size; ++i) s.table[i] = -s.query_table[i];
-    }
+  if (!per_query_table) return;
+  pq_.inner_product_table(q, s.query_table.data());
+  // Inner product: score = -<q, c_l> - <q, p>, the same table for every list.
+  if (inner_product()) {
+    for (std::size_t i = 0; i < table_size; ++i) s.table[i] = -s.query_table[i];
   }
-  TopK<float>& top = s.top;
-  top.reset(rerank_ > 0 ? std::max(k, rerank_) : k);
-  for (const auto& list : s.probe.lists) {
-    const auto l = static_cast<std::size_t>(list.id);
-    float offset = list.distance;  // |q - c_l|^2, or -<q, c_l>
-    if (!inner_product()) {
-      if (!precomputed_.empty()) {
-        const float* pre = precomputed_.data() + l * table_size;
-        for (std::size_t i = 0; i < table_size; ++i) s.table[i] = pre[i] - 2.0f * s.query_table[i];
-      } else {
-        s.residual.resize(dim_);
-        const float* c = quantizer_.centroids().row(l);
-        for (std::size_t d = 0; d < dim_; ++d) s.residual[d] = q[d] - c[d];
-        pq_.l2_table(s.residual.data(), s.table.data());
-        offset = 0.0f;
-      }
-    }
-    scan_list(l, offset, s.table.data(), top);
+}
+
+float IvfPqIndex::list_table(const float* q, std::size_t l, float list_score, Scratch& s) const {
+  if (inner_product()) return list_score;  // -<q, c_l>; the table is the query's
+  const std::size_t table_size = pq_.m() * pq_.ksub();
+  if (!precomputed_.empty()) {
+    const float* pre = precomputed_.data() + l * table_size;
+    for (std::size_t i = 0; i < table_size; ++i) s.table[i] = pre[i] - 2.0f * s.query_table[i];
+    return list_score;  // |q - c_l|^2
   }
-  distances_.add(quantizer_.nlist());
+  s.residual.resize(dim_);
+  const float* c = quantizer_.centroids().row(l);
+  for (std::size_t d = 0; d < dim_; ++d) s.residual[d] = q[d] - c[d];
+  pq_.l2_table(s.residual.data(), s.table.data());
+  return 0.0f;
+}
+
+void IvfPqIndex::finish(const float* query, const float* q, std::size_t k, Scratch& s,
+                        Neighbor* out) const {
   if (rerank_ == 0) {
-    top.write_sorted(out, k);
+    s.top.write_sorted(out, k);
     // Estimates: squared L2 (euclidean; on unit vectors for angular, where |q - x|^2 / 2 is
     // 1 - cos) or minus the inner product.
     if (metric_ == Metric::Angular) {
@@ -232,14 +282,16 @@ void IvfPqIndex::keep_originals(MatrixView base) {
   }
 }
 
-void IvfPqIndex::scan_list(std::size_t l, float offset, const float* table,
-                           TopK<float>& top) const {
+template <typename Keep>
+void IvfPqIndex::scan_list(std::size_t l, float offset, const float* table, TopK<float>& top,
+                           const Keep& keep) const {
   const std::size_t m = pq_.m(), ksub = pq_.ksub();
   float worst = top.worst();
   const std::size_t size = lists_.size(l);
   const std::uint8_t* codes = lists_.entries(l);
   const std::uint32_t* labels = lists_.labels(l);
   for (std::size_t p = 0; p < size; ++p) {
+    if (!keep(labels[p])) continue;
     const std::uint8_t* code = codes + p * m;
     float score = offset;
     for (std::size_t j = 0; j < m; ++j) score += table[j * ksub + code[j]];

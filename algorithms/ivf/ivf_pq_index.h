@@ -57,6 +57,11 @@ class IvfPqIndex final : public Index {
   void remove(std::span<const std::int64_t> ids) override;
   void set_search_params(const Params& params) override;
   void search(const float* query, std::size_t k, Neighbor* out) const override;
+  // The nprobe lists with disallowed entries skipped (bit test before the code is read); while
+  // fewer than k allowed entries were found, the next-nearest lists too, up to
+  // filter_max_probe. Re-ranking, when on, sees allowed candidates only.
+  void search_filtered(const float* query, std::size_t k, const Filter& filter,
+                       Neighbor* out) const override;
   void save(const std::string& path) const override;
   // Codes (m bytes) and 32-bit labels per vector, list headers, centroids, codebooks; the
   // precomputed L2 tables; with refine, the original vectors (referenced, or copied once the
@@ -85,7 +90,16 @@ class IvfPqIndex final : public Index {
   FloatMatrix residuals_of(MatrixView data, const std::vector<std::uint32_t>& labels) const;
   void precompute_tables();
   void keep_originals(MatrixView base);
-  void scan_list(std::size_t l, float offset, const float* table, TopK<float>& top) const;
+  // Per-query tables (inner products with every codeword) where the lists' tables need them.
+  void begin_tables(const float* q, Scratch& s) const;
+  // Fills s.table for list l; returns the constant part of its scores.
+  float list_table(const float* q, std::size_t l, float list_score, Scratch& s) const;
+  // Offers the entries of list l whose label `keep` accepts to top.
+  template <typename Keep>
+  void scan_list(std::size_t l, float offset, const float* table, TopK<float>& top,
+                 const Keep& keep) const;
+  // The k best of s.top into out, in the metric's scale (re-ranked when rerank is on).
+  void finish(const float* query, const float* q, std::size_t k, Scratch& s, Neighbor* out) const;
   void prefetch_row(const float* row) const;
   void rerank(const float* raw, const float* normalised, std::size_t k, Scratch& s,
               Neighbor* out) const;
@@ -101,6 +115,7 @@ class IvfPqIndex final : public Index {
   std::vector<float> inverse_norms_;  // refine, angular: 1 / |x|, by label
   bool built_ = false;
   std::size_t nprobe_ = 1, rerank_ = 0;
+  std::size_t filter_max_probe_ = 0;  // 0: every list
   ScratchPool<Scratch> scratch_;
   DistanceCounter distances_;
 };

@@ -39,6 +39,7 @@ const std::vector<ParamSpec> kSearch = {
      1 << 24},
     {"rerank", ParamType::Int, std::int64_t{0},
      "candidates re-ranked with exact distances (0: off; needs refine=true)", 0, 1 << 24},
+    filter_max_probe_spec(),
 };
 // A few hundred points of a dozen dimensions: 8 lists, 3-float sub-vectors, and 4-bit codes,
 // since a streaming index's first add() (200 rows) must train 2^nbits codewords. The original
@@ -55,7 +56,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = kCapInsert | kCapDelete | kCapSaveLoad,
+    .capabilities = kCapInsert | kCapDelete | kCapSaveLoad | kCapFilter,
     .create = &create,
     .load = &IvfPqIndex::load,
     .small_data_build = kSmallBuild,
