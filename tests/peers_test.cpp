@@ -638,7 +638,8 @@ TEST(PeerStreamingHnswlib, ReAddingALabelMovesItsPoint) {
   const FloatMatrix moved = random_matrix(1, kDim, 146, 5.0f);  // far from every base point
   auto index = create(*info, Metric::L2, {});
   index->build(MatrixView{nullptr, 0, kDim});
-  index->set_search_params(make_params({{"ef", std::int64_t{100}}}));
+  index->set_search_params(resolve_params(make_params({{"ef", std::int64_t{100}}}),
+                                          info->search_params, info->name, "search"));
   add_rows(*index, base, 0, kN, 0);
   const std::int64_t id = 77;
   const std::vector<std::int64_t> one = {id};

@@ -1,6 +1,7 @@
 // faiss-flat: faiss::IndexFlat, exact search by full scan. The peer of our bruteforce module.
 // IndexFlat numbers its vectors itself, so add() with caller ids goes through an IndexIDMap
-// around it (removal then shifts the stored vectors: O(n) per remove()).
+// around it (removal then shifts the stored vectors: O(n) per remove()). Filtered search: a scan
+// of the allowed vectors only (SearchParameters' IDSelector).
 
 #include "faiss_peer.h"
 
@@ -24,6 +25,7 @@ FaissRecipe recipe() {
   };
   recipe.counting = FaissCounting::kFullScan;
   recipe.id_map = true;
+  recipe.filter = true;
   return recipe;
 }
 
@@ -49,7 +51,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = {},
     .search_params = {},
-    .capabilities = kCapNativeBatch | kCapInsert | kCapDelete | kCapSaveLoad,
+    .capabilities = kCapNativeBatch | kCapFilter | kCapInsert | kCapDelete | kCapSaveLoad,
     .library = kFaissLibrary,
     .create = &create,
     .load = &load,

@@ -1,5 +1,7 @@
 // faiss-hnsw: faiss::IndexHNSWFlat, faiss's HNSW graph over full vectors. Build: M,
 // efConstruction; search: efSearch. (faiss's own parameter names, so configs read like its docs.)
+// Filtered search: the graph is walked as usual, only allowed nodes enter the results
+// (SearchParametersHNSW's IDSelector).
 
 #include "faiss_peer.h"
 
@@ -33,6 +35,7 @@ FaissRecipe recipe(int m, int ef_construction) {
   recipe.apply_search = &apply_ef;
   // faiss 1.7.3's IndexHNSW::search leaves hnsw_stats.ndis at 0 (measured): unknown.
   recipe.counting = FaissCounting::kNone;
+  recipe.filter = true;
   return recipe;
 }
 
@@ -87,7 +90,9 @@ std::unique_ptr<Index> load(const std::string& path, Metric metric, std::size_t 
       });
 }
 
-constexpr std::array kSmallSearch = {ParamSetting{"efSearch", std::int64_t{64}}};
+// 128: filtered searches (selectivity 0.05, 20 allowed of 400) walk the graph through
+// disallowed nodes, and at 64 reached 0.94-0.98 filtered recall; 128 reaches 0.995-1.0.
+constexpr std::array kSmallSearch = {ParamSetting{"efSearch", std::int64_t{128}}};
 
 const ModuleInfo kInfo = {
     .name = "faiss-hnsw",
@@ -95,7 +100,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = kCapNativeBatch | kCapSaveLoad,
+    .capabilities = kCapNativeBatch | kCapFilter | kCapSaveLoad,
     .library = kFaissLibrary,
     .create = &create,
     .load = &load,

@@ -1,5 +1,6 @@
 // faiss-ivfflat: faiss::IndexIVFFlat, an inverted file over k-means cells (flat coarse
-// quantizer), full vectors in the lists. Build: nlist; search: nprobe.
+// quantizer), full vectors in the lists. Build: nlist; search: nprobe. Filtered search: the
+// probed lists' codes outside the filter are skipped (SearchParametersIVF's IDSelector).
 
 #include "faiss_peer.h"
 
@@ -33,6 +34,7 @@ FaissRecipe recipe(std::size_t nlist) {
   };
   recipe.counting = FaissCounting::kIvfStats;
   recipe.coarse_per_query = nlist;
+  recipe.filter = true;
   return recipe;
 }
 
@@ -69,7 +71,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = kCapNativeBatch | kCapInsert | kCapDelete | kCapSaveLoad,
+    .capabilities = kCapNativeBatch | kCapFilter | kCapInsert | kCapDelete | kCapSaveLoad,
     .library = kFaissLibrary,
     .create = &create,
     .load = &load,

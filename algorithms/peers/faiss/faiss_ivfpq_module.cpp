@@ -1,6 +1,7 @@
 // faiss-ivfpq: faiss::IndexIVFPQ, an inverted file whose lists hold product-quantised residuals
 // (m sub-quantizers of nbits each); distances are asymmetric PQ estimates. Build: nlist, m,
-// nbits; search: nprobe.
+// nbits; search: nprobe. Filtered search: the probed lists' codes outside the filter are skipped
+// (SearchParametersIVF's IDSelector).
 
 #include "faiss_peer.h"
 
@@ -35,6 +36,7 @@ FaissRecipe recipe(std::size_t nlist, std::size_t m, std::size_t nbits) {
   };
   // Lists hold codes, not vectors: faiss's ndis counts PQ table look-ups, not distances.
   recipe.counting = FaissCounting::kNone;
+  recipe.filter = true;
   return recipe;
 }
 
@@ -84,7 +86,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
-    .capabilities = kCapNativeBatch | kCapInsert | kCapDelete | kCapSaveLoad,
+    .capabilities = kCapNativeBatch | kCapFilter | kCapInsert | kCapDelete | kCapSaveLoad,
     .library = kFaissLibrary,
     .create = &create,
     .load = &load,

@@ -2,8 +2,9 @@
 // FaissPeer: one annbench::Index over any faiss::Index, shared by the faiss-* modules. A module
 // supplies a FaissRecipe (how to make the empty faiss index, how to apply search parameters and
 // how distances are counted); FaissPeer does metric handling, training, result conversion to the
-// metric's scale, thread pinning, memory accounting, and save/load: faiss's own serialisation
-// (write_index / read_index, in memory) as the "faiss" section of annbench's index file.
+// metric's scale, thread pinning, memory accounting, filtered search through faiss's IDSelector,
+// and save/load: faiss's own serialisation (write_index / read_index, in memory) as the "faiss"
+// section of annbench's index file.
 //
 // Debian's libfaiss is a generic x86-64 build (no AVX2 kernels) linked against reference BLAS:
 // numbers measured through these modules are those of that build, not of an optimised faiss.
@@ -64,6 +65,9 @@ struct FaissRecipe {
   // codes): FaissPeer keeps the vectors it indexed and writes the metric's distances of the k
   // results, re-sorted by them.
   bool rerank = false;
+  // search_filtered is served (kCapFilter): faiss's SearchParameters with an IDSelector over the
+  // stored ids (faiss_filter.cpp); the index type must honour `sel` in this faiss version.
+  bool filter = false;
 };
 
 // What a loaded faiss index must be for a module: given the index faiss read back (its type,
@@ -92,6 +96,10 @@ class FaissPeer final : public Index {
   void set_search_params(const Params& params) override;
   void search(const float* query, std::size_t k, Neighbor* out) const override;
   void search_batch(MatrixView queries, std::size_t k, Neighbor* out) const override;
+  // One faiss search with the module's current parameters plus a selector over the filter's
+  // bitmap (faiss_filter.cpp), for recipes with `filter`.
+  void search_filtered(const float* query, std::size_t k, const Filter& filter,
+                       Neighbor* out) const override;
   void save(const std::string& path) const override;
   std::size_t memory_bytes() const override;
   std::optional<std::uint64_t> distance_count() const override;
