@@ -17,6 +17,9 @@
 //     small_data_recall (0.9 unless the module says why not);
 //   - an empty base and a single point either build and answer correctly or are refused with
 //     an annbench::Error;
+//   - modules declaring kCapFilter: filtered search at small_data_search never returns a row
+//     the filter does not allow, reaches small_data_recall against an exact filtered scan at
+//     selectivities of about 0.3 and 0.05, and answers nothing when nothing passes;
 //   - modules declaring kCapSaveLoad: save -> load answers every query identically (ids and
 //     distances), and a file of another dimension or module is refused.
 // Small-data build and search settings come from each module's ModuleInfo, so the suite names
@@ -26,6 +29,7 @@
 
 #include <annbench/common/distance.h>
 #include <annbench/common/exact_knn.h>
+#include <annbench/common/label_filter.h>
 #include <annbench/module.h>
 
 #include <gtest/gtest.h>
@@ -388,6 +392,62 @@ TEST_P(Conformance, SmallDataSearchSettingsFindNearlyEveryTrueNeighbour) {
   EXPECT_GE(static_cast<double>(hits) / (kQueries * kK), info_->small_data_recall)
       << info_->name << " at its small_data_search settings "
       << small_data_search(*info_).to_json();
+}
+
+// Label 0 on about 30 % of the rows, label 1 on about 5 %, label 2 on none.
+LabelIndex small_data_labels() {
+  std::mt19937_64 rng(99);
+  std::uniform_real_distribution<double> uniform;
+  std::vector<std::int64_t> indptr{0};
+  std::vector<std::uint32_t> labels;
+  for (std::size_t r = 0; r < kRows; ++r) {
+    if (uniform(rng) < 0.3) labels.push_back(0);
+    if (uniform(rng) < 0.05) labels.push_back(1);
+    indptr.push_back(static_cast<std::int64_t>(labels.size()));
+  }
+  return LabelIndex(indptr, labels, 3);
+}
+
+TEST_P(Conformance, FilteredSearchReturnsOnlyAllowedRowsAndFindsTheNearest) {
+  if ((info_->capabilities & kCapFilter) == 0) GTEST_SKIP() << "no kCapFilter";
+  index_->set_search_params(small_data_search(*info_));
+  const LabelIndex labels = small_data_labels();
+  FilterBuilder builder(kRows, &labels, nullptr);
+  for (std::uint32_t label : {0u, 1u, 2u}) {
+    const std::uint32_t query_labels[] = {label};
+    const Filter filter = builder.make({.labels = query_labels});
+    std::size_t hits = 0, wanted = 0;
+    for (std::size_t q = 0; q < kQueries; ++q) {
+      std::vector<Neighbor> out(kK);
+      index_->search_filtered(queries_.row(q), kK, filter, out.data());
+      expect_well_formed(out, kK, kRows);
+      std::vector<double> exact;
+      for (std::int64_t row : filter.ids()) {
+        exact.push_back(exact_distance(GetParam().metric, queries_.row(q),
+                                       base_.row(static_cast<std::size_t>(row)), kDim));
+      }
+      std::sort(exact.begin(), exact.end());
+      const std::size_t m = std::min(kK, exact.size());
+      wanted += m;
+      const double limit = m > 0 ? exact[m - 1] + 1e-3 : 0.0;
+      for (const Neighbor& n : out) {
+        if (n.id < 0) continue;
+        ASSERT_TRUE(filter.allowed(n.id))
+            << "label " << label << " query " << q << ": row " << n.id << " is not allowed";
+        const double d = exact_distance(GetParam().metric, queries_.row(q),
+                                        base_.row(static_cast<std::size_t>(n.id)), kDim);
+        hits += d <= limit ? 1 : 0;
+      }
+    }
+    if (wanted == 0) {
+      EXPECT_EQ(hits, 0u) << "label " << label << " allows no row";
+      continue;
+    }
+    EXPECT_GE(static_cast<double>(std::min(hits, wanted)) / static_cast<double>(wanted),
+              info_->small_data_recall)
+        << info_->name << " label " << label << " (selectivity " << filter.selectivity() << ") at "
+        << small_data_search(*info_).to_json();
+  }
 }
 
 // Builds `rows` rows of the shared base; nullptr when the module refuses with an Error.

@@ -504,7 +504,9 @@ TEST_F(RangeCliTest, RangeSweepEndToEnd) {
   write("bad2.yaml", "datasets: [s.hdf5]\nmode: ranges\nalgorithms:\n  - module: bruteforce\n");
   std::tie(code, output) = annbench("run bad2.yaml --results res");
   EXPECT_EQ(code, 1);
-  EXPECT_THAT(output, HasSubstr("'mode' must be knn, range, streaming or concurrent, got 'ranges'"));
+  EXPECT_THAT(
+      output,
+      HasSubstr("'mode' must be knn, range, streaming, concurrent or filtered, got 'ranges'"));
 }
 
 }  // namespace

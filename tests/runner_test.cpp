@@ -147,7 +147,7 @@ TEST_F(RunnerTest, FailuresAreRecordedAndTheSweepGoesOn) {
       root_ /
       "results/tiny-8-euclidean/10/fixture-faulty/"
       "allocate_false_crash_false_fail_build_false_hang_false_bad_ids_false_fail_search_false_"
-      "repeat_ids_true.hdf5");
+      "honour_filter_false_repeat_ids_true.hdf5");
   EXPECT_DOUBLE_EQ(repeated.recall, 0.1);  // only the first of ten copies counts
   EXPECT_EQ(repeated.duplicate_ids, 9u * 25u);
   EXPECT_FALSE(repeated.distcomps.has_value());  // the fixture cannot count: unknown, not zero

@@ -145,12 +145,13 @@ SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesyst
   SweepConfig config;
   config.file = file;
   static const std::set<std::string> kKeys = {
-      "datasets",   "k",           "runs", "queries", "single",  "batch",   "threads",
-      "algorithms", "description", "mode", "runbook", "clients", "duration"};
+      "datasets",   "k",           "runs", "queries", "single",  "batch",    "threads",
+      "algorithms", "description", "mode", "runbook", "clients", "duration", "selectivities"};
   for (const auto& item : root) {
     const auto key = key_text(item.first, file);
     ANNBENCH_CHECK(kKeys.count(key) != 0,
-                   "{}: unknown key '{}'; accepted: datasets, mode, runbook, clients, duration, k, "
+                   "{}: unknown key '{}'; accepted: datasets, mode, runbook, clients, duration, "
+                   "selectivities, k, "
                    "runs, queries, single, batch, threads, algorithms, description",
                    where(file, item.first), key);
   }
@@ -215,6 +216,23 @@ SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesyst
     ANNBENCH_CHECK(config.duration > 0 && config.duration <= 3600,
                    "{}: 'duration' must be in (0, 3600] seconds, got {}",
                    where(file, root["duration"]), config.duration);
+  }
+  if (root["selectivities"]) {
+    ANNBENCH_CHECK(config.mode == "filtered", "{}: 'selectivities' applies to mode: filtered only",
+                   where(file, root["selectivities"]));
+    config.selectivities.clear();
+    for (const auto& node : as_list(root["selectivities"])) {
+      const auto band = decode<double>(node, file, "'selectivities'", "a fraction in (0, 1]");
+      ANNBENCH_CHECK(band > 0 && band <= 1, "{}: 'selectivities' must be in (0, 1], got {}",
+                     where(file, node), band);
+      config.selectivities.push_back(band);
+    }
+    ANNBENCH_CHECK(!config.selectivities.empty(), "{}: 'selectivities' is empty",
+                   where(file, root["selectivities"]));
+    std::sort(config.selectivities.begin(), config.selectivities.end());
+    config.selectivities.erase(
+        std::unique(config.selectivities.begin(), config.selectivities.end()),
+        config.selectivities.end());
   }
   if (root["queries"]) {
     const auto queries = decode<std::int64_t>(root["queries"], file, "'queries'", "an integer");

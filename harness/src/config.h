@@ -20,7 +20,9 @@
 // `runbook: FILE` replays a runbook of inserts, deletes and replaces, searching at its search
 // steps (runbook.h); only modules with kCapInsert (and kCapDelete when the runbook deletes).
 // `mode: concurrent` with `clients: [1, 2, 4]` and `duration: SECONDS` has that many threads
-// query one index back to back (track_concurrent.cpp).
+// query one index back to back (track_concurrent.cpp). `mode: filtered` runs each query with its
+// metadata filter, one run per selectivity band of `selectivities: [0.001, 0.01, 0.1, 0.5]`
+// (track_filtered.cpp); only modules with kCapFilter.
 // An entry may put a dimension-reduction stage in front of its module with `pca: {dim: ...}` or
 // `random_projection: {dim: ..., kind: gaussian|sparse}` (transform_stage.h); lists expand
 // like build parameters.
@@ -59,7 +61,8 @@ struct SweepConfig {
   std::filesystem::path runbook;         // mode: streaming
   std::vector<int> clients{1, 2, 4, 8};  // mode: concurrent: client threads per run
   double duration = 5;                   // mode: concurrent: seconds per run
-  std::vector<std::size_t> counts{10};   // k values (knn mode)
+  std::vector<double> selectivities{0.001, 0.01, 0.1, 0.5};  // mode: filtered: bands
+  std::vector<std::size_t> counts{10};                       // k values (knn mode)
   int runs = 3;
   std::size_t queries = 0;  // 0 = all test queries
   bool single = true;       // single-query mode (each query timed alone)

@@ -17,21 +17,26 @@ QualityMetrics compute_quality(const FloatMatrix& true_distances, const IdMatrix
                  "compute_quality: shapes do not match (k = {})", k);
   QualityMetrics metrics;
   metrics.per_query_recall.resize(queries);
-  double hits_total = 0, epsilon_total = 0, large_total = 0;
   double true_sum = 0, run_sum = 0;
   std::unordered_set<std::int32_t> seen;
+  double per_query_total = 0, epsilon_total = 0, large_total = 0;
   for (std::size_t q = 0; q < queries; ++q) {
-    const double kth = true_distances(q, k - 1);
+    // Filtered ground truth pads with +inf where fewer than k rows pass the query's filter: the
+    // query is then scored on the m rows that exist (all of them found = recall 1).
+    std::size_t m = 0;
+    while (m < k && std::isfinite(true_distances(q, m))) ++m;
+    seen.clear();
+    std::size_t hits = 0, epsilon_hits = 0, large_hits = 0, returned = 0;
+    const double kth = m > 0 ? true_distances(q, m - 1) : 0.0;
     const double knn_threshold = kth + kRecallTieEpsilon;
     const double epsilon_threshold = kth * (1 + kEpsilonRecall);
     const double large_threshold = kth * (1 + kLargeEpsilonRecall);
-    seen.clear();
-    std::size_t hits = 0, epsilon_hits = 0, large_hits = 0;
     for (std::size_t j = 0; j < k; ++j) {
       const std::int32_t id = run_ids(q, j);
       const double distance = run_distances(q, j);
-      run_sum += distance;
+      if (j < m) run_sum += distance;
       if (id < 0) continue;
+      ++returned;
       if (!seen.insert(id).second) {
         ++metrics.duplicate_ids;
         continue;
@@ -40,17 +45,21 @@ QualityMetrics compute_quality(const FloatMatrix& true_distances, const IdMatrix
       epsilon_hits += distance <= epsilon_threshold;
       large_hits += distance <= large_threshold;
     }
-    for (std::size_t j = 0; j < k; ++j) true_sum += true_distances(q, j);
-    metrics.per_query_recall[q] = static_cast<float>(hits) / static_cast<float>(k);
-    hits_total += static_cast<double>(hits);
-    epsilon_total += static_cast<double>(epsilon_hits);
-    large_total += static_cast<double>(large_hits);
+    for (std::size_t j = 0; j < m; ++j) true_sum += true_distances(q, j);
+    const auto share = [m, returned](std::size_t found) {
+      if (m == 0) return returned == 0 ? 1.0 : 0.0;
+      return static_cast<double>(std::min(found, m)) / static_cast<double>(m);
+    };
+    metrics.per_query_recall[q] = static_cast<float>(share(hits));
+    per_query_total += share(hits);
+    epsilon_total += share(epsilon_hits);
+    large_total += share(large_hits);
   }
-  const double denominator = static_cast<double>(queries * k);
   if (queries > 0) {
-    metrics.recall = hits_total / denominator;
-    metrics.epsilon_recall = epsilon_total / denominator;
-    metrics.largeepsilon_recall = large_total / denominator;
+    const auto n = static_cast<double>(queries);
+    metrics.recall = per_query_total / n;
+    metrics.epsilon_recall = epsilon_total / n;
+    metrics.largeepsilon_recall = large_total / n;
   }
   // ANN-Benchmarks returns inf when the true distances are (near) zero.
   metrics.rel = true_sum < 0.01 ? std::numeric_limits<double>::infinity() : run_sum / true_sum;

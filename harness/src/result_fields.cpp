@@ -67,6 +67,9 @@ const std::array kFields = std::to_array<ResultField>({
     {"update_s", FieldType::Real, "update_s", kMeasured, &R::update_s},
     {"insert_per_s", FieldType::Real, "insert_per_s", kMeasured, &R::insert_per_s},
     {"delete_per_s", FieldType::Real, "delete_per_s", kMeasured, &R::delete_per_s},
+    {"selectivity", FieldType::Real, "selectivity", kIdentity, &R::selectivity},
+    {"filter_kind", FieldType::Text, "filter_kind", kIdentity, &R::filter_kind},
+    {"mean_selectivity", FieldType::Real, "mean_selectivity", kMeasured, &R::mean_selectivity},
     // Attributes of the run files only.
     {"module", FieldType::Text, "module", kInHdf5 | kInFailed, &R::module},
     {"distance", FieldType::Text, "distance", kInHdf5 | kInFailed, &R::distance},

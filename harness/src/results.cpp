@@ -145,6 +145,8 @@ void write_run(const fs::path& root, const RunRecord& r) {
       file.write_ints("neighbors", r.neighbors.data(), r.neighbors.rows(), r.neighbors.cols());
       file.write_floats("distances", r.distances.data(), r.distances.rows(), r.distances.cols());
     }
+    if (!r.query_rows.empty())
+      file.write_ints("query_rows", r.query_rows.data(), r.query_rows.size(), 0);
     file.flush();
   });
   fs::remove(failed_file(root, r), error);

@@ -66,6 +66,12 @@ struct RunRecord {
   // Concurrent runs: client threads sending queries back to back.
   std::optional<double> clients;
   std::optional<double> min_recall, update_s, insert_per_s, delete_per_s;
+  // Filtered runs: the selectivity band the run's queries fall in (the fraction of the base
+  // their filters allow, nominal), their mean actual selectivity, the conditions they carry
+  // (labels, range, labels+range), and which test rows they are (the rows of `neighbors`).
+  std::optional<double> selectivity, mean_selectivity;
+  std::string filter_kind;
+  std::vector<std::int32_t> query_rows;
   // Per-step curves (streaming): name -> one value per step, written as datasets of the run's
   // .hdf5 (not read back by read_run_summary).
   std::vector<std::pair<std::string, std::vector<float>>> series;

@@ -17,11 +17,12 @@ const Track& knn_track();
 const Track& range_track();
 const Track& streaming_track();
 const Track& concurrent_track();
+const Track& filtered_track();
 
 namespace {
 
 std::vector<const Track*> all_tracks() {
-  return {&knn_track(), &range_track(), &streaming_track(), &concurrent_track()};
+  return {&knn_track(), &range_track(), &streaming_track(), &concurrent_track(), &filtered_track()};
 }
 
 }  // namespace

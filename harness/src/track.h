@@ -26,13 +26,14 @@ struct SweepSettings {
   std::vector<std::string> datasets;
   std::vector<std::size_t> counts;  // k values (tracks without k ignore them)
   int runs = 3;
-  std::size_t queries = 0;        // 0 = all
-  bool single = true;             // single-query mode
-  bool batch = false;             // batch mode
-  int threads = 1;                // build and batch threads (resolved: never 0)
-  std::filesystem::path runbook;  // mode: streaming
-  std::vector<int> clients;       // mode: concurrent
-  double duration = 5;            // mode: concurrent, seconds
+  std::size_t queries = 0;            // 0 = all
+  bool single = true;                 // single-query mode
+  bool batch = false;                 // batch mode
+  int threads = 1;                    // build and batch threads (resolved: never 0)
+  std::filesystem::path runbook;      // mode: streaming
+  std::vector<int> clients;           // mode: concurrent
+  double duration = 5;                // mode: concurrent, seconds
+  std::vector<double> selectivities;  // mode: filtered: selectivity bands, ascending
 };
 
 // One run of a build point, before it is measured: its record carries the identity (dataset,

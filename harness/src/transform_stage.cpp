@@ -71,6 +71,15 @@ class TransformedIndex final : public Index {
     inner_->search(mapped.data(), k, out);
   }
 
+  void search_filtered(const float* query, std::size_t k, const Filter& filter,
+                       Neighbor* out) const override {
+    // Row ids are the same on both sides of the stage, so the filter passes through unchanged.
+    thread_local std::vector<float> mapped;
+    mapped.resize(spec_.dim);
+    map_.apply(query, mapped.data());
+    inner_->search_filtered(mapped.data(), k, filter, out);
+  }
+
   void search_batch(MatrixView queries, std::size_t k, Neighbor* out) const override {
     const FloatMatrix mapped = map_.apply_rows(queries);
     inner_->search_batch(mapped.view(), k, out);

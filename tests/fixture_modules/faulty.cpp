@@ -1,5 +1,6 @@
 // A plain exact L2 scan that fails on request: lets tests check that failures are recorded and
-// the sweep goes on, and that bad results (ids out of range, repeats) are caught by the harness.
+// the sweep goes on, and that bad results (ids out of range, repeats, rows a filter does not
+// allow) are caught by the harness.
 
 #include <annbench/module.h>
 
@@ -39,6 +40,7 @@ class FaultyIndex final : public Index {
     ANNBENCH_CHECK(!params.get_bool("fail_search"), "fault injected at search");
     bad_ids_ = params.get_bool("bad_ids");
     repeat_ids_ = params.get_bool("repeat_ids");
+    honour_filter_ = params.get_bool("honour_filter");
   }
   void search(const float* query, std::size_t k, Neighbor* out) const override {
     std::vector<std::pair<float, std::int64_t>> all(base_.rows);
@@ -58,6 +60,21 @@ class FaultyIndex final : public Index {
       for (std::size_t j = 1; j < found; ++j) out[j] = out[0];
     }
   }
+  // Filtered search that ignores the filter unless `honour_filter` is set: the harness must
+  // catch the rows it returns that the filter does not allow.
+  void search_filtered(const float* query, std::size_t k, const Filter& filter,
+                       Neighbor* out) const override {
+    if (!honour_filter_) {
+      search(query, k, out);
+      return;
+    }
+    std::vector<Neighbor> all(base_.rows);
+    search(query, base_.rows, all.data());
+    std::size_t j = 0;
+    for (const Neighbor& n : all) {
+      if (j < k && n.id >= 0 && filter.allowed(n.id)) out[j++] = n;
+    }
+  }
   std::size_t memory_bytes() const override { return base_.rows * dim_ * sizeof(float); }
 
  private:
@@ -66,6 +83,7 @@ class FaultyIndex final : public Index {
   MatrixView base_;
   bool bad_ids_ = false;
   bool repeat_ids_ = false;
+  bool honour_filter_ = false;
 };
 
 const Metric kMetrics[] = {Metric::L2};
@@ -79,6 +97,7 @@ const std::vector<ParamSpec> kSearchParams = {
     {"fail_search", ParamType::Bool, false, "throw from set_search_params()"},
     {"bad_ids", ParamType::Bool, false, "return an id outside the data"},
     {"repeat_ids", ParamType::Bool, false, "return the nearest id k times"},
+    {"honour_filter", ParamType::Bool, false, "filtered search keeps only allowed rows"},
 };
 
 std::unique_ptr<Index> create(Metric, std::size_t dim, const Params& build) {
@@ -93,6 +112,7 @@ const ModuleInfo kInfo = [] {
   info.build_params = kBuildParams;
   info.search_params = kSearchParams;
   info.create = &create;
+  info.capabilities = kCapFilter;
   return info;
 }();
 
