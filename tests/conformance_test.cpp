@@ -64,8 +64,9 @@ Params small_data_build(const ModuleInfo& info) {
   return settings(info.small_data_build, info.build_params, info.name, "build");
 }
 
+// Filter-only search parameters included: unfiltered searches ignore them.
 Params small_data_search(const ModuleInfo& info) {
-  return settings(info.small_data_search, info.search_params, info.name, "search");
+  return settings(info.small_data_search, filtered_search_specs(info), info.name, "search");
 }
 
 constexpr std::size_t kRows = 400, kDim = 12, kQueries = 24, kK = 10;

@@ -176,6 +176,24 @@ TEST_F(FilteredSweep, DatasetWithoutFiltersIsAClearError) {
   }
 }
 
+TEST_F(FilteredSweep, FilterOnlySearchParametersExistOnlyInFilteredSweeps) {
+  const std::string body =
+      "k: 10\nalgorithms:\n  - module: hnsw\n    search: {ef: 20, filter_exact_below: 0.1}\n";
+  const SweepConfig knn = parse_sweep_config("datasets: [x]\n" + body, root_ / "knn.yaml");
+  EXPECT_THROW(expand_sweep(knn, registry_), Error);
+  const SweepConfig filtered =
+      parse_sweep_config("datasets: [x]\nmode: filtered\n" + body, root_ / "filtered.yaml");
+  const auto points = expand_sweep(filtered, registry_);
+  ASSERT_EQ(points.size(), 1u);
+  ASSERT_EQ(points[0].searches.size(), 1u);
+  EXPECT_DOUBLE_EQ(points[0].searches[0].get_float("filter_exact_below"), 0.1);
+  // Unfiltered runs keep their names: the filter-only parameter is not filled in there.
+  const SweepConfig plain = parse_sweep_config(
+      "datasets: [x]\nk: 10\nalgorithms:\n  - module: hnsw\n    search: {ef: 20}\n",
+      root_ / "plain.yaml");
+  EXPECT_FALSE(expand_sweep(plain, registry_)[0].searches[0].contains("filter_exact_below"));
+}
+
 TEST(FilteredConfig, SelectivitiesAreCheckedAndBelongToTheFilteredMode) {
   const fs::path file = "sweep.yaml";
   const std::string head = "datasets: [x]\nk: 10\nalgorithms:\n  - module: bruteforce\n";

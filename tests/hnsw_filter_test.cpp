@@ -60,7 +60,8 @@ void set_search(Index& index, std::int64_t ef, double exact_below) {
   Params given;
   given.set("ef", ef);
   given.set("filter_exact_below", exact_below);
-  index.set_search_params(resolve_params(given, hnsw_info().search_params, "hnsw", "search"));
+  index.set_search_params(
+      resolve_params(given, filtered_search_specs(hnsw_info()), "hnsw", "search"));
 }
 
 std::vector<Neighbor> search_filtered_all(const Index& index, MatrixView queries,
@@ -94,7 +95,7 @@ TEST_F(HnswFilter, DeclaresFilteredSearchAndItsParameter) {
   EXPECT_NE(info.capabilities & kCapFilter, 0u);
   Params bad;
   bad.set("filter_exact_below", 1.5);
-  EXPECT_THROW(resolve_params(bad, info.search_params, "hnsw", "search"), Error);
+  EXPECT_THROW(resolve_params(bad, filtered_search_specs(info), "hnsw", "search"), Error);
 }
 
 // Selectivity 0.5 and 0.1 take the graph, 0.01 the exact scan (default threshold 0.02).

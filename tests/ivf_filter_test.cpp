@@ -56,7 +56,8 @@ std::unique_ptr<Index> make(const std::string& module, Metric metric, Params bui
 }
 
 void set_search(Index& index, const std::string& module, Params search) {
-  index.set_search_params(resolve_params(search, info_of(module).search_params, module, "search"));
+  index.set_search_params(
+      resolve_params(search, filtered_search_specs(info_of(module)), module, "search"));
 }
 
 Params params_of(std::initializer_list<std::pair<const char*, ParamValue>> values) {
@@ -105,11 +106,12 @@ TEST_F(IvfFilter, BothDeclareFilteredSearchAndTheProbeCap) {
   for (const char* module : {"ivf-flat", "ivf-pq"}) {
     const ModuleInfo& info = info_of(module);
     EXPECT_NE(info.capabilities & kCapFilter, 0u) << module;
-    const Params resolved = resolve_params({}, info.search_params, module, "search");
+    const Params resolved = resolve_params({}, filtered_search_specs(info), module, "search");
     EXPECT_EQ(resolved.get_int("filter_max_probe"), 0) << module;
     Params bad;
     bad.set("filter_max_probe", std::int64_t{-1});
-    EXPECT_THROW(resolve_params(bad, info.search_params, module, "search"), Error) << module;
+    EXPECT_THROW(resolve_params(bad, filtered_search_specs(info), module, "search"), Error)
+        << module;
   }
 }
 

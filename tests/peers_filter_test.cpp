@@ -175,7 +175,8 @@ TEST_P(PeerFiltered, OnlyAllowedIdsAndRecall) {
   for (const Metric metric : metrics) {
     auto index = create(*info, metric, c.build);
     index->build(base.view());
-    index->set_search_params(resolve_params(c.search, info->search_params, info->name, "search"));
+    index->set_search_params(
+        resolve_params(c.search, filtered_search_specs(*info), info->name, "search"));
     for (const double selectivity : {0.5, 0.1, 0.01}) {
       const std::string what = c.module + " " + std::string(metric_name(metric)) + " selectivity " +
                                std::to_string(selectivity);
@@ -215,7 +216,8 @@ TEST_P(PeerFiltered, NothingAllowedGivesNothing) {
   const FloatMatrix queries = random_matrix(4, kDim, 55);
   auto index = create(*info, Metric::L2, c.build);
   index->build(base.view());
-  index->set_search_params(resolve_params(c.search, info->search_params, info->name, "search"));
+  index->set_search_params(
+      resolve_params(c.search, filtered_search_specs(*info), info->name, "search"));
   const OwnedFilter none(kN, 0.0, 56);
   for (const Neighbor& n : search_checked(*index, queries.view(), none.filter(), kK, c.module)) {
     EXPECT_EQ(n.id, -1) << c.module;
@@ -231,7 +233,8 @@ TEST_P(PeerFiltered, ConcurrentSearchesAgree) {
   const FloatMatrix queries = random_matrix(kQueries, kDim, 58);
   auto index = create(*info, Metric::L2, c.build);
   index->build(base.view());
-  index->set_search_params(resolve_params(c.search, info->search_params, info->name, "search"));
+  index->set_search_params(
+      resolve_params(c.search, filtered_search_specs(*info), info->name, "search"));
   const OwnedFilter owned(kN, 0.1, 59);
   const Filter filter = owned.filter();
   std::vector<Neighbor> serial(kQueries * kK);
@@ -292,7 +295,7 @@ TEST(PeerFilteredHnswlib, PostFilteringRecall) {
     double previous = 0;
     for (const double factor : {1.0, 3.0}) {
       index->set_search_params(resolve_params(make_params({{"postfilter_factor", factor}}),
-                                              info->search_params, info->name, "search"));
+                                              filtered_search_specs(*info), info->name, "search"));
       const std::string what = "hnswlib selectivity " + std::to_string(selectivity) +
                                " postfilter_factor " + std::to_string(factor);
       const double r =
@@ -303,9 +306,10 @@ TEST(PeerFilteredHnswlib, PostFilteringRecall) {
       previous = r;
     }
   }
-  EXPECT_THROW(index->set_search_params(resolve_params(make_params({{"postfilter_factor", 0.5}}),
-                                                       info->search_params, info->name, "search")),
-               Error);
+  EXPECT_THROW(
+      index->set_search_params(resolve_params(make_params({{"postfilter_factor", 0.5}}),
+                                              filtered_search_specs(*info), info->name, "search")),
+      Error);
 }
 
 // faiss-flat after streaming is an IndexIDMap, whose search faiss 1.7.3 refuses with parameters:
@@ -363,7 +367,7 @@ TEST(PeerFilteredSmallData, ReachesSmallDataRecall) {
       auto index = create(*info, metric, from_settings(info->small_data_build), kSmallDim);
       index->build(base.view());
       index->set_search_params(resolve_params(from_settings(info->small_data_search),
-                                              info->search_params, info->name, "search"));
+                                              filtered_search_specs(*info), info->name, "search"));
       for (const double selectivity : {0.3, 0.05}) {
         const std::string what = std::string(name) + " " + std::string(metric_name(metric)) +
                                  " selectivity " + std::to_string(selectivity);

@@ -422,7 +422,7 @@ TEST_P(PeerSmallData, SettingsFindNearlyEveryNeighbour) {
   for (const ParamSetting& s : info_->small_data_build) build.set(s.name, s.value);
   for (const ParamSetting& s : info_->small_data_search) search.set(s.name, s.value);
   build = resolve_params(build, info_->build_params, info_->name, "build");
-  search = resolve_params(search, info_->search_params, info_->name, "search");
+  search = resolve_params(search, filtered_search_specs(*info_), info_->name, "search");
   for (const Metric metric : info_->metrics) {
     if (GetParam() == "faiss-lsh" && metric != Metric::Angular) continue;
     auto index = info_->create(metric, 12, build);

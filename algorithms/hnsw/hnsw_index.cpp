@@ -152,7 +152,7 @@ void HnswIndex::set_search_params(const Params& params) {
   const std::int64_t ef = params.get_int("ef");
   ANNBENCH_CHECK(ef >= 1, "hnsw: ef = {} must be at least 1", ef);
   ef_ = static_cast<std::size_t>(ef);
-  // Resolved parameters always carry it; a hand-made set naming only ef keeps the default.
+  // Only filtered sweeps resolve this filter-only parameter; elsewhere the default holds.
   filter_exact_below_ = params.contains("filter_exact_below")
                             ? params.get_float("filter_exact_below")
                             : kFilterExactBelow;

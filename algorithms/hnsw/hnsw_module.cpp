@@ -28,6 +28,8 @@ const std::vector<ParamSpec> kBuildParams = {
 const std::vector<ParamSpec> kSearchParams = {
     {"ef", ParamType::Int, std::int64_t{10}, "beam width at query time (raised to k when below)", 1,
      1 << 20},
+};
+const std::vector<ParamSpec> kFilterSearchParams = {
     {"filter_exact_below", ParamType::Float, kFilterExactBelow,
      "filtered search: below this selectivity (fraction of the base a filter allows) scan the "
      "allowed points exactly instead of searching the graph (0: always the graph)",
@@ -58,6 +60,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuildParams,
     .search_params = kSearchParams,
+    .filter_search_params = kFilterSearchParams,
     .capabilities = kCapSaveLoad | kCapInsert | kCapDelete | kCapFilter,
     .create = &create,
     .load = &load,

@@ -18,8 +18,8 @@ const std::vector<ParamSpec> kBuild = coarse_param_specs();
 const std::vector<ParamSpec> kSearch = {
     {"nprobe", ParamType::Int, std::int64_t{1}, "lists scanned per query (above nlist: all)", 1,
      1 << 24},
-    filter_max_probe_spec(),
 };
+const std::vector<ParamSpec> kFilterSearch = {filter_max_probe_spec()};
 // A few hundred points fill 8 lists; probing all of them is an exact scan.
 const std::array kSmallBuild = {ParamSetting{"nlist", std::int64_t{8}}};
 const std::array kSmallSearch = {ParamSetting{"nprobe", std::int64_t{8}}};
@@ -30,6 +30,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
+    .filter_search_params = kFilterSearch,
     .capabilities = kCapRangeSearch | kCapInsert | kCapDelete | kCapSaveLoad | kCapFilter,
     .create = &create,
     .load = &IvfFlatIndex::load,

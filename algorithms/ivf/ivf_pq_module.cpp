@@ -39,8 +39,8 @@ const std::vector<ParamSpec> kSearch = {
      1 << 24},
     {"rerank", ParamType::Int, std::int64_t{0},
      "candidates re-ranked with exact distances (0: off; needs refine=true)", 0, 1 << 24},
-    filter_max_probe_spec(),
 };
+const std::vector<ParamSpec> kFilterSearch = {filter_max_probe_spec()};
 // A few hundred points of a dozen dimensions: 8 lists, 3-float sub-vectors, and 4-bit codes,
 // since a streaming index's first add() (200 rows) must train 2^nbits codewords. The original
 // vectors are kept so that searching every list and re-ranking finds nearly every neighbour.
@@ -56,6 +56,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
+    .filter_search_params = kFilterSearch,
     .capabilities = kCapInsert | kCapDelete | kCapSaveLoad | kCapFilter,
     .create = &create,
     .load = &IvfPqIndex::load,

@@ -47,6 +47,9 @@ int modules_command(const std::vector<std::string>& argv) {
                info.description != nullptr ? info.description : "", metrics);
     print_specs("build", info.build_params);
     print_specs("search", info.search_params);
+    if (!info.filter_search_params.empty()) {
+      print_specs("filtered search", info.filter_search_params);
+    }
     fmt::print("\n");
   }
   for (const auto& failure : registry.failures()) {

@@ -310,8 +310,13 @@ std::vector<BuildPoint> expand_sweep(const SweepConfig& config, const ModuleRegi
     const ModuleInfo& info = *module->info;
     auto builds =
         expand_parameter_node(entry.build, info.build_params, entry.module, "build", config.file);
-    auto searches = expand_parameter_node(entry.search, info.search_params, entry.module, "search",
-                                          config.file);
+    // Filtered sweeps also accept the module's filter-only search parameters.
+    const std::vector<ParamSpec> search_specs =
+        config.mode == "filtered"
+            ? filtered_search_specs(info)
+            : std::vector<ParamSpec>(info.search_params.begin(), info.search_params.end());
+    auto searches =
+        expand_parameter_node(entry.search, search_specs, entry.module, "search", config.file);
     std::vector<std::optional<TransformSpec>> transforms{std::nullopt};
     if (entry.has_transform) {
       transforms.clear();

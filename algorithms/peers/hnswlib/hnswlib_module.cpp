@@ -153,7 +153,9 @@ class HnswlibIndex final : public Index {
 
   void set_search_params(const Params& params) override {
     ef_ = static_cast<std::size_t>(params.get_int("ef"));
-    postfilter_factor_ = params.get_float("postfilter_factor");
+    // Present only in filtered sweeps (a filter-only parameter).
+    postfilter_factor_ =
+        params.contains("postfilter_factor") ? params.get_float("postfilter_factor") : 1.0;
     if (graph_) graph_->setEf(ef_);
   }
 
@@ -389,9 +391,10 @@ const std::vector<ParamSpec> kBuild = {
      1 << 20},
     {"seed", ParamType::Int, std::int64_t{100}, "level generator seed (hnswlib's default 100)", 0,
      static_cast<double>(std::numeric_limits<std::int32_t>::max())}};
-const std::vector<ParamSpec> kSearch = {
-    {"ef", ParamType::Int, std::int64_t{10}, "candidate list size while searching (max(ef, k))", 1,
-     1 << 20},
+const std::vector<ParamSpec> kSearch = {{"ef", ParamType::Int, std::int64_t{10},
+                                         "candidate list size while searching (max(ef, k))", 1,
+                                         1 << 20}};
+const std::vector<ParamSpec> kFilterSearch = {
     {"postfilter_factor", ParamType::Float, 1.0,
      "filtered search (post-filtering): fetch factor * k / selectivity results, keep k allowed",
      1.0, 1e6}};
@@ -408,6 +411,7 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = kBuild,
     .search_params = kSearch,
+    .filter_search_params = kFilterSearch,
     .capabilities = kCapInsert | kCapDelete | kCapSaveLoad | kCapFilter,
     .library = "hnswlib 0.6.2",
     .create = &create,

@@ -19,6 +19,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace annbench {
 
@@ -27,7 +28,7 @@ namespace annbench {
 // 4: Index::add / Index::remove, kCapInsert and kCapDelete.
 // 5: Index::save, ModuleInfo::load, ModuleInfo::small_data_build / small_data_search; search()
 //    distances in the metric's scale.
-// 6: Index::search_filtered and kCapFilter.
+// 6: Index::search_filtered, kCapFilter and ModuleInfo::filter_search_params.
 inline constexpr std::uint32_t kAbiVersion = 6;
 
 // Capability bits: what the harness may rely on beyond the Index basics.
@@ -62,6 +63,10 @@ struct ModuleInfo {
   std::span<const Metric> metrics;    // metrics the module serves
   std::span<const ParamSpec> build_params;
   std::span<const ParamSpec> search_params;
+  // kCapFilter: search parameters only search_filtered reads (e.g. the selectivity below which
+  // to scan exactly). They are accepted and resolved only in `mode: filtered` sweeps, so they
+  // never rename the runs of other tracks; set_search_params then receives both lists' values.
+  std::span<const ParamSpec> filter_search_params;
   std::uint32_t capabilities = 0;
   // For a module that wraps another project's library (a peer): that library and its version,
   // e.g. "hnswlib 0.6.2". Null for annbench's own code. Recorded with every run; the speed gate
@@ -83,6 +88,13 @@ struct ModuleInfo {
   // say why beside it.
   double small_data_recall = 0.9;
 };
+
+// The search parameters a filtered sweep accepts: search_params, then filter_search_params.
+inline std::vector<ParamSpec> filtered_search_specs(const ModuleInfo& info) {
+  std::vector<ParamSpec> specs(info.search_params.begin(), info.search_params.end());
+  specs.insert(specs.end(), info.filter_search_params.begin(), info.filter_search_params.end());
+  return specs;
+}
 
 }  // namespace annbench
 
