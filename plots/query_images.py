@@ -22,9 +22,11 @@ import zlib
 
 from annbench_results import run_file_path
 
-# Datasets whose train/test rows are Fashion-MNIST's train/test images in order. Subsets such
-# as fashion-mnist-784-euclidean-10k are sampled, so their row ids are not image ids.
-IMAGE_DATASET = re.compile(r"^(fashion-mnist-784-euclidean|fashion-mnist-cnn-[0-9]+-(angular|euclidean))$")
+# Datasets whose train/test rows are Fashion-MNIST's train/test images in order, including the
+# copy configs/filtered.yaml gives synthetic tags (-tags: `dataset tags` keeps the rows). Other
+# derived files (e.g. the -10k subset) are not assumed to keep the image order.
+IMAGE_DATASET = re.compile(
+    r"^(fashion-mnist-784-euclidean|fashion-mnist-cnn-[0-9]+-(angular|euclidean))(-tags)?$")
 DEFAULT_IMAGES_DIR = "/usr/share/datasets/fashion-mnist"
 IMAGE_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
 TARGET_RECALL = 0.9
