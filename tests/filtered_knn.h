@@ -7,12 +7,14 @@
 
 #include <annbench/common/label_filter.h>
 #include <annbench/filter.h>
+#include <annbench/index.h>
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <random>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace annbench::testing {
@@ -90,5 +92,46 @@ inline std::size_t result_count(const std::vector<Neighbor>& got) {
   return static_cast<std::size_t>(
       std::count_if(got.begin(), got.end(), [](const Neighbor& n) { return n.id >= 0; }));
 }
+
+// Gaussian blobs around `clusters` seeded centres spread over [0, spread): the structure graphs
+// and inverted files are built for; labels drawn apart from it do not follow the clusters.
+inline FloatMatrix gaussian_blobs(std::size_t rows, std::size_t dim, std::size_t clusters,
+                                  std::uint32_t seed, std::uint32_t centre_seed, float spread) {
+  const FloatMatrix centres = random_matrix(clusters, dim, centre_seed, 0.0f, spread);
+  FloatMatrix m = random_matrix(rows, dim, seed);
+  for (std::size_t i = 0; i < rows; ++i) {
+    for (std::size_t j = 0; j < dim; ++j) m(i, j) += centres((i * 7919 + seed) % clusters, j);
+  }
+  return m;
+}
+
+// Filtered search of every query with one filter (nq × k).
+inline std::vector<Neighbor> search_filtered_all(const Index& index, MatrixView queries,
+                                                 std::size_t k, const Filter& filter) {
+  std::vector<Neighbor> out(queries.rows * k);
+  for (std::size_t q = 0; q < queries.rows; ++q)
+    index.search_filtered(queries.row(q), k, filter, out.data() + q * k);
+  return out;
+}
+
+// A base and queries with labels 0..3 on about 50 %, 10 %, 1 % and 0 % of the rows, drawn
+// independently of the vectors, and filters by one label.
+class LabelledBase : public ::testing::Test {
+ protected:
+  LabelledBase(FloatMatrix base, FloatMatrix queries)
+      : base_(std::move(base)),
+        queries_(std::move(queries)),
+        labels_(base_.rows(), {0.5, 0.1, 0.01, 0.0}, 3),
+        builder_(labels_.builder()) {}
+
+  Filter filter(std::uint32_t label) {
+    const std::uint32_t condition[] = {label};
+    return filter_of(builder_, condition);
+  }
+
+  FloatMatrix base_, queries_;
+  RandomLabels labels_;
+  FilterBuilder builder_;
+};
 
 }  // namespace annbench::testing

@@ -24,6 +24,7 @@ namespace {
 
 using testing::expect_allowed;
 using testing::filter_of;
+using testing::gaussian_blobs;
 using testing::naive_filtered_knn;
 using testing::random_matrix;
 using testing::RandomLabels;
@@ -36,14 +37,8 @@ const ModuleInfo& hnsw_info() {
   return *registry.get("hnsw").info;
 }
 
-// Gaussian blobs: 40 clusters, labels drawn independently of them.
 FloatMatrix blobs(std::size_t rows, std::uint32_t seed) {
-  const FloatMatrix centres = random_matrix(40, kDim, 900, 0.0f, 4.0f);
-  FloatMatrix m = random_matrix(rows, kDim, seed);
-  for (std::size_t i = 0; i < rows; ++i) {
-    for (std::size_t j = 0; j < kDim; ++j) m(i, j) += centres((i * 7919 + seed) % 40, j);
-  }
-  return m;
+  return gaussian_blobs(rows, kDim, 40, seed, 900, 4.0f);
 }
 
 std::unique_ptr<Index> build(Metric metric, MatrixView base) {
@@ -66,28 +61,12 @@ void set_search(Index& index, std::int64_t ef, double exact_below) {
 
 std::vector<Neighbor> search_filtered_all(const Index& index, MatrixView queries,
                                           const Filter& filter) {
-  std::vector<Neighbor> out(queries.rows * kK);
-  for (std::size_t q = 0; q < queries.rows; ++q)
-    index.search_filtered(queries.row(q), kK, filter, out.data() + q * kK);
-  return out;
+  return testing::search_filtered_all(index, queries, kK, filter);
 }
 
-class HnswFilter : public ::testing::Test {
+class HnswFilter : public testing::LabelledBase {
  protected:
-  HnswFilter()
-      : base_(blobs(kRows, 1)),
-        queries_(blobs(kQueries, 2)),
-        labels_(kRows, {0.5, 0.1, 0.01, 0.0}, 3),
-        builder_(labels_.builder()) {}
-
-  Filter filter(std::uint32_t label) {
-    const std::uint32_t condition[] = {label};
-    return filter_of(builder_, condition);
-  }
-
-  FloatMatrix base_, queries_;
-  RandomLabels labels_;
-  FilterBuilder builder_;
+  HnswFilter() : LabelledBase(blobs(kRows, 1), blobs(kQueries, 2)) {}
 };
 
 TEST_F(HnswFilter, DeclaresFilteredSearchAndItsParameter) {

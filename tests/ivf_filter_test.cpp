@@ -30,6 +30,7 @@ namespace {
 using testing::expect_allowed;
 using testing::expect_identical;
 using testing::filter_of;
+using testing::gaussian_blobs;
 using testing::naive_filtered_knn;
 using testing::random_matrix;
 using testing::RandomLabels;
@@ -66,40 +67,18 @@ Params params_of(std::initializer_list<std::pair<const char*, ParamValue>> value
   return p;
 }
 
-// Gaussian blobs (the structure IVF is built for); labels are drawn independently of them.
 FloatMatrix blobs(std::size_t rows, std::uint32_t seed) {
-  const FloatMatrix centres = random_matrix(24, kDim, 500, 0.0f, 3.0f);
-  FloatMatrix m = random_matrix(rows, kDim, seed);
-  for (std::size_t i = 0; i < rows; ++i) {
-    for (std::size_t j = 0; j < kDim; ++j) m(i, j) += centres((i * 7919 + seed) % 24, j);
-  }
-  return m;
+  return gaussian_blobs(rows, kDim, 24, seed, 500, 3.0f);
 }
 
 std::vector<Neighbor> search_filtered_all(const Index& index, MatrixView queries,
                                           const Filter& filter) {
-  std::vector<Neighbor> out(queries.rows * kK);
-  for (std::size_t q = 0; q < queries.rows; ++q)
-    index.search_filtered(queries.row(q), kK, filter, out.data() + q * kK);
-  return out;
+  return testing::search_filtered_all(index, queries, kK, filter);
 }
 
-class IvfFilter : public ::testing::Test {
+class IvfFilter : public testing::LabelledBase {
  protected:
-  IvfFilter()
-      : base_(blobs(kRows, 1)),
-        queries_(blobs(kQueries, 2)),
-        labels_(kRows, {0.5, 0.1, 0.01, 0.0}, 3),
-        builder_(labels_.builder()) {}
-
-  Filter filter(std::uint32_t label) {
-    const std::uint32_t condition[] = {label};
-    return filter_of(builder_, condition);
-  }
-
-  FloatMatrix base_, queries_;
-  RandomLabels labels_;
-  FilterBuilder builder_;
+  IvfFilter() : LabelledBase(blobs(kRows, 1), blobs(kQueries, 2)) {}
 };
 
 TEST_F(IvfFilter, BothDeclareFilteredSearchAndTheProbeCap) {

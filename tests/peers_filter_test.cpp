@@ -6,6 +6,7 @@
 // margin. A peer that was not built is skipped with the reason.
 
 #include "naive_knn.h"
+#include "peer_modules.h"
 #include "plugin_loader.h"
 
 #include <annbench/error.h>
@@ -38,31 +39,9 @@ constexpr std::size_t kDim = 32;
 constexpr std::size_t kQueries = 40;
 constexpr std::size_t kK = 10;
 
-// One OpenMP thread, as in peers_test.cpp: faiss's training is many tiny parallel regions,
-// slow on a shared, oversubscribed machine.
-const int kThreads = [] {
-  omp_set_num_threads(1);
-  return 1;
-}();
-
-const ModuleRegistry& registry() {
-  static const ModuleRegistry instance({ANNBENCH_TEST_MODULE_DIR});
-  return instance;
-}
-
-// nullptr when the module was not built.
-const ModuleInfo* find_module(const std::string& name) {
-  for (const LoadedModule& module : registry().modules()) {
-    if (module.info->name == name) return module.info;
-  }
-  return nullptr;
-}
-
-Params make_params(std::initializer_list<std::pair<const char*, ParamValue>> values) {
-  Params params;
-  for (const auto& [key, value] : values) params.set(key, value);
-  return params;
-}
+const int kThreads = testing::use_one_thread();
+using testing::find_module;
+using testing::make_params;
 
 Params from_settings(std::span<const ParamSetting> settings) {
   Params params;

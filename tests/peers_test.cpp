@@ -12,6 +12,7 @@
 
 #include "index_file_checks.h"
 #include "naive_knn.h"
+#include "peer_modules.h"
 #include "plugin_loader.h"
 
 #include <annbench/common/distance.h>
@@ -47,32 +48,9 @@ constexpr std::size_t kDim = 32;
 constexpr std::size_t kQueries = 40;
 constexpr std::size_t kK = 10;
 
-// One OpenMP thread: faiss's training runs many tiny parallel regions, which on a shared,
-// oversubscribed machine cost a time slice per barrier (measured: 1 s on one thread, 64 s on two
-// for the faiss-ivfpq case below, with a load of 6 on 2 cores).
-const int kThreads = [] {
-  omp_set_num_threads(1);
-  return 1;
-}();
-
-const ModuleRegistry& registry() {
-  static const ModuleRegistry instance({ANNBENCH_TEST_MODULE_DIR});
-  return instance;
-}
-
-// nullptr when the module was not built.
-const ModuleInfo* find_module(const std::string& name) {
-  for (const LoadedModule& module : registry().modules()) {
-    if (module.info->name == name) return module.info;
-  }
-  return nullptr;
-}
-
-Params make_params(std::initializer_list<std::pair<const char*, ParamValue>> values) {
-  Params params;
-  for (const auto& [key, value] : values) params.set(key, value);
-  return params;
-}
+const int kThreads = testing::use_one_thread();
+using testing::find_module;
+using testing::make_params;
 
 struct PeerCase {
   std::string module;
@@ -377,7 +355,7 @@ TEST_P(PeerSaveLoad, WrongFilesAreErrors) {
   EXPECT_THROW(info_->load(file.path + ".missing", Metric::L2, kDim), Error);
   EXPECT_THROW(info_->load(file.path, Metric::L2, kDim + 1), Error);
   EXPECT_THROW(info_->load(file.path, Metric::Angular, kDim), Error);
-  for (const LoadedModule& other : registry().modules()) {
+  for (const LoadedModule& other : testing::peer_registry().modules()) {
     if (other.info->name == c.peer.module || other.info->load == nullptr) continue;
     EXPECT_THROW(other.info->load(file.path, Metric::L2, kDim), Error) << other.info->name;
   }

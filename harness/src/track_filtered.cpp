@@ -196,8 +196,9 @@ class FilteredTrack final : public Track {
                                    const std::vector<const FilterQuery*>& filters, std::size_t k,
                                    const SweepSettings& settings) {
     // One builder per thread, made before timing starts (each holds a bitset of the base).
-    std::vector<std::unique_ptr<FilterBuilder>> builders;
-    for (int t = 0; t < settings.threads; ++t) builders.push_back(s.builder());
+    std::vector<std::unique_ptr<FilterBuilder>> builders(
+        static_cast<std::size_t>(settings.threads));
+    for (auto& builder : builders) builder = s.builder();
     const auto n = static_cast<std::int64_t>(queries.rows());
     return time_all_queries(
         index, queries.rows(), settings.runs, settings.threads,
