@@ -132,6 +132,48 @@ TEST_F(FilteredSweep, ExactSearchHasRecallOneInEveryBand) {
   EXPECT_THAT(header, HasSubstr("filter_kind"));
 }
 
+TEST_F(FilteredSweep, AttributeRangesAloneOrWithLabelsAreExactForBruteForce) {
+  // A uniform attribute; query ranges of widths 0.01, 0.1 and 0.5, and one no row falls in.
+  DatasetLoadOptions options;
+  options.load_filters = true;
+  options.require_ground_truth = false;
+  Dataset loaded = load_dataset(dataset_, options);
+  const std::optional<LabelCsr> label_filters = loaded.filters->test_filters;
+  FilterMetadata meta = std::move(*loaded.filters);
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  meta.train_attr.resize(loaded.train.rows());
+  for (float& v : meta.train_attr) v = uniform(rng);
+  meta.test_attr_range = FloatMatrix(loaded.test.rows(), 2);
+  const float widths[] = {0.01f, 0.1f, 0.5f, -1.0f};
+  for (std::size_t q = 0; q < loaded.test.rows(); ++q) {
+    const float width = widths[q % 4];
+    const float lo = width < 0 ? 2.0f : uniform(rng) * (1.0f - width);
+    meta.test_attr_range(q, 0) = lo;
+    meta.test_attr_range(q, 1) = width < 0 ? 3.0f : lo + width;
+  }
+  for (const bool with_labels : {false, true}) {
+    meta.test_filters = with_labels ? label_filters : std::nullopt;
+    meta.filtered_neighbors = IdMatrix();
+    meta.filtered_distances = FloatMatrix();
+    write_filter_metadata(dataset_, meta, true);
+    const Dataset again = load_dataset(dataset_, options);
+    GroundTruth truth = compute_filtered_ground_truth(again, 20);
+    meta.filtered_neighbors = std::move(truth.neighbors);
+    meta.filtered_distances = std::move(truth.distances);
+    write_filter_metadata(dataset_, meta, true);
+    fs::remove_all(root_ / "results");
+    const SweepOutcome outcome = sweep(dataset_, "  - module: bruteforce\n");
+    EXPECT_EQ(outcome.runs_failed, 0u);
+    ASSERT_GT(outcome.runs_done, 0u);
+    for (const RunRecord& r : runs_of("bruteforce")) {
+      ASSERT_TRUE(r.ok) << r.error;
+      EXPECT_EQ(r.filter_kind, with_labels ? "labels+range" : "range");
+      EXPECT_DOUBLE_EQ(r.recall, 1.0) << r.filter_kind << " band " << r.selectivity.value_or(-1);
+    }
+  }
+}
+
 TEST_F(FilteredSweep, ARowTheFilterDoesNotAllowFailsTheRun) {
   const SweepOutcome outcome = sweep(dataset_,
                                      "  - module: fixture-faulty\n    search:\n"

@@ -97,6 +97,9 @@ class FilteredTrack final : public Track {
     ANNBENCH_CHECK(meta.filtered_neighbors.rows() == dataset.test.rows(),
                    "'{}': filtered ground truth has {} rows for {} queries", path.string(),
                    meta.filtered_neighbors.rows(), dataset.test.rows());
+    // The runner calls this after every dataset load: the state is rebuilt here, so it never
+    // outlives its dataset (a later one may even be allocated at the same address).
+    state_.reset();
     state(dataset, settings);
   }
 
@@ -263,8 +266,8 @@ class FilteredTrack final : public Track {
     record.ok = true;
   }
 
-  // The dataset's metadata indexes and bands, built on first use and kept while the runner
-  // works on that dataset (it loads one at a time).
+  // The dataset's metadata indexes and bands, built by check_dataset (or on first use) and kept
+  // while the runner works on that dataset (it loads one at a time).
   const FilterState& state(const Dataset& dataset, const SweepSettings& settings) const {
     if (state_ && state_->dataset == &dataset && state_->train_data == dataset.train.data() &&
         state_->queries == dataset.test.rows() && state_->bands == settings.selectivities) {
