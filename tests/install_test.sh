@@ -71,6 +71,29 @@ print(f"install_test: {len(rows)} runs, recall", sorted({row["recall"] for row i
 sys.exit(0 if len(rows) == 4 and all(float(row["recall"]) == 1.0 for row in rows) else 1)
 PY
 
+# Filtered search out of tree: the template scans the allowed rows, so recall is 1 in every band.
+annbench dataset tags euclidean.hdf5 --selectivities 0.05,0.5 --tags 50 > /dev/null ||
+  fail "dataset tags failed"
+cat > "$work/filtered.yaml" <<'YAML'
+datasets: [euclidean.hdf5]
+mode: filtered
+selectivities: [0.05, 0.5]
+k: 10
+runs: 1
+algorithms:
+  - module: template-flat
+YAML
+output=$(annbench run filtered.yaml --results filtered 2>&1) ||
+  { echo "$output"; fail "the filtered sweep failed"; }
+python3 - "$work/filtered" << 'PY' || fail "template-flat missed allowed neighbours"
+import csv, pathlib, sys
+rows = [row for path in pathlib.Path(sys.argv[1]).rglob("summary.csv")
+        for row in csv.DictReader(open(path))]
+print(f"install_test: {len(rows)} filtered runs, recall", sorted({row["recall"] for row in rows}))
+sys.exit(0 if len(rows) == 2 and all(row["status"] == "ok" and float(row["recall"]) == 1.0
+                                      for row in rows) else 1)
+PY
+
 # The Python scripts come from the installed share/annbench: a stand-in interpreter reports
 # which script it was given.
 printf '#!/bin/sh\necho "script: $1"\n' > "$work/python"

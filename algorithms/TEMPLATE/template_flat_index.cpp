@@ -61,6 +61,18 @@ void TemplateFlatIndex::set_search_params(const Params& params) {
 }
 
 void TemplateFlatIndex::search(const float* query, std::size_t k, Neighbor* out) const {
+  const std::size_t rows = max_scan_ == 0 ? vectors_.rows : std::min(max_scan_, vectors_.rows);
+  scan(query, k, out, rows, nullptr);
+}
+
+void TemplateFlatIndex::search_filtered(const float* query, std::size_t k, const Filter& filter,
+                                        Neighbor* out) const {
+  // The allowed rows are exactly the candidates: an exact scan of them is exact filtered search.
+  scan(query, k, out, filter.count(), filter.ids().data());
+}
+
+void TemplateFlatIndex::scan(const float* query, std::size_t k, Neighbor* out, std::size_t count,
+                             const std::int64_t* ids) const {
   auto scratch = scratch_.acquire();
   const float* q = query;
   if (metric_ == Metric::Angular) {
@@ -69,18 +81,18 @@ void TemplateFlatIndex::search(const float* query, std::size_t k, Neighbor* out)
     q = scratch->query.data();
   }
   const DistanceKernels& kernels = distance_kernels();
-  const std::size_t rows = max_scan_ == 0 ? vectors_.rows : std::min(max_scan_, vectors_.rows);
   TopK<float>& best = scratch->best;
   best.reset(k);
-  for (std::size_t i = 0; i < rows; ++i) {
-    const float* x = vectors_.row(i);
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto row = ids == nullptr ? static_cast<std::int64_t>(i) : ids[i];
+    const float* x = vectors_.row(static_cast<std::size_t>(row));
     const float score =
         metric_ == Metric::L2 ? kernels.l2_squared(q, x, dim_) : -kernels.inner_product(q, x, dim_);
-    best.push(score, static_cast<std::int64_t>(i));
+    best.push(score, row);
   }
   best.write_sorted(out, k);
   to_metric_scale(metric_, internal_score(metric_), out, k);
-  distances_.add(rows);
+  distances_.add(count);
 }
 
 void TemplateFlatIndex::save(const std::string& path) const {

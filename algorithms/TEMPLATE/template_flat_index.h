@@ -39,11 +39,18 @@ class TemplateFlatIndex final : public Index {
   void build(MatrixView base) override;
   void set_search_params(const Params& params) override;
   void search(const float* query, std::size_t k, Neighbor* out) const override;
+  void search_filtered(const float* query, std::size_t k, const Filter& filter,
+                       Neighbor* out) const override;
   void save(const std::string& path) const override;
   std::size_t memory_bytes() const override;
   std::optional<std::uint64_t> distance_count() const override { return distances_.get(); }
 
  private:
+  // Exact search over `count` rows: ids[0 .. count) (the allowed rows, for search_filtered()),
+  // or rows 0 .. count - 1 when ids is null (search()).
+  void scan(const float* query, std::size_t k, Neighbor* out, std::size_t count,
+            const std::int64_t* ids) const;
+
   // One search's buffers: the normalised query (angular) and the k best so far.
   struct Scratch {
     std::vector<float> query;
