@@ -9,6 +9,7 @@
 #include <omp.h>
 
 #include <initializer_list>
+#include <ostream>
 #include <string>
 #include <utility>
 
@@ -39,6 +40,21 @@ inline Params make_params(std::initializer_list<std::pair<const char*, ParamValu
   Params params;
   for (const auto& [key, value] : values) params.set(key, value);
   return params;
+}
+
+// One peer at test settings: its build and search parameters and what its answers must reach.
+struct PeerCase {
+  std::string module;
+  Params build;
+  Params search;
+  // 1.0: ids must equal the exact answer's; below: minimum recall@k (ids compared as sets).
+  double min_recall;
+  bool serves_dot;
+};
+
+// gtest prints parameters in test listings: the module name, not the struct's bytes.
+inline void PrintTo(const PeerCase& c, std::ostream* os) {
+  *os << c.module;
 }
 
 }  // namespace annbench::testing

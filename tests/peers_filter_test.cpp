@@ -77,18 +77,9 @@ class OwnedFilter {
   std::vector<std::int64_t> ids_;
 };
 
-struct FilterCase {
-  std::string module;
-  Params build;
-  Params search;
-  // 1.0: ids must equal the exact filtered scan's; below: minimum recall@k at every selectivity.
-  double min_recall;
-  bool serves_dot;
-};
-
-void PrintTo(const FilterCase& c, std::ostream* os) {
-  *os << c.module;
-}
+// 1.0 as min_recall: ids must equal the exact filtered scan's; below: the minimum recall@k at
+// every selectivity.
+using FilterCase = testing::PeerCase;
 
 std::vector<FilterCase> filter_cases() {
   return {

@@ -51,20 +51,7 @@ constexpr std::size_t kK = 10;
 const int kThreads = testing::use_one_thread();
 using testing::find_module;
 using testing::make_params;
-
-struct PeerCase {
-  std::string module;
-  Params build;
-  Params search;
-  // 1.0: ids must equal brute force's; below: minimum recall@k (ids compared as sets).
-  double min_recall;
-  bool serves_dot;
-};
-
-// gtest prints parameters in test listings: the module name, not the struct's bytes.
-void PrintTo(const PeerCase& c, std::ostream* os) {
-  *os << c.module;
-}
+using testing::PeerCase;
 
 std::vector<PeerCase> exhaustive_cases() {
   return {

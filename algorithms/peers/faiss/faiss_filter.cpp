@@ -95,16 +95,10 @@ void FaissPeer::search_filtered(const float* query, std::size_t k, const Filter&
     pad_results(out, 0, k);
     return;
   }
-  thread_local std::vector<float> unit;
-  thread_local std::vector<float> distances;
-  thread_local std::vector<idx_t> labels;
-  distances.resize(k);
-  labels.resize(k);
-  if (metric_ == Metric::Angular) {
-    unit.resize(dim_);
-    normalize_into(query, dim_, unit.data());
-    query = unit.data();
-  }
+  QueryBuffers& buffers = query_buffers(query, k);
+  query = buffers.query;
+  auto& distances = buffers.distances;
+  auto& labels = buffers.labels;
   // The bitset's words are little-endian: their bytes are then faiss's bitmap (id i is bit i % 8
   // of byte i / 8, and ids past the bytes given are not members).
   FilterSelector by_filter(filter);

@@ -207,6 +207,20 @@ void FaissPeer::convert(std::size_t n, std::size_t k, const float* queries, cons
   }
 }
 
+FaissPeer::QueryBuffers& FaissPeer::query_buffers(const float* query, std::size_t k) const {
+  // One set per thread: searches may run on several threads at once.
+  thread_local QueryBuffers buffers;
+  buffers.distances.resize(k);
+  buffers.labels.resize(k);
+  buffers.query = query;
+  if (metric_ == Metric::Angular) {
+    buffers.unit.resize(dim_);
+    normalize_into(query, dim_, buffers.unit.data());
+    buffers.query = buffers.unit.data();
+  }
+  return buffers;
+}
+
 void FaissPeer::search(const float* query, std::size_t k, Neighbor* out) const {
   const faiss::Index& index = ready();
   // Streaming, nothing live (an untrained IVF index would refuse to search).
@@ -214,16 +228,10 @@ void FaissPeer::search(const float* query, std::size_t k, Neighbor* out) const {
     pad_results(out, 0, k);
     return;
   }
-  thread_local std::vector<float> unit;
-  thread_local std::vector<float> distances;
-  thread_local std::vector<idx_t> labels;
-  distances.resize(k);
-  labels.resize(k);
-  if (metric_ == Metric::Angular) {
-    unit.resize(dim_);
-    normalize_into(query, dim_, unit.data());
-    query = unit.data();
-  }
+  QueryBuffers& buffers = query_buffers(query, k);
+  query = buffers.query;
+  auto& distances = buffers.distances;
+  auto& labels = buffers.labels;
   index.search(1, query, static_cast<idx_t>(k), distances.data(), labels.data());
   convert(1, k, query, distances.data(), labels.data(), out);
   if (recipe_.counting == FaissCounting::kFullScan) own_count_.add(index.ntotal);

@@ -25,6 +25,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace annbench::peers {
@@ -109,6 +110,16 @@ class FaissPeer final : public Index {
                                      std::size_t dim, const FaissRecipeOf& recipe_of);
 
  private:
+  // A single query's result arrays (k slots) and the query faiss searches with (normalised for
+  // angular): thread-local, reused by the next search on the same thread.
+  struct QueryBuffers {
+    std::vector<float> unit;
+    std::vector<float> distances;
+    std::vector<faiss::Index::idx_t> labels;
+    const float* query = nullptr;
+  };
+  QueryBuffers& query_buffers(const float* query, std::size_t k) const;
+
   const faiss::Index& ready() const;
   faiss::MetricType faiss_metric() const;
   void measure_memory() const;
