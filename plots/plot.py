@@ -371,13 +371,16 @@ def group_rows(rows):
     """Rows grouped by (dataset, k, batch 0/1), in sorted order: [((dataset, k, batch), rows)].
     Runs of the streaming and concurrent tracks form groups of their own (their recall and QPS
     are a runbook's mean, or under several clients); filtered runs one group per selectivity
-    band (an index at 1 % and at 50 % selectivity answers different questions)."""
+    band (an index at 1 % and at 50 % selectivity answers different questions), sharded runs one
+    per shard count and partition (each rank's threads are the machine's over the ranks)."""
     groups = {}
     for r in rows:
         mode = r.get("mode") or "knn"
         dataset = dataset_of(r) + ("" if mode in ("knn", "range") else " " + mode)
         if mode == "filtered" and r.get("selectivity") is not None:
             dataset += " selectivity %g" % float(r.get("selectivity"))
+        if mode == "sharded" and r.get("shards") is not None:
+            dataset += " %d shards %s" % (int(float(r.get("shards"))), r.get("partition") or "")
         groups.setdefault((dataset, r.get("count"), 1 if r.get("batch_mode") else 0), []).append(r)
     order = sorted(groups, key=lambda g: (g[0], g[1] if g[1] is not None else -1, g[2]))
     return [(g, groups[g]) for g in order]

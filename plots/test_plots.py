@@ -404,6 +404,16 @@ class FilteredGroupTest(unittest.TestCase):
         self.assertEqual([len(r) for _, r in groups], [1, 2, 2])
 
 
+class ShardedGroupTest(unittest.TestCase):
+    def test_one_group_per_shard_count_and_partition(self):
+        rows = [base_row("ds", "hnsw", i, mode="sharded", shards=shards, partition=partition)
+                for shards, partition in ((1, "contiguous"), (4, "contiguous"), (4, "kmeans"))
+                for i in range(2)]
+        names = [g[0] for g, _ in plot.group_rows(rows)]
+        self.assertEqual(names, ["ds sharded 1 shards contiguous", "ds sharded 4 shards contiguous",
+                                 "ds sharded 4 shards kmeans"])
+
+
 class FeatureSpacesTest(unittest.TestCase):
     """plots/feature_spaces.py: one Pareto curve per (dataset, algorithm) on one figure."""
 

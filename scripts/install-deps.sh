@@ -3,6 +3,8 @@
 # plots need.
 # Peer libraries (faiss, hnswlib, FLANN, scikit-learn) are installed too so that peer modules
 # can be built; Annoy's headers are extracted from r-cran-rcppannoy without installing R.
+# Slurm, munge and OpenMPI are the scale-out engines: the tests start a one-node Slurm and run
+# mpirun themselves, no service is configured here.
 set -euo pipefail
 
 packages=(
@@ -13,6 +15,7 @@ packages=(
   dataset-fashion-mnist
   libfaiss-dev libhnswlib-dev libflann-dev liblz4-dev python3-sklearn
   clang-tidy
+  slurm-wlm munge openmpi-bin libopenmpi-dev
 )
 
 sudo_cmd=()

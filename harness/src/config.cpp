@@ -110,6 +110,49 @@ std::vector<Params> expand_map(const YAML::Node& map, std::span<const ParamSpec>
   return resolved;
 }
 
+// A list of positive integers (ranks) for `shards` / `probe_shards`, deduplicated and ascending.
+std::vector<int> rank_counts(const YAML::Node& node, const std::filesystem::path& file,
+                             const char* key) {
+  std::vector<int> counts;
+  for (const auto& item : as_list(node)) {
+    const auto count =
+        decode<std::int64_t>(item, file, fmt::format("'{}'", key), "a positive integer");
+    ANNBENCH_CHECK(count >= 1 && count <= 1024, "{}: '{}' must be in 1..1024, got {}",
+                   where(file, item), key, count);
+    counts.push_back(static_cast<int>(count));
+  }
+  ANNBENCH_CHECK(!counts.empty(), "{}: '{}' is empty", where(file, node), key);
+  std::sort(counts.begin(), counts.end());
+  counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
+  return counts;
+}
+
+void parse_sharding(const YAML::Node& root, const std::filesystem::path& file,
+                    SweepConfig& config) {
+  for (const char* key : {"shards", "partition", "probe_shards"}) {
+    if (root[key]) {
+      ANNBENCH_CHECK(config.mode == "sharded", "{}: '{}' applies to mode: sharded only",
+                     where(file, root[key]), key);
+    }
+  }
+  ShardingConfig& sharding = config.sharding;
+  if (root["shards"]) sharding.shards = rank_counts(root["shards"], file, "shards");
+  if (root["partition"]) {
+    sharding.partition =
+        decode<std::string>(root["partition"], file, "'partition'", "contiguous or kmeans");
+    ANNBENCH_CHECK(sharding.partition == "contiguous" || sharding.partition == "kmeans",
+                   "{}: 'partition' must be contiguous or kmeans, got '{}'",
+                   where(file, root["partition"]), sharding.partition);
+  }
+  if (root["probe_shards"]) {
+    ANNBENCH_CHECK(sharding.partition == "kmeans",
+                   "{}: 'probe_shards' needs partition: kmeans (a contiguous partition has no "
+                   "shard a query could skip)",
+                   where(file, root["probe_shards"]));
+    sharding.probe_shards = rank_counts(root["probe_shards"], file, "probe_shards");
+  }
+}
+
 }  // namespace
 
 std::vector<Params> expand_parameter_node(const YAML::Node& node, std::span<const ParamSpec> specs,
@@ -145,13 +188,14 @@ SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesyst
   SweepConfig config;
   config.file = file;
   static const std::set<std::string> kKeys = {
-      "datasets",   "k",           "runs", "queries", "single",  "batch",    "threads",
-      "algorithms", "description", "mode", "runbook", "clients", "duration", "selectivities"};
+      "datasets",   "k",           "runs",        "queries", "single",  "batch",    "threads",
+      "algorithms", "description", "mode",        "runbook", "clients", "duration", "selectivities",
+      "shards",     "partition",   "probe_shards"};
   for (const auto& item : root) {
     const auto key = key_text(item.first, file);
     ANNBENCH_CHECK(kKeys.count(key) != 0,
                    "{}: unknown key '{}'; accepted: datasets, mode, runbook, clients, duration, "
-                   "selectivities, k, "
+                   "selectivities, shards, partition, probe_shards, k, "
                    "runs, queries, single, batch, threads, algorithms, description",
                    where(file, item.first), key);
   }
@@ -234,6 +278,7 @@ SweepConfig parse_sweep_config(const std::string& yaml_text, const std::filesyst
         std::unique(config.selectivities.begin(), config.selectivities.end()),
         config.selectivities.end());
   }
+  parse_sharding(root, file, config);
   if (root["queries"]) {
     const auto queries = decode<std::int64_t>(root["queries"], file, "'queries'", "an integer");
     ANNBENCH_CHECK(queries >= 0, "{}: 'queries' must be >= 0 (0 = all)",

@@ -22,7 +22,10 @@
 // `mode: concurrent` with `clients: [1, 2, 4]` and `duration: SECONDS` has that many threads
 // query one index back to back (track_concurrent.cpp). `mode: filtered` runs each query with its
 // metadata filter, one run per selectivity band of `selectivities: [0.001, 0.01, 0.1, 0.5]`
-// (track_filtered.cpp); only modules with kCapFilter.
+// (track_filtered.cpp); only modules with kCapFilter. `mode: sharded` with `shards: [1, 2, 4]`
+// splits the base into that many shards (`partition: contiguous|kmeans`), builds the module on
+// each in its own MPI rank and merges the ranks' answers (track_sharded.cpp); with kmeans,
+// `probe_shards: [1, 2]` sends each query only to its nearest shards.
 // An entry may put a dimension-reduction stage in front of its module with `pca: {dim: ...}` or
 // `random_projection: {dim: ..., kind: gaussian|sparse}` (transform_stage.h); lists expand
 // like build parameters.
@@ -54,6 +57,13 @@ struct AlgorithmEntry {
   int line = 0;  // 1-based line of the entry
 };
 
+// mode: sharded.
+struct ShardingConfig {
+  std::vector<int> shards{1, 2, 4};      // ranks (one shard each) per run
+  std::string partition = "contiguous";  // contiguous | kmeans
+  std::vector<int> probe_shards;         // kmeans: shards each query visits; empty = all
+};
+
 struct SweepConfig {
   std::filesystem::path file;
   std::vector<std::string> datasets;
@@ -62,6 +72,7 @@ struct SweepConfig {
   std::vector<int> clients{1, 2, 4, 8};  // mode: concurrent: client threads per run
   double duration = 5;                   // mode: concurrent: seconds per run
   std::vector<double> selectivities{0.001, 0.01, 0.1, 0.5};  // mode: filtered: bands
+  ShardingConfig sharding;                                   // mode: sharded
   std::vector<std::size_t> counts{10};                       // k values (knn mode)
   int runs = 3;
   std::size_t queries = 0;  // 0 = all test queries

@@ -70,6 +70,11 @@ const std::array kFields = std::to_array<ResultField>({
     {"selectivity", FieldType::Real, "selectivity", kIdentity, &R::selectivity},
     {"filter_kind", FieldType::Text, "filter_kind", kIdentity, &R::filter_kind},
     {"mean_selectivity", FieldType::Real, "mean_selectivity", kMeasured, &R::mean_selectivity},
+    {"shards", FieldType::Integer, "shards", kIdentity, &R::shards},
+    {"partition", FieldType::Text, "partition", kIdentity, &R::partition},
+    {"probe_shards", FieldType::Integer, "probe_shards", kIdentity, &R::probe_shards},
+    {"bytes_per_query", FieldType::Real, "bytes_per_query", kMeasured, &R::bytes_per_query},
+    {"shard_imbalance", FieldType::Real, "shard_imbalance", kMeasured, &R::shard_imbalance},
     // Attributes of the run files only.
     {"module", FieldType::Text, "module", kInHdf5 | kInFailed, &R::module},
     {"distance", FieldType::Text, "distance", kInHdf5 | kInFailed, &R::distance},

@@ -72,6 +72,11 @@ struct RunRecord {
   std::optional<double> selectivity, mean_selectivity;
   std::string filter_kind;
   std::vector<std::int32_t> query_rows;
+  // Sharded runs: ranks (one shard each), how the base was split (contiguous, kmeans), how many
+  // shards each query visited, payload bytes sent between ranks per query (queries out,
+  // answers back), and the largest shard's rows over the mean.
+  std::optional<double> shards, probe_shards, bytes_per_query, shard_imbalance;
+  std::string partition;
   // Per-step curves (streaming): name -> one value per step, written as datasets of the run's
   // .hdf5 (not read back by read_run_summary).
   std::vector<std::pair<std::string, std::vector<float>>> series;

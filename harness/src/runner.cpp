@@ -42,6 +42,7 @@ SweepSettings resolve_settings(const SweepConfig& config, const RunOptions& opti
   settings.clients = config.clients;
   settings.duration = config.duration;
   settings.selectivities = config.selectivities;
+  settings.sharding = config.sharding;
   settings.queries = options.queries.value_or(config.queries);
   settings.batch = options.batch.value_or(config.batch);
   settings.single = config.single || !settings.batch;

@@ -18,11 +18,13 @@ const Track& range_track();
 const Track& streaming_track();
 const Track& concurrent_track();
 const Track& filtered_track();
+const Track& sharded_track();
 
 namespace {
 
 std::vector<const Track*> all_tracks() {
-  return {&knn_track(), &range_track(), &streaming_track(), &concurrent_track(), &filtered_track()};
+  return {&knn_track(),        &range_track(),    &streaming_track(),
+          &concurrent_track(), &filtered_track(), &sharded_track()};
 }
 
 }  // namespace

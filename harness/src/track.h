@@ -34,6 +34,7 @@ struct SweepSettings {
   std::vector<int> clients;           // mode: concurrent
   double duration = 5;                // mode: concurrent, seconds
   std::vector<double> selectivities;  // mode: filtered: selectivity bands, ascending
+  ShardingConfig sharding;            // mode: sharded
 };
 
 // One run of a build point, before it is measured: its record carries the identity (dataset,

@@ -22,6 +22,9 @@ class FaultyIndex final : public Index {
 
   void build(MatrixView base) override {
     ANNBENCH_CHECK(!build_.get_bool("fail_build"), "fault injected at build");
+    const auto rows_limit = build_.get_int("fail_above_rows");
+    ANNBENCH_CHECK(rows_limit == 0 || base.rows <= static_cast<std::size_t>(rows_limit),
+                   "fault injected at build: {} rows, more than {}", base.rows, rows_limit);
     if (build_.get_bool("crash")) std::raise(SIGSEGV);
     if (build_.get_bool("hang")) {
       for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -90,6 +93,8 @@ const Metric kMetrics[] = {Metric::L2};
 const std::vector<ParamSpec> kBuildParams = {
     {"fail_build", ParamType::Bool, false, "throw from build()"},
     {"crash", ParamType::Bool, false, "raise SIGSEGV in build()"},
+    // One shard of a sharded run failing while the others build.
+    {"fail_above_rows", ParamType::Int, 0, "throw from build() on more rows than this (0: never)"},
     {"hang", ParamType::Bool, false, "sleep forever in build()"},
     {"allocate", ParamType::Bool, false, "allocate memory without bound in build()"},
 };
