@@ -28,5 +28,9 @@ int report_command(const std::vector<std::string>& args);
 int runbook_command(const std::vector<std::string>& argv);
 // annbench export RESULTS [--out FILE]
 int export_command(const std::vector<std::string>& args);
+// annbench slurm submit CONFIG [...]
+int slurm_command(const std::vector<std::string>& argv);
+// annbench merge DIR [--config CONFIG [...]] [--no-plots]
+int merge_command(const std::vector<std::string>& argv);
 
 }  // namespace annbench

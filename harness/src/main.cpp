@@ -31,6 +31,9 @@ commands:
                                streaming runbooks (mode: streaming)
   report RESULTS [--out F]     one self-contained HTML page: plots, run table, reproducibility
   export RESULTS [--out F]     every run of every dataset in one CSV (default RESULTS/all_runs.csv)
+  slurm submit CONFIG.yaml [options]
+                               run a sweep as a Slurm job array, then merge (docs/slurm.md)
+  merge DIR [--config CONFIG]  summary, failed and missing runs, plots of a sharded sweep
 
 environment:
   ANNBENCH_PLUGIN_PATH  extra module directories (colon-separated)
@@ -59,6 +62,8 @@ int main(int argc, char** argv) {
     if (command == "report") return annbench::report_command(args);
     if (command == "export") return annbench::export_command(args);
     if (command == "runbook") return annbench::runbook_command(args);
+    if (command == "slurm") return annbench::slurm_command(args);
+    if (command == "merge") return annbench::merge_command(args);
     fmt::print(stderr, "annbench: unknown command '{}'\n\n{}", command, kUsage);
     return 2;
   } catch (const annbench::HelpRequested& help) {

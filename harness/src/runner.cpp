@@ -91,6 +91,45 @@ std::map<std::size_t, std::vector<std::size_t>> plan_items(std::size_t datasets,
   return items;
 }
 
+// What every run of one build point shares (track.h: Track::plan): the identity the track's
+// plan completes and the reproducibility fields. The runner and planned_run_files() both plan
+// from it, so that a merge expects exactly the files a run writes.
+RunRecord run_prototype(const SweepConfig& config, const Track& track,
+                        const SweepSettings& settings, const BuildPoint& point,
+                        const Dataset& dataset, const std::string& sha256) {
+  const ModuleInfo& info = *point.module->info;
+  const SystemInfo& system = system_info();
+  RunRecord prototype;
+  prototype.dataset = dataset.name;
+  prototype.algorithm = point.algorithm;
+  prototype.module = info.name;
+  prototype.library = info.library != nullptr ? info.library : "";
+  prototype.build_params = point.recorded_build().to_json();
+  prototype.queries = dataset.test.rows();
+  prototype.runs = settings.runs;
+  prototype.distance = std::string(metric_name(dataset.metric));
+  prototype.mode = std::string(track.name());
+  prototype.config = config.file.string();
+  prototype.git_commit = system.git_commit;
+  prototype.compiler = system.compiler;
+  prototype.flags = system.flags;
+  prototype.cpu = system.cpu;
+  prototype.hostname = system.hostname;
+  prototype.dataset_sha256 = sha256;
+  return prototype;
+}
+
+// Loads the dataset file at `path` as the settings and the track ask, and checks it.
+Dataset load_sweep_dataset(const std::filesystem::path& path, const Track& track,
+                           const SweepSettings& settings) {
+  DatasetLoadOptions load_options;
+  load_options.max_queries = settings.queries;
+  track.configure_load(load_options);
+  Dataset dataset = load_dataset(path, load_options);
+  track.check_dataset(dataset, path, settings);
+  return dataset;
+}
+
 // Runs the build points of one dataset. Holds what every run item of a sweep shares.
 class SweepRunner {
  public:
@@ -106,24 +145,7 @@ class SweepRunner {
   void run_item(std::size_t d, std::size_t p, const BuildPoint& point, const Dataset& dataset,
                 const std::string& sha256) {
     const ModuleInfo& info = *point.module->info;
-    const SystemInfo& system = system_info();
-    RunRecord prototype;
-    prototype.dataset = dataset.name;
-    prototype.algorithm = point.algorithm;
-    prototype.module = info.name;
-    prototype.library = info.library != nullptr ? info.library : "";
-    prototype.build_params = point.recorded_build().to_json();
-    prototype.queries = dataset.test.rows();
-    prototype.runs = settings_.runs;
-    prototype.distance = std::string(metric_name(dataset.metric));
-    prototype.mode = std::string(track_.name());
-    prototype.config = config_.file.string();
-    prototype.git_commit = system.git_commit;
-    prototype.compiler = system.compiler;
-    prototype.flags = system.flags;
-    prototype.cpu = system.cpu;
-    prototype.hostname = system.hostname;
-    prototype.dataset_sha256 = sha256;
+    const RunRecord prototype = run_prototype(config_, track_, settings_, point, dataset, sha256);
 
     std::vector<PlannedRun> pending;
     for (auto& run : track_.plan(prototype, point, dataset, settings_)) {
@@ -413,11 +435,7 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
 
   for (const auto& [d, indices] : items) {
     const auto path = resolve_dataset(settings.datasets[d]);
-    DatasetLoadOptions load_options;
-    load_options.max_queries = settings.queries;
-    track.configure_load(load_options);
-    const Dataset dataset = load_dataset(path, load_options);
-    track.check_dataset(dataset, path, settings);
+    const Dataset dataset = load_sweep_dataset(path, track, settings);
     if (!options.quiet && !child) {
       fmt::print("dataset {}: {} train × {} dims, {} queries, metric {}{}\n", dataset.name,
                  dataset.train.rows(), dataset.dim(), dataset.test.rows(), dataset.distance,
@@ -451,6 +469,33 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
     }
   }
   return runner.outcome();
+}
+
+std::size_t run_item_count(const SweepConfig& config, const ModuleRegistry& registry,
+                           const RunOptions& options) {
+  const SweepSettings settings = resolve_settings(config, options);
+  return settings.datasets.size() * selected_points(config, registry, options).size();
+}
+
+std::vector<std::filesystem::path> planned_run_files(const SweepConfig& config,
+                                                     const ModuleRegistry& registry,
+                                                     const RunOptions& options) {
+  const Track& track = find_track(config.mode);
+  const SweepSettings settings = resolve_settings(config, options);
+  track.check_settings(settings, options.counts.has_value(), config.file);
+  const std::vector<BuildPoint> points = selected_points(config, registry, options);
+  std::vector<std::filesystem::path> files;
+  for (const auto& name : settings.datasets) {
+    const auto path = resolve_dataset(name);
+    const Dataset dataset = load_sweep_dataset(path, track, settings);
+    for (const BuildPoint& point : points) {
+      // The file's name does not depend on the dataset's hash: skip computing it.
+      const RunRecord prototype = run_prototype(config, track, settings, point, dataset, "");
+      for (const PlannedRun& run : track.plan(prototype, point, dataset, settings))
+        files.push_back(run_file(options.results_root, run.record));
+    }
+  }
+  return files;
 }
 
 }  // namespace annbench

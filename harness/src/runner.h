@@ -62,6 +62,18 @@ struct SweepOutcome {
 SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry,
                        const RunOptions& options);
 
+// The number of run items (dataset × build point, after --dataset and --algorithm) of the
+// sweep: how many shards it can usefully be split into.
+std::size_t run_item_count(const SweepConfig& config, const ModuleRegistry& registry,
+                           const RunOptions& options);
+
+// The .hdf5 file (under options.results_root) of every run the sweep plans, all shards
+// together, in plan order: what a finished sweep holds. Loads each dataset, as run_sweep does;
+// options.shard_* and run_item are ignored.
+std::vector<std::filesystem::path> planned_run_files(const SweepConfig& config,
+                                                     const ModuleRegistry& registry,
+                                                     const RunOptions& options);
+
 // Parses "i/N" (0 ≤ i < N) for --shard.
 std::pair<std::size_t, std::size_t> parse_shard(const std::string& text);
 
