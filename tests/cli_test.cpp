@@ -1,6 +1,8 @@
 // The annbench binary as a researcher calls it: exit codes and messages for bad input, and the
 // no-lost-results promise when a sweep is re-run.
 
+#include "results.h"
+
 #include <annbench/datasets/dataset.h>
 
 #include <gmock/gmock.h>
@@ -164,6 +166,37 @@ TEST_F(CliTest, IsolatedCrashHangAndMemoryHogAreRecordedAndTheSweepGoesOn) {
   // The hog either gets std::bad_alloc (recorded by the child) or dies (recorded by the parent).
   EXPECT_THAT(text, ::testing::AnyOf(HasSubstr("bad_alloc"), HasSubstr("memory limit was")));
   EXPECT_THAT(text, HasSubstr("s/10/bruteforce/default.hdf5"));
+}
+
+TEST_F(CliTest, PeakResidentSetIsTheBuildPointsOwnWithIsolate) {
+  ASSERT_EQ(
+      annbench("dataset synthetic --n 300 --queries 10 --dim 4 --metric euclidean --out s.hdf5")
+          .exit_code,
+      0);
+  // A module holding 200 MiB, then one holding almost nothing.
+  write("p.yaml",
+        "datasets: [s.hdf5]\nruns: 1\nalgorithms:\n"
+        "  - {module: fixture-faulty, name: big, build: {resident_mb: 200}}\n"
+        "  - module: bruteforce\n");
+  auto peak_kb = [&](const std::string& root, const std::string& algorithm) {
+    for (const auto& entry : fs::recursive_directory_iterator(dir_ / root / "s/10" / algorithm)) {
+      if (entry.path().extension() == ".hdf5") {
+        const RunRecord record = read_run_summary(entry.path());
+        EXPECT_TRUE(record.peak_rss_kb.has_value()) << entry.path();
+        return record.peak_rss_kb.value_or(0);
+      }
+    }
+    ADD_FAILURE() << "no run of " << algorithm << " under " << root;
+    return 0.0;
+  };
+  ASSERT_EQ(annbench("run p.yaml --quiet --results together").exit_code, 0);
+  ASSERT_EQ(annbench("run p.yaml --quiet --isolate --results isolated").exit_code, 0);
+  // One process: the peak only grows, so bruteforce's run reports the big build's peak too.
+  EXPECT_GE(peak_kb("together", "big"), 200.0 * 1024);
+  EXPECT_GE(peak_kb("together", "bruteforce"), peak_kb("together", "big"));
+  // Isolated: each build point's child has its own peak.
+  EXPECT_GE(peak_kb("isolated", "big"), 200.0 * 1024);
+  EXPECT_LT(peak_kb("isolated", "bruteforce"), peak_kb("isolated", "big") - 150.0 * 1024);
 }
 
 TEST_F(CliTest, SweepKilledMidRunResumesToTheSameResultSet) {

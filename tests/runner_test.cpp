@@ -146,8 +146,8 @@ TEST_F(RunnerTest, FailuresAreRecordedAndTheSweepGoesOn) {
   const RunRecord repeated = read_run_summary(
       root_ /
       "results/tiny-8-euclidean/10/fixture-faulty/"
-      "allocate_false_crash_false_fail_above_rows_0_fail_build_false_hang_false_bad_ids_false_"
-      "fail_search_false_"
+      "allocate_false_crash_false_fail_above_rows_0_fail_build_false_hang_false_resident_mb_0_"
+      "bad_ids_false_fail_search_false_"
       "honour_filter_false_repeat_ids_true.hdf5");
   EXPECT_DOUBLE_EQ(repeated.recall, 0.1);  // only the first of ten copies counts
   EXPECT_EQ(repeated.duplicate_ids, 9u * 25u);

@@ -129,6 +129,9 @@ TEST_F(ShardedSweep, ExactModuleMergesToTheExactAnswerAtEveryShardCount) {
       const double others = *record.shards - 1;
       EXPECT_DOUBLE_EQ(*record.bytes_per_query, others * (12 * 4 + 10 * 12)) << run;
       EXPECT_EQ(record.partition, "contiguous");
+      // The largest rank's peak resident set: at least the dataset every rank loads.
+      ASSERT_TRUE(record.peak_rss_kb);
+      EXPECT_GT(*record.peak_rss_kb, 2001.0 * 12 * 4 / 1024);
     }
   }
 }

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "plugin_loader.h"
 #include "shard_protocol.h"
+#include "system_info.h"
 #include "timing.h"
 
 #include <annbench/common/distance.h>
@@ -91,6 +92,9 @@ class ShardRank {
       if (index_) index_->set_search_params(search);
       output.runs.push_back(measure(run));
     }
+    const auto peak = static_cast<double>(peak_resident_bytes());
+    check_mpi(MPI_Reduce(&peak, &output.peak_rss_bytes, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD),
+              "MPI_Reduce");
     if (rank_ == 0) write_shard_output(out_file, output);
   }
 

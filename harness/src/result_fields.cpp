@@ -75,6 +75,7 @@ const std::array kFields = std::to_array<ResultField>({
     {"probe_shards", FieldType::Integer, "probe_shards", kIdentity, &R::probe_shards},
     {"bytes_per_query", FieldType::Real, "bytes_per_query", kMeasured, &R::bytes_per_query},
     {"shard_imbalance", FieldType::Real, "shard_imbalance", kMeasured, &R::shard_imbalance},
+    {"peak_rss_kb", FieldType::Real, "peak_rss_kb", kMeasured, &R::peak_rss_kb},
     // Attributes of the run files only.
     {"module", FieldType::Text, "module", kInHdf5 | kInFailed, &R::module},
     {"distance", FieldType::Text, "distance", kInHdf5 | kInFailed, &R::distance},

@@ -53,6 +53,9 @@ struct RunRecord {
   std::string index_file;
   double index_kb = 0;  // memory_bytes() / 1024
   double rss_growth_kb = 0;
+  // The process's peak resident set size when the run was written (with --isolate the build
+  // point's child; sharded runs: the largest rank's).
+  std::optional<double> peak_rss_kb;
   std::optional<double> distcomps;  // per query
   double candidates = 0;            // mean results returned per query
   std::size_t duplicate_ids = 0;

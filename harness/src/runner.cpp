@@ -295,6 +295,7 @@ class SweepRunner {
           current_search = it->search;
         }
         track_.measure(*index, dataset, r, settings_);
+        r.peak_rss_kb = static_cast<double>(peak_resident_bytes()) / 1024.0;
         r.timestamp = utc_timestamp();
         write_run(options_.results_root, r);
         ++outcome_.runs_done;
@@ -342,6 +343,8 @@ class SweepRunner {
         fail(r.error.empty() ? std::string("no result") : r.error, it, it + 1);
         continue;
       }
+      // A track whose work runs elsewhere (sharded: MPI ranks) reports their peak itself.
+      if (!r.peak_rss_kb) r.peak_rss_kb = static_cast<double>(peak_resident_bytes()) / 1024.0;
       r.timestamp = utc_timestamp();
       write_run(options_.results_root, r);
       ++outcome_.runs_done;

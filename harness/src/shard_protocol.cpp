@@ -151,6 +151,7 @@ void write_shard_output(const std::filesystem::path& file, const ShardOutput& ou
   writer.value(kMagic);
   writer.value(output.build_s);
   writer.value(output.memory_bytes);
+  writer.value(output.peak_rss_bytes);
   writer.array(output.shard_rows);
   writer.value<std::uint64_t>(output.runs.size());
   for (const auto& run : output.runs) {
@@ -172,6 +173,7 @@ ShardOutput read_shard_output(const std::filesystem::path& file, const ShardJob&
   ShardOutput output;
   output.build_s = reader.value<double>();
   output.memory_bytes = reader.value<double>();
+  output.peak_rss_bytes = reader.value<double>();
   output.shard_rows = reader.array<std::uint64_t>(static_cast<std::size_t>(job.ranks));
   const auto runs = reader.value<std::uint64_t>();
   ANNBENCH_CHECK(runs == job.runs.size(), "'{}' holds {} runs, the job asked for {}", file.string(),

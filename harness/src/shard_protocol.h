@@ -47,8 +47,9 @@ struct ShardRunResult {
 };
 
 struct ShardOutput {
-  double build_s = 0;       // the slowest rank's build
-  double memory_bytes = 0;  // memory_bytes() summed over ranks
+  double build_s = 0;         // the slowest rank's build
+  double memory_bytes = 0;    // memory_bytes() summed over ranks
+  double peak_rss_bytes = 0;  // the largest rank's peak resident set, after every run
   std::vector<std::uint64_t> shard_rows;
   std::vector<ShardRunResult> runs;  // in ShardJob::runs order
 };

@@ -1,7 +1,7 @@
+#include "annbench_git.h"
 #include "system_info.h"
 
-#include "annbench_git.h"
-
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <array>
@@ -67,6 +67,12 @@ std::size_t resident_bytes() {
   std::size_t resident_pages = 0;
   if (!(statm >> total_pages >> resident_pages)) return 0;
   return resident_pages * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::size_t peak_resident_bytes() {
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  return static_cast<std::size_t>(usage.ru_maxrss) * 1024;  // Linux reports kilobytes
 }
 
 std::string utc_timestamp() {

@@ -20,6 +20,10 @@ const SystemInfo& system_info();
 // Resident set size of this process, bytes (from /proc/self/statm); 0 if unavailable.
 std::size_t resident_bytes();
 
+// The largest resident set size this process has had (getrusage), bytes: with --isolate, a build
+// point's own child.
+std::size_t peak_resident_bytes();
+
 // Seconds since the epoch, ISO 8601 UTC, for timestamps in results.
 std::string utc_timestamp();
 

@@ -295,6 +295,7 @@ class ShardedTrack final : public Track {
       record.threads = job.threads;
       record.build_time = output.build_s;
       record.index_kb = output.memory_bytes / 1024.0;
+      record.peak_rss_kb = output.peak_rss_bytes / 1024.0;
       record.shard_imbalance = rows_max / (rows_sum / static_cast<double>(job.ranks));
       score_neighbors(record, result.neighbors, dataset, record.count);
       record.times = result.times;

@@ -38,6 +38,8 @@ class FaultyIndex final : public Index {
       }
     }
     base_ = base;
+    // Memory the index holds (every page touched) until it is destroyed.
+    held_.assign(static_cast<std::size_t>(build_.get_int("resident_mb")) << 20, 1);
   }
   void set_search_params(const Params& params) override {
     ANNBENCH_CHECK(!params.get_bool("fail_search"), "fault injected at search");
@@ -87,6 +89,7 @@ class FaultyIndex final : public Index {
   bool bad_ids_ = false;
   bool repeat_ids_ = false;
   bool honour_filter_ = false;
+  std::vector<char> held_;
 };
 
 const Metric kMetrics[] = {Metric::L2};
@@ -95,6 +98,7 @@ const std::vector<ParamSpec> kBuildParams = {
     {"crash", ParamType::Bool, false, "raise SIGSEGV in build()"},
     // One shard of a sharded run failing while the others build.
     {"fail_above_rows", ParamType::Int, 0, "throw from build() on more rows than this (0: never)"},
+    {"resident_mb", ParamType::Int, 0, "hold this many MiB, touched, from build() on"},
     {"hang", ParamType::Bool, false, "sleep forever in build()"},
     {"allocate", ParamType::Bool, false, "allocate memory without bound in build()"},
 };
