@@ -217,10 +217,12 @@ TEST_F(SlurmCliTest, MergeListsFailedAndMissingRuns) {
   EXPECT_THAT(merged.output, HasSubstr(text));
   EXPECT_THAT(text, HasSubstr("datasets: 1\nfinished runs: 5\nfailed runs: 1\n"
                               "missing runs: 1 (of 7 planned by sweep.yaml)\n"));
-  EXPECT_THAT(text, HasSubstr("\nfailed:\n  blobs/10/broken/"
-                              "allocate_false_crash_false_fail_above_rows_0_fail_build_true_hang_"
-                              "false_bad_ids_false_fail_search_false_honour_filter_false_repeat_"
-                              "ids_false.failed: build failed: fault injected at build\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("\nfailed:\n  blobs/10/broken/"
+                "allocate_false_crash_false_fail_above_rows_0_fail_build_true_hang_"
+                "false_resident_mb_0_bad_ids_false_fail_search_false_honour_filter_false_repeat_"
+                "ids_false.failed: build failed: fault injected at build\n"));
   EXPECT_THAT(text, HasSubstr("\nmissing:\n  blobs/10/kdtree/"
                               "leaf_size_16_n_trees_1_seed_1_split_median_checks_-1_eps_0.hdf5\n"));
   // summary.csv regenerated from the files: the lost run's row is gone.

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <sstream>
 
 namespace annbench {
 
@@ -22,8 +23,8 @@ Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& va
   for (const auto& arg : argv) {
     if (arg == "--help" || arg == "-h") {
       if (usage.empty()) {
-        throw HelpRequested{fmt::format("usage: {} [options]\noptions: {}\n", command,
-                                        option_list(valued, flags))};
+        throw HelpRequested{
+            fmt::format("usage: {} [options]\noptions: {}\n", command, option_list(valued, flags))};
       }
       throw HelpRequested{usage.rfind("usage", 0) == 0 ? usage : "usage:\n" + usage};
     }
@@ -92,6 +93,16 @@ void Args::expect_positionals(std::size_t min, std::size_t max, const std::strin
   ANNBENCH_CHECK(positionals_.size() >= min && positionals_.size() <= max,
                  "{}: expected {}{} argument(s), got {}\nusage: {}", command_, min,
                  max == min ? "" : fmt::format(" to {}", max), positionals_.size(), usage);
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream stream(text);
+  std::string part;
+  while (std::getline(stream, part, ',')) {
+    if (!part.empty()) parts.push_back(part);
+  }
+  return parts;
 }
 
 }  // namespace annbench

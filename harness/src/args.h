@@ -42,4 +42,7 @@ class Args {
   std::vector<std::string> positionals_;
 };
 
+// "a,b,,c" -> {"a", "b", "c"}: list-valued options (--k 1,10, --algorithm a,b).
+std::vector<std::string> split_commas(const std::string& text);
+
 }  // namespace annbench

@@ -9,8 +9,6 @@
 
 #include <fmt/format.h>
 
-#include <sstream>
-
 namespace annbench {
 
 namespace {
@@ -37,16 +35,6 @@ constexpr const char* kRunUsage = R"(annbench run CONFIG.yaml [options]
   --dry-run             list what would run
   --quiet               no progress lines
 )";
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream stream(text);
-  std::string part;
-  while (std::getline(stream, part, ',')) {
-    if (!part.empty()) parts.push_back(part);
-  }
-  return parts;
-}
 
 }  // namespace
 

@@ -1,3 +1,4 @@
+#include "args.h"
 #include "isolation.h"
 #include "run_option_args.h"
 
@@ -8,7 +9,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <set>
-#include <sstream>
 
 namespace annbench {
 
@@ -22,16 +22,6 @@ namespace {
 const std::set<std::string> kValued = {"dataset",   "queries", "k",       "runs",
                                        "algorithm", "threads", "timeout", "memory-limit"};
 const std::set<std::string> kPlanChanging = {"dataset", "queries", "k", "algorithm", "batch"};
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream stream(text);
-  std::string part;
-  while (std::getline(stream, part, ',')) {
-    if (!part.empty()) parts.push_back(part);
-  }
-  return parts;
-}
 
 long long positive_integer(const std::string& text, const std::string& what) {
   char* end = nullptr;

@@ -114,6 +114,11 @@ std::vector<std::string_view> track_names();
 void score_neighbors(RunRecord& record, const std::vector<Neighbor>& results,
                      const Dataset& dataset, std::size_t k);
 
+// For tracks scored against the dataset's k-NN ground truth: every k is at most the train rows
+// and the stored true neighbours (errors name the file and say how to recompute).
+void check_counts(const Dataset& dataset, const std::filesystem::path& path,
+                  const std::vector<std::size_t>& counts);
+
 // For tracks: one run per search point × count × (single, batch) mode as the settings ask.
 std::vector<PlannedRun> plan_search_points(const RunRecord& prototype, const BuildPoint& point,
                                            const std::vector<std::size_t>& counts,

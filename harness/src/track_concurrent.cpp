@@ -39,11 +39,7 @@ class ConcurrentTrack final : public Track {
 
   void check_dataset(const Dataset& dataset, const std::filesystem::path& path,
                      const SweepSettings& settings) const override {
-    for (std::size_t k : settings.counts) {
-      ANNBENCH_CHECK(k <= dataset.neighbors.cols() && k <= dataset.train.rows(),
-                     "k = {} is larger than the {} true neighbours stored in '{}'", k,
-                     dataset.neighbors.cols(), path.string());
-    }
+    check_counts(dataset, path, settings.counts);
   }
 
   std::string describe(const Dataset&) const override { return ""; }

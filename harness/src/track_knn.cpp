@@ -63,15 +63,7 @@ class KnnTrack final : public Track {
 
   void check_dataset(const Dataset& dataset, const std::filesystem::path& path,
                      const SweepSettings& settings) const override {
-    for (std::size_t k : settings.counts) {
-      ANNBENCH_CHECK(k <= dataset.train.rows(),
-                     "k = {} is larger than the {} train vectors of '{}'", k, dataset.train.rows(),
-                     path.string());
-      ANNBENCH_CHECK(k <= dataset.neighbors.cols(),
-                     "k = {} is larger than the {} true neighbours stored in '{}' (recompute with "
-                     "`annbench groundtruth {} --k {}`)",
-                     k, dataset.neighbors.cols(), path.string(), path.string(), k);
-    }
+    check_counts(dataset, path, settings.counts);
   }
 
   std::string describe(const Dataset&) const override { return ""; }

@@ -144,11 +144,7 @@ class ShardedTrack final : public Track {
 
   void check_dataset(const Dataset& dataset, const std::filesystem::path& path,
                      const SweepSettings& settings) const override {
-    for (std::size_t k : settings.counts) {
-      ANNBENCH_CHECK(k <= dataset.neighbors.cols() && k <= dataset.train.rows(),
-                     "k = {} is larger than the {} true neighbours stored in '{}'", k,
-                     dataset.neighbors.cols(), path.string());
-    }
+    check_counts(dataset, path, settings.counts);
     const int most = settings.sharding.shards.back();
     ANNBENCH_CHECK(static_cast<std::size_t>(most) <= dataset.train.rows(),
                    "'{}' has {} train rows, fewer than the {} shards asked for", path.string(),
