@@ -506,7 +506,8 @@ TEST_F(RangeCliTest, RangeSweepEndToEnd) {
   EXPECT_EQ(code, 1);
   EXPECT_THAT(
       output,
-      HasSubstr("'mode' must be knn, range, streaming, concurrent or filtered, got 'ranges'"));
+      HasSubstr(
+          "'mode' must be knn, range, streaming, concurrent, filtered or sharded, got 'ranges'"));
 }
 
 }  // namespace
