@@ -1,6 +1,7 @@
 // HNSW construction: level draws, insertion (Algorithm 1) with the neighbour-selection
-// heuristic (Algorithm 4, extendCandidates and keepPrunedConnections off), parallel over
-// nodes with per-node locks, then a reachability repair for degenerate data.
+// heuristic (Algorithm 4, extendCandidates and keepPrunedConnections off; on layer 0 with
+// Vamana's alpha), parallel over nodes with per-node locks, then a reachability repair for
+// degenerate data, and with passes = 2 the second pass (hnsw_second_pass.cpp).
 
 #include "hnsw_builder.h"
 #include "search_scratch.h"
@@ -31,19 +32,43 @@ void HnswBuilder::run(MatrixView base) {
   if (n == 0) return;
   index_.entry_ = 0;
   index_.max_level_ = index_.levels_[0];
+  // Vamana's two passes: the first with alpha 1, the second with alpha.
+  const bool two_passes = index_.config_.passes == 2;
+  set_alpha(two_passes ? 1.0 : index_.config_.alpha);
   // Dynamic scheduling in small chunks keeps the insertion order close to the id order, so
   // early nodes (the ones later nodes navigate through) are inserted first.
 #pragma omp parallel for schedule(dynamic, 16)
   for (std::int64_t i = 1; i < signed_n; ++i) insert(static_cast<std::uint32_t>(i));
   repair_reachability(false);
+  if (two_passes) {
+    set_alpha(index_.config_.alpha);
+    second_pass();
+    // Re-selection can take a node's last in-link, as connect() can.
+    repair_reachability(false);
+  }
   index_.distances_.add(count_);
   index_.scratch_.clear();
 }
 
+// RobustPrune (Subramanya et al., NeurIPS 2019) drops candidate c when a kept s has
+// alpha * d(s, c) <= d(p, c), d the Euclidean distance. Internally euclidean compares squared
+// L2, so the test is alpha^2 * d2(s, c) < d2(p, c); angular compares -cos of normalised
+// vectors, and |x - y|^2 / 2 = 1 - cos = 1 + (-cos) there, so the shift of 1 turns it into the
+// same test on the normalised vectors. Strict '<' as Algorithm 4 has always been here (a tie
+// keeps the candidate), so that alpha 1 is the unchanged heuristic.
+void HnswBuilder::set_alpha(double alpha) {
+  ANNBENCH_CHECK(alpha == 1.0 || index_.metric_ != Metric::InnerProduct,
+                 "hnsw: alpha = {} is not available for metric dot", alpha);
+  scaled_ = alpha != 1.0;
+  alpha_squared_ = static_cast<float>(alpha * alpha);
+  shift_ = index_.metric_ == Metric::Angular ? 1.0f : 0.0f;
+}
+
 // Algorithm 4: walk the candidates nearest first and keep one unless it is closer to an
-// already kept neighbour than to the base node (that neighbour then covers its direction).
+// already kept neighbour than to the base node (that neighbour then covers its direction);
+// with alpha > 1, unless it is alpha times closer to it (occludes()).
 std::vector<Candidate> HnswBuilder::select(const std::vector<Candidate>& candidates, std::size_t m,
-                                           std::size_t& count) const {
+                                           int level, std::size_t& count) const {
   std::vector<Candidate> kept;
   kept.reserve(m);
   for (const Candidate& c : candidates) {
@@ -51,7 +76,7 @@ std::vector<Candidate> HnswBuilder::select(const std::vector<Candidate>& candida
     bool good = true;
     for (const Candidate& r : kept) {
       ++count;
-      if (distance(c.id, r.id) < c.distance) {
+      if (occludes(distance(c.id, r.id), c.distance, level)) {
         good = false;
         break;
       }
@@ -89,13 +114,14 @@ void HnswBuilder::connect(std::uint32_t neighbor, std::uint32_t node, float d, i
   count += cap;
   pool.push_back({d, node});
   std::sort(pool.begin(), pool.end(), ascending);
-  const std::vector<Candidate> kept = select(pool, cap, count);
+  const std::vector<Candidate> kept = select(pool, cap, level, count);
   for (std::size_t j = 0; j < cap; ++j) links[j] = j < kept.size() ? kept[j].id : kNoLink;
   index_.unlock(neighbor);
 }
 
 void HnswBuilder::insert(std::uint32_t node) {
-  const float* v = index_.vector(node);
+  std::vector<float> decoded;  // the node's vector when it has no float copy (compact storage)
+  const float* v = index_.query_vector(node, decoded);
   const int node_level = index_.levels_[node];
   // A node that becomes the new top holds the global lock for its whole insertion, so no
   // other insertion starts from a half-linked entry point.
@@ -105,7 +131,7 @@ void HnswBuilder::insert(std::uint32_t node) {
   if (node_level <= max_level) top.unlock();
 
   std::size_t count = 1;
-  Candidate current{index_.distance(v, index_.vector(entry)), entry};
+  Candidate current{index_.distance_to(v, entry), entry};
   for (int level = max_level; level > node_level; --level) {
     current = index_.greedy_step<true>(v, current, level, count);
   }
@@ -127,7 +153,7 @@ void HnswBuilder::insert(std::uint32_t node) {
     std::vector<Candidate> found(scratch.results.begin(), scratch.results.end());
     std::sort(found.begin(), found.end(), ascending);
     current = found.front();
-    const std::vector<Candidate> selected = select(found, index_.config_.M, count);
+    const std::vector<Candidate> selected = select(found, index_.config_.M, level, count);
     set_links(node, level, selected);
     for (const Candidate& s : selected) connect(s.id, node, s.distance, level, count);
   }
@@ -194,8 +220,9 @@ std::uint32_t HnswBuilder::attach(std::uint32_t u, const std::vector<std::uint32
                                   std::size_t& count) {
   auto lease = index_.scratch_.acquire();
   SearchScratch& scratch = *lease;
-  const float* v = index_.vector(u);
-  Candidate current{index_.distance(v, index_.vector(index_.entry_)), index_.entry_};
+  std::vector<float> decoded;
+  const float* v = index_.query_vector(u, decoded);
+  Candidate current{index_.distance_to(v, index_.entry_), index_.entry_};
   for (int level = index_.max_level_; level > 0; --level) {
     current = index_.greedy_step<false>(v, current, level, count);
   }
@@ -246,7 +273,9 @@ bool HnswBuilder::try_link(std::uint32_t from, std::uint32_t u,
 void HnswIndex::build(MatrixView base) {
   ANNBENCH_CHECK(base.dim == dim_, "hnsw: base vectors have dimension {}, expected {}", base.dim,
                  dim_);
+  prepare_storage(base, true);
   HnswBuilder(*this).run(base);
+  finish_build();
 }
 
 }  // namespace annbench::hnsw

@@ -20,19 +20,34 @@ inline bool ascending(const Candidate& a, const Candidate& b) {
 
 class HnswBuilder {
  public:
-  explicit HnswBuilder(HnswIndex& index) : index_(index) {}
+  explicit HnswBuilder(HnswIndex& index) : index_(index) { set_alpha(index.config_.alpha); }
 
   void run(MatrixView base);
   void add(std::span<const std::int64_t> ids, MatrixView vectors);
   void remove(std::span<const std::int64_t> ids);
+  // passes = 2 (hnsw_second_pass.cpp): re-selects every layer-0 list with the index's alpha from
+  // its links and their links, then adds the reverse links; the result does not depend on the
+  // thread count. For a fresh build (no tombstones): run() calls it; public so tests can run it
+  // alone on a given graph.
+  void second_pass();
 
  private:
-  float distance(std::uint32_t a, std::uint32_t b) const {
-    return index_.distance(index_.vector(a), index_.vector(b));
-  }
+  float distance(std::uint32_t a, std::uint32_t b) const { return index_.node_distance(a, b); }
 
-  // Algorithm 4 over candidates sorted ascending by distance to the base node.
-  std::vector<Candidate> select(const std::vector<Candidate>& candidates, std::size_t m,
+  // The selection rule in force on layer 0: alpha 1 is Algorithm 4's comparison as it always
+  // was (no arithmetic added, so alpha 1 builds the same graph bit for bit); above 1
+  // RobustPrune's, on the squared distance between the (for angular, normalised) vectors.
+  void set_alpha(double alpha);
+  // True when a kept neighbour at `kept_to_candidate` from a candidate makes it redundant for a
+  // base node at `base_to_candidate` (both in the module's internal scale). Layers >= 1 keep
+  // Algorithm 4: the hierarchy already gives the long links alpha is for, and with only M slots
+  // there alpha's extra near links crowd out the ones between clusters (README, "alpha").
+  bool occludes(float kept_to_candidate, float base_to_candidate, int level) const {
+    if (!scaled_ || level > 0) return kept_to_candidate < base_to_candidate;
+    return alpha_squared_ * (shift_ + kept_to_candidate) < shift_ + base_to_candidate;
+  }
+  // Algorithm 4 (with occludes()) over candidates sorted ascending by distance to the base node.
+  std::vector<Candidate> select(const std::vector<Candidate>& candidates, std::size_t m, int level,
                                 std::size_t& count) const;
   void set_links(std::uint32_t node, int level, const std::vector<Candidate>& selected);
   void connect(std::uint32_t neighbor, std::uint32_t node, float d, int level, std::size_t& count);
@@ -59,6 +74,9 @@ class HnswBuilder {
   void compact_upper();
 
   HnswIndex& index_;
+  bool scaled_ = false;         // alpha != 1
+  float alpha_squared_ = 1.0f;  // alpha^2: the distances compared are squared
+  float shift_ = 0.0f;          // added to internal distances to make them squared distances / 2
   std::mutex top_mutex_;
   std::size_t count_ = 0;
 };

@@ -3,6 +3,7 @@
 #include "hnsw_index.h"
 #include "search_scratch.h"
 
+#include <annbench/common/compact_distance.h>
 #include <annbench/common/distance.h>
 #include <annbench/common/normalize.h>
 #include <annbench/error.h>
@@ -28,11 +29,31 @@ HnswIndex::HnswIndex(Metric metric, std::size_t dim, HnswConfig config)
   ANNBENCH_CHECK(config.ef_construction >= 1, "hnsw: ef_construction must be at least 1");
   ANNBENCH_CHECK(config.repair_threshold >= 0.0 && config.repair_threshold <= 1.0,
                  "hnsw: repair_threshold = {} out of range [0, 1]", config.repair_threshold);
+  ANNBENCH_CHECK(config.alpha >= 1.0 && config.alpha <= 2.0, "hnsw: alpha = {} out of range [1, 2]",
+                 config.alpha);
+  ANNBENCH_CHECK(config.passes == 1 || config.passes == 2, "hnsw: passes = {} must be 1 or 2",
+                 config.passes);
+  // Scaling a distance by alpha means "alpha times farther" only for a distance; the negative
+  // inner product can be negative and obeys no triangle inequality (README, "alpha").
+  ANNBENCH_CHECK(config.alpha == 1.0 || metric != Metric::InnerProduct,
+                 "hnsw: alpha = {} is not available for metric {}: the negative inner product is "
+                 "not a distance, so RobustPrune's 'alpha times nearer' has no meaning; use alpha "
+                 "1 (passes 2 still re-selects with the heuristic)",
+                 config.alpha, metric_name(metric));
   const DistanceKernels& kernels = distance_kernels();
   // Angular: vectors are normalised, so the negative dot product ranks like 1 - cos.
   kernel_ = metric == Metric::L2 ? kernels.l2_squared : kernels.inner_product;
   negate_ = metric != Metric::L2;
-  stride_ = (dim_ * sizeof(float) + max_degree(0) * sizeof(std::uint32_t) + 63) / 64 * 64;
+  const CompactKernels& compact = compact_kernels();
+  fp16_kernel_ = metric == Metric::L2 ? compact.l2sq_f32_fp16 : compact.dot_f32_fp16;
+  sq8_kernel_ = metric == Metric::L2 ? compact.sq8_l2sq : compact.sq8_dot;
+  // Padded to 4 bytes: the links that follow are uint32.
+  const std::size_t element = config.storage == Storage::Float  ? sizeof(float)
+                              : config.storage == Storage::Fp16 ? sizeof(std::uint16_t)
+                                                                : sizeof(std::uint8_t);
+  code_bytes_ = (dim_ * element + 3) / 4 * 4;
+  float_copy_ = config.storage != Storage::Float && config.keep_float;
+  stride_ = (code_bytes_ + max_degree(0) * sizeof(std::uint32_t) + 63) / 64 * 64;
 }
 
 HnswIndex::~HnswIndex() = default;
@@ -42,7 +63,8 @@ void HnswIndex::allocate(std::size_t n, std::vector<std::uint8_t> levels) {
   ANNBENCH_CHECK(levels.size() == n, "hnsw: {} levels for {} nodes", levels.size(), n);
   n_ = n;
   capacity_ = n;
-  stride_ = (dim_ * sizeof(float) + max_degree(0) * sizeof(std::uint32_t) + 63) / 64 * 64;
+  stride_ = (code_bytes_ + max_degree(0) * sizeof(std::uint32_t) + 63) / 64 * 64;
+  float_ = std::vector<float>(float_copy_ ? n * dim_ : 0);
   level0_.reset();
   if (n > 0) {
     void* raw = std::aligned_alloc(64, n * stride_);
@@ -102,6 +124,7 @@ void HnswIndex::reserve_slots(std::size_t slots, bool exact) {
   upper_offset_.reserve(capacity);
   external_.reserve(capacity);
   if (!state_.empty()) state_.reserve(capacity);
+  if (float_copy_) float_.resize(capacity * dim_);
   capacity_ = capacity;
 }
 
@@ -129,6 +152,7 @@ std::uint32_t HnswIndex::find_live(std::int64_t id) const {
 }
 
 void HnswIndex::copy_vector(std::uint32_t node, const float* source) {
+  if (config_.storage != Storage::Float) return store_compact(node, source);
   float* dst = const_cast<float*>(vector(node));
   if (metric_ == Metric::Angular) {
     annbench::normalize_into(source, dim_, dst);
@@ -156,6 +180,13 @@ void HnswIndex::set_search_params(const Params& params) {
   filter_exact_below_ = params.contains("filter_exact_below")
                             ? params.get_float("filter_exact_below")
                             : kFilterExactBelow;
+  // Searches before this parameter existed, and callers that do not resolve it, re-rank all.
+  const std::int64_t rerank = params.contains("rerank") ? params.get_int("rerank") : 0;
+  ANNBENCH_CHECK(rerank >= 0,
+                 "hnsw: rerank = {} must be at least 0 (0: re-rank every candidate the beam "
+                 "found; n > 0: the best n, at least k)",
+                 rerank);
+  rerank_ = static_cast<std::size_t>(rerank);
 }
 
 std::size_t HnswIndex::memory_bytes() const {
@@ -163,7 +194,8 @@ std::size_t HnswIndex::memory_bytes() const {
          upper_offset_.capacity() * sizeof(std::uint32_t) +
          upper_.capacity() * sizeof(std::uint32_t) + capacity_ * sizeof(std::atomic<std::uint8_t>) +
          state_.capacity() + free_.capacity() * sizeof(std::uint32_t) +
-         external_.capacity() * sizeof(std::int64_t) + ids_.bytes() + scratch_.bytes();
+         external_.capacity() * sizeof(std::int64_t) + ids_.bytes() + scratch_.bytes() +
+         float_.capacity() * sizeof(float) + (sq8_ ? 2 * dim_ * sizeof(float) : 0);
 }
 
 }  // namespace annbench::hnsw

@@ -8,6 +8,13 @@
 // touches one block, and a neighbour's distance reads one contiguous block. Links on layers
 // >= 1 (M per layer) live in a separate pool, since only ~1/M of the nodes have any.
 //
+// Storage (HnswConfig::storage): the vector in a block is float32, fp16 or an SQ8 code (one
+// byte per dimension, Sq8Codec trained on the base), padded to 4 bytes before the links.
+// Construction and the search walk the graph on what the blocks hold (float query against the
+// stored vector); with fp16 or SQ8 a float copy of the vectors (keep_float) re-ranks the short
+// list with exact float distances. The distance is chosen per search, not per node: the walk is
+// a template on the storage (dist<S>), so storage float runs the same loop as before.
+//
 // Internally, distances are "smaller is closer" in the module's own scale: squared L2 for
 // euclidean, the negative dot product for inner product, and for angular the negative dot product
 // of the normalised vectors (base and query are normalised).
@@ -26,6 +33,7 @@
 #include "id_map.h"
 
 #include <annbench/common/scratch_pool.h>
+#include <annbench/common/sq8_codec.h>
 #include <annbench/index.h>
 #include <annbench/metric.h>
 
@@ -54,11 +62,26 @@ inline constexpr double kReachabilityCheck = 1.0 / 32;
 // its allowed points (README, "Filtered search").
 inline constexpr double kFilterExactBelow = 0.02;
 
+// What a layer-0 block holds as the vector (README, "Compact storage").
+enum class Storage : std::uint8_t { Float = 0, Sq8 = 1, Fp16 = 2 };
+// "float", "sq8", "fp16"; parse_storage throws Error naming the value and the accepted ones.
+const char* storage_name(Storage storage);
+Storage parse_storage(const std::string& name);
+
 struct HnswConfig {
   std::size_t M = 16;                 // links per node on layers >= 1; 2M on layer 0
   std::size_t ef_construction = 200;  // beam width while inserting
   std::uint64_t seed = 42;            // level draws
   double repair_threshold = 0.1;      // deleted fraction of the nodes that triggers a repair
+  Storage storage = Storage::Float;   // what the blocks hold; the walk computes on it
+  bool keep_float = true;  // fp16 / sq8: keep a float copy to re-rank with (ignored for float)
+  // Neighbour selection (hnsw_builder.h, occludes()): 1 is the paper's heuristic (Algorithm 4);
+  // above 1 Vamana's RobustPrune, which keeps a candidate unless a kept neighbour is alpha times
+  // nearer to it than the node is. Not available for the inner product (not a distance).
+  double alpha = 1.0;
+  // 2: after the build, every layer-0 list is re-selected with alpha from its links and their
+  // links (the first pass then selects with alpha 1, as Vamana's does).
+  int passes = 1;
 };
 
 // Per-slot state once the index has seen a remove(): live, a tombstone (linked, never returned),
@@ -92,6 +115,11 @@ class HnswIndex final : public Index {
   std::size_t memory_bytes() const override;
   std::optional<std::uint64_t> distance_count() const override { return distances_.get(); }
 
+  // The short list search() re-ranks (testing hook): the layer-0 beam of an unfiltered search on
+  // the stored vectors, nearest first by the stored-vector distance (internal scale), cut to
+  // the rerank count when re-ranking applies (compact storage with a float copy). Node ids.
+  std::vector<Candidate> candidates(const float* query, std::size_t k) const;
+
   // Index files (hnsw_io.cpp): the common container (common/index_file.h) holding the whole
   // state, tombstones and caller ids included, so a loaded index answers and updates as this
   // one would. load() throws Error naming the file when it is not a valid (metric, dim) index.
@@ -119,8 +147,16 @@ class HnswIndex final : public Index {
   int max_level() const { return max_level_; }
   std::uint32_t entry_point() const { return entry_; }
   int level(std::uint32_t node) const { return levels_[node]; }
+  Storage storage() const { return config_.storage; }
+  // True when the index holds a float copy of the vectors (compact storage, keep_float).
+  bool has_float_copy() const { return float_copy_; }
+  const Sq8Codec* sq8_codec() const { return sq8_ ? &*sq8_ : nullptr; }
+  // A node's stored vector: code_bytes() bytes at the start of its block.
+  const std::byte* stored(std::uint32_t node) const { return level0_.get() + node * stride_; }
+  std::size_t code_bytes() const { return code_bytes_; }
+  // The block's vector as floats: storage float only.
   const float* vector(std::uint32_t node) const {
-    return reinterpret_cast<const float*>(level0_.get() + node * stride_);
+    return reinterpret_cast<const float*>(stored(node));
   }
   // The links of `node` on `level` (level <= level(node)).
   std::span<const std::uint32_t> neighbors(std::uint32_t node, int level) const {
@@ -143,16 +179,63 @@ class HnswIndex final : public Index {
   }
 
   const std::uint32_t* link_list(std::uint32_t node, int level) const {
-    if (level == 0) return reinterpret_cast<const std::uint32_t*>(vector(node) + dim_);
+    if (level == 0) return reinterpret_cast<const std::uint32_t*>(stored(node) + code_bytes_);
     return upper_.data() + upper_offset_[node] + static_cast<std::size_t>(level - 1) * config_.M;
   }
   std::uint32_t* link_list(std::uint32_t node, int level) {
     return const_cast<std::uint32_t*>(std::as_const(*this).link_list(node, level));
   }
+  // Float against float (storage float's blocks, the float copy), in the internal scale.
   float distance(const float* a, const float* b) const {
     const float d = kernel_(a, b, dim_);
     return negate_ ? -d : d;
   }
+  // A float query against a node's stored vector, the storage fixed at compile time: the walk's
+  // distance. dist<Storage::Float> is distance(query, vector(node)).
+  template <Storage S>
+  float dist(const float* query, std::uint32_t node) const {
+    float d;
+    if constexpr (S == Storage::Float) {
+      d = kernel_(query, vector(node), dim_);
+    } else if constexpr (S == Storage::Fp16) {
+      d = fp16_kernel_(query, reinterpret_cast<const std::uint16_t*>(stored(node)), dim_);
+    } else {
+      d = sq8_kernel_(query, reinterpret_cast<const std::uint8_t*>(stored(node)), sq8_min_,
+                      sq8_scale_, dim_);
+    }
+    return negate_ ? -d : d;
+  }
+  // dist<S> with the storage chosen at run time (construction, repairs).
+  float distance_to(const float* query, std::uint32_t node) const {
+    switch (config_.storage) {
+      case Storage::Sq8: return dist<Storage::Sq8>(query, node);
+      case Storage::Fp16: return dist<Storage::Fp16>(query, node);
+      case Storage::Float: break;
+    }
+    return dist<Storage::Float>(query, node);
+  }
+  // Construction's distance between two nodes: a's float vector (query_vector) against b's
+  // stored vector; for storage float exactly distance(vector(a), vector(b)).
+  float node_distance(std::uint32_t a, std::uint32_t b) const {
+    if (config_.storage == Storage::Float) return distance(vector(a), vector(b));
+    return compact_node_distance(a, b);
+  }
+  float compact_node_distance(std::uint32_t a, std::uint32_t b) const;
+  // A node's vector as floats, the query of its own insertion: the block (storage float), the
+  // float copy, or the stored vector decoded into `buffer`.
+  const float* query_vector(std::uint32_t node, std::vector<float>& buffer) const;
+  // A node's row of the float copy (has_float_copy() only): re-ranking and the exact scan.
+  const float* float_row(std::uint32_t node) const { return float_.data() + node * dim_; }
+
+  // Storage around build() and add() (hnsw_storage.cpp): checks that the vectors can be stored
+  // (fp16's range), trains the SQ8 codec when it has none, and during build() keeps a float
+  // copy for construction's queries; finish_build() drops it unless keep_float.
+  void prepare_storage(MatrixView vectors, bool building);
+  void finish_build();
+  void set_codec(Sq8Codec codec);
+  // copy_vector() for compact storage: the (angular: normalised) vector into the float copy,
+  // encoded into the block.
+  void store_compact(std::uint32_t node, const float* source);
 
   // Allocates blocks and upper-layer storage for n nodes with the given levels; copies (and for
   // angular normalises) the vectors. Links all kNoLink.
@@ -180,17 +263,39 @@ class HnswIndex final : public Index {
                            SearchScratch& scratch) const;
   // The beam search behind search_layer: every reached node is expanded, only those `keep`
   // accepts enter the results, and the beam stops against the worst kept result.
-  template <bool kLocked, typename Keep>
+  // S: what the blocks hold (dist<S>); search_layer and greedy_step pick it once per call.
+  template <Storage S, bool kLocked, typename Keep>
   std::size_t beam_search(const float* query, Candidate start, std::size_t ef, int level,
                           SearchScratch& scratch, const Keep& keep) const;
   // Greedy descent from the entry point through layers >= 1; returns layer 0's start.
+  template <Storage S>
   Candidate descend(const float* query, std::size_t& count) const;
+  // search()'s and search_filtered()'s graph walks on storage S (descent, then the layer-0
+  // beam into scratch.results); return the distances computed. Both end with finish().
+  template <Storage S>
+  std::size_t walk(const float* query, std::size_t k, SearchScratch& scratch) const;
+  template <Storage S>
+  std::size_t walk_filtered(const float* query, std::size_t k, const Filter& filter,
+                            SearchScratch& scratch) const;
+  // scan_allowed() on the float copy (kFloatCopy, exact) or on the blocks (storage S).
+  template <Storage S, bool kFloatCopy>
+  std::size_t scan_on(const float* query, std::size_t k, const Filter& filter,
+                      SearchScratch& scratch, Neighbor* out) const;
+  // Sorts scratch.results; with a float copy re-ranks the best rerank_count() of them exactly;
+  // writes the k best in the metric's scale. Returns the distances it computed.
+  std::size_t finish(const float* query, std::size_t k, SearchScratch& scratch,
+                     Neighbor* out) const;
+  // How many of `found` sorted candidates are re-ranked for k results; 0 when none are (storage
+  // float, or no float copy).
+  std::size_t rerank_count(std::size_t k, std::size_t found) const;
   // search_filtered's exact path: every allowed live node of filter.ids(), best k kept.
   std::size_t scan_allowed(const float* query, std::size_t k, const Filter& filter,
                            SearchScratch& scratch, Neighbor* out) const;
   // Greedy descent on one upper layer; returns the closest node found.
   template <bool kLocked>
   Candidate greedy_step(const float* query, Candidate start, int level, std::size_t& count) const;
+  template <Storage S, bool kLocked>
+  Candidate greedy_walk(const float* query, Candidate start, int level, std::size_t& count) const;
 
   void lock(std::uint32_t node) const;
   void unlock(std::uint32_t node) const;
@@ -200,6 +305,18 @@ class HnswIndex final : public Index {
   HnswConfig config_;
   bool negate_ = false;
   float (*kernel_)(const float*, const float*, std::size_t) = nullptr;
+  // Compact storage: its kernels (compact_distance.h), chosen with kernel_ in the constructor,
+  // and the SQ8 codec (trained by the first build() or add() with vectors) with its arrays.
+  float (*fp16_kernel_)(const float*, const std::uint16_t*, std::size_t) = nullptr;
+  float (*sq8_kernel_)(const float*, const std::uint8_t*, const float*, const float*,
+                       std::size_t) = nullptr;
+  std::optional<Sq8Codec> sq8_;
+  const float* sq8_min_ = nullptr;    // sq8_->min().data()
+  const float* sq8_scale_ = nullptr;  // sq8_->scale().data()
+  std::size_t code_bytes_ = 0;        // bytes of a block's vector (4-byte multiple)
+  bool float_copy_ = false;           // float_ holds every slot's float vector
+  std::vector<float> float_;          // capacity_ x dim_ (angular: normalised), or empty
+  std::size_t rerank_ = 0;            // search parameter rerank (0: every candidate)
   std::size_t ef_ = 10;
   double filter_exact_below_ =
       kFilterExactBelow;  // search_filtered scans filter.ids() below this selectivity

@@ -1,4 +1,4 @@
-// Index files: annbench's container (common/index_file.h), module "hnsw", format version 1, with
+// Index files: annbench's container (common/index_file.h), module "hnsw", format version 2, with
 // the whole state of the index, so that a loaded index searches, adds and removes exactly as the
 // saved one would:
 //
@@ -13,24 +13,55 @@
 //   free          uint32 free slots, in the order add() reuses them (last first)
 //   external      int64 caller id per slot, or empty while ids are positions
 //   rng           the level generator's state as text (std::mt19937_64's stream format)
+//   storage       StorageMeta below: what the layer-0 blocks hold (Storage: float, sq8, fp16)
+//                 and keep_float
+//   float         float32 slots × dim: the float copy (fp16 / sq8 with keep_float only)
+//   sq8_min       float per dimension: the SQ8 codec (storage sq8, once trained)
+//   sq8_scale     float per dimension
+//   alpha         double, the selection's alpha that later add() and repairs use; only when it
+//                 is not 1, so alpha-1 files are as before (passes shapes the build only)
 //
 // The container checks module, version, metric, dimension, sizes and checksum; load() then
 // checks what the sections hold (counts, link targets, levels of linked nodes, distinct ids), so
 // a corrupt file that passes the checksum still gives an Error, not a stray read.
+//
+// Version 1 (before storage) had no storage section and float blocks laid out as version 2's
+// storage float: load() still reads it, as storage float. Other versions are refused with an
+// Error naming the file and its version.
 
 #include "hnsw_index.h"
 
 #include <annbench/common/index_file.h>
 #include <annbench/error.h>
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace annbench::hnsw {
 namespace {
 
 constexpr const char* kModule = "hnsw";
-constexpr std::uint32_t kFormatVersion = 1;
+constexpr std::uint32_t kFormatVersion = 2;
+constexpr std::uint32_t kFloatOnlyVersion = 1;  // before storage: read as storage float
+
+struct StorageMeta {
+  std::uint32_t storage;     // Storage
+  std::uint32_t keep_float;  // 0 or 1
+};
+
+// The version to open `path` with: this build's, or version 1. Anything else that is an hnsw
+// file is refused here with its version named; other files go on to open(), which says what
+// they are.
+std::uint32_t file_version(const std::string& path) {
+  const IndexFileInfo info = read_index_file_info(path);
+  if (info.module != kModule || info.format_version == kFormatVersion) return kFormatVersion;
+  if (info.format_version == kFloatOnlyVersion) return kFloatOnlyVersion;
+  ANNBENCH_FAIL("'{}' is a hnsw index of format version {}; this build reads versions {} and {}",
+                path, info.format_version, kFloatOnlyVersion, kFormatVersion);
+}
 
 struct Meta {
   std::uint64_t slots;
@@ -77,11 +108,20 @@ struct HnswFile {
     w.add("free", x.free_);
     w.add("external", x.external_);
     w.add("rng", std::span<const char>(rng_state));
+    const StorageMeta storage{static_cast<std::uint32_t>(x.config_.storage),
+                              x.config_.keep_float ? 1u : 0u};
+    w.add_value("storage", storage);
+    if (x.float_copy_) w.add("float", std::span<const float>(x.float_.data(), n * x.dim_));
+    if (x.sq8_) {
+      w.add("sq8_min", x.sq8_->min());
+      w.add("sq8_scale", x.sq8_->scale());
+    }
+    if (x.config_.alpha != 1.0) w.add_value("alpha", x.config_.alpha);
     w.write(path);
   }
 
   static std::unique_ptr<HnswIndex> load(const std::string& path, Metric metric, std::size_t dim) {
-    const IndexFileReader r = IndexFileReader::open(path, kModule, kFormatVersion, metric, dim);
+    const IndexFileReader r = IndexFileReader::open(path, kModule, file_version(path), metric, dim);
     const auto meta = r.value<Meta>("meta");
     if (meta.m < 2 || meta.m > kMaxM) r.fail(fmt::format("M = {} out of range", meta.m));
     if (meta.ef_construction < 1) r.fail("ef_construction is 0");
@@ -94,6 +134,13 @@ struct HnswFile {
     config.ef_construction = meta.ef_construction;
     config.seed = meta.seed;
     config.repair_threshold = meta.repair_threshold;
+    if (r.has("alpha")) {
+      config.alpha = r.value<double>("alpha");
+      if (!(config.alpha > 1.0 && config.alpha <= 2.0) || metric == Metric::InnerProduct) {
+        r.fail(fmt::format("alpha = {} out of range (1, 2] or with metric dot", config.alpha));
+      }
+    }
+    read_storage(r, config);
     auto index = std::make_unique<HnswIndex>(metric, dim, config);
     HnswIndex& x = *index;
     if (meta.stride != x.stride_) {
@@ -116,6 +163,7 @@ struct HnswFile {
       r.fail(fmt::format("capacity {} for {} slots", meta.capacity, n));
     }
     x.reserve_slots(meta.capacity, true);
+    read_compact(r, x);
     x.upper_offset_ = r.copy<std::uint32_t>("upper_offset", n);
     x.upper_ = r.copy<std::uint32_t>("upper");
     for (std::size_t u = 0; u < n; ++u) {
@@ -153,6 +201,41 @@ struct HnswFile {
   }
 
  private:
+  // Version 2's storage section into `config`; a version-1 file is storage float.
+  static void read_storage(const IndexFileReader& r, HnswConfig& config) {
+    if (r.info().format_version == kFloatOnlyVersion) return;
+    const auto s = r.value<StorageMeta>("storage");
+    if (s.storage > static_cast<std::uint32_t>(Storage::Fp16) || s.keep_float > 1) {
+      r.fail(fmt::format("storage {}, keep_float {}", s.storage, s.keep_float));
+    }
+    config.storage = static_cast<Storage>(s.storage);
+    config.keep_float = s.keep_float == 1;
+  }
+
+  // The float copy and the SQ8 codec, as the storage section says there must be.
+  static void read_compact(const IndexFileReader& r, HnswIndex& x) {
+    const std::size_t n = x.n_;
+    if (x.float_copy_) {
+      const auto rows = r.array<float>("float", n * x.dim_);
+      std::copy(rows.begin(), rows.end(), x.float_.begin());
+    } else if (r.has("float")) {
+      r.fail("a float copy in an index that keeps none");
+    }
+    const bool sq8 = x.config_.storage == Storage::Sq8;
+    if (r.has("sq8_min") || r.has("sq8_scale")) {
+      if (!sq8) r.fail("an SQ8 codec in an index of another storage");
+      std::vector<float> min = r.copy<float>("sq8_min", x.dim_);
+      std::vector<float> scale = r.copy<float>("sq8_scale", x.dim_);
+      try {
+        x.set_codec(Sq8Codec(std::move(min), std::move(scale)));
+      } catch (const Error& e) {
+        r.fail(e.what());
+      }
+    } else if (sq8 && n > 0) {
+      r.fail("storage sq8 without its codec (sections sq8_min, sq8_scale)");
+    }
+  }
+
   // Slot states, free list and caller ids agree with each other and with the tombstone count.
   static void check_slots(const IndexFileReader& r, HnswIndex& x, std::uint64_t deleted) {
     const std::size_t n = x.n_;

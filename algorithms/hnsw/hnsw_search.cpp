@@ -1,6 +1,8 @@
 // HNSW search: the layer-0 beam search (Algorithm 2 of the paper), the greedy descent through
 // the upper layers, and filtered search (the beam keeping only allowed nodes, or an exact scan).
-// This is the hot path of both queries and construction.
+// This is the hot path of both queries and construction. The walks run on what the blocks
+// hold (storage float, fp16 or SQ8, a template parameter); finish() re-ranks the short list
+// with exact float distances when the index keeps a float copy.
 
 #include "hnsw_index.h"
 #include "search_scratch.h"
@@ -13,6 +15,8 @@
 #include <algorithm>
 #include <cmath>
 #include <span>
+#include <type_traits>
+#include <vector>
 
 namespace annbench::hnsw {
 namespace {
@@ -35,22 +39,42 @@ inline void prefetch_lines(const void* p, std::size_t lines) {
   for (std::size_t i = 0; i < lines; ++i) _mm_prefetch(c + 64 * i, _MM_HINT_T0);
 }
 
+// Calls f(std::integral_constant<Storage, s>{}): the one switch on the storage per walk, so
+// that the loops below are compiled once per storage with the distance inlined.
+template <typename F>
+decltype(auto) with_storage(Storage storage, F&& f) {
+  switch (storage) {
+    case Storage::Sq8: return f(std::integral_constant<Storage, Storage::Sq8>{});
+    case Storage::Fp16: return f(std::integral_constant<Storage, Storage::Fp16>{});
+    case Storage::Float: break;
+  }
+  return f(std::integral_constant<Storage, Storage::Float>{});
+}
+
+// The re-ranked order: exact distance, ties by node id (independent of the beam's order).
+inline bool exact_order(const Candidate& a, const Candidate& b) {
+  return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
+}
+
 }  // namespace
 
 template <bool kLocked, bool kSkipDeleted>
 std::size_t HnswIndex::search_layer(const float* query, Candidate start, std::size_t ef, int level,
                                     SearchScratch& scratch) const {
-  // A tombstone is expanded like any node (it still navigates) but never kept.
-  if constexpr (kSkipDeleted) {
-    return beam_search<kLocked>(query, start, ef, level, scratch,
-                                [this](std::uint32_t id) { return !is_deleted(id); });
-  } else {
-    return beam_search<kLocked>(query, start, ef, level, scratch,
-                                [](std::uint32_t) { return true; });
-  }
+  return with_storage(config_.storage, [&](auto storage) {
+    constexpr Storage S = decltype(storage)::value;
+    // A tombstone is expanded like any node (it still navigates) but never kept.
+    if constexpr (kSkipDeleted) {
+      return beam_search<S, kLocked>(query, start, ef, level, scratch,
+                                     [this](std::uint32_t id) { return !is_deleted(id); });
+    } else {
+      return beam_search<S, kLocked>(query, start, ef, level, scratch,
+                                     [](std::uint32_t) { return true; });
+    }
+  });
 }
 
-template <bool kLocked, typename Keep>
+template <Storage S, bool kLocked, typename Keep>
 std::size_t HnswIndex::beam_search(const float* query, Candidate start, std::size_t ef, int level,
                                    SearchScratch& scratch, const Keep& keep) const {
   scratch.begin(capacity_);
@@ -65,7 +89,7 @@ std::size_t HnswIndex::beam_search(const float* query, Candidate start, std::siz
   float bound = start.distance;
 
   const std::size_t cap = max_degree(level);
-  const std::size_t vector_lines = std::min<std::size_t>(kPrefetchLines, (dim_ * 4 + 63) / 64);
+  const std::size_t vector_lines = std::min<std::size_t>(kPrefetchLines, (code_bytes_ + 63) / 64);
   std::uint32_t copy[kMaxLinksPerList];
   std::uint32_t fresh[kMaxLinksPerList];
   std::size_t count = 0;
@@ -97,13 +121,13 @@ std::size_t HnswIndex::beam_search(const float* query, Candidate start, std::siz
       const std::uint32_t id = links[j];
       if (!visited.insert(id)) continue;
       fresh[m++] = id;
-      _mm_prefetch(reinterpret_cast<const char*>(vector(id)), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(stored(id)), _MM_HINT_T0);
     }
-    if (m > 0) prefetch_lines(vector(fresh[0]), vector_lines);
+    if (m > 0) prefetch_lines(stored(fresh[0]), vector_lines);
     for (std::size_t t = 0; t < m; ++t) {
-      if (t + 1 < m) prefetch_lines(vector(fresh[t + 1]), vector_lines);
+      if (t + 1 < m) prefetch_lines(stored(fresh[t + 1]), vector_lines);
       const std::uint32_t id = fresh[t];
-      const float d = distance(query, vector(id));
+      const float d = dist<S>(query, id);
       if (results.size() < ef || d < bound) {
         frontier.push_back({d, id});
         std::push_heap(frontier.begin(), frontier.end(), farther);
@@ -128,6 +152,14 @@ std::size_t HnswIndex::beam_search(const float* query, Candidate start, std::siz
 template <bool kLocked>
 Candidate HnswIndex::greedy_step(const float* query, Candidate start, int level,
                                  std::size_t& count) const {
+  return with_storage(config_.storage, [&](auto storage) {
+    return greedy_walk<decltype(storage)::value, kLocked>(query, start, level, count);
+  });
+}
+
+template <Storage S, bool kLocked>
+Candidate HnswIndex::greedy_walk(const float* query, Candidate start, int level,
+                                 std::size_t& count) const {
   Candidate best = start;
   std::uint32_t copy[kMaxLinksPerList];
   const std::size_t cap = max_degree(level);
@@ -141,7 +173,7 @@ Candidate HnswIndex::greedy_step(const float* query, Candidate start, int level,
       links = copy;
     }
     for (std::size_t j = 0; j < cap && links[j] != kNoLink; ++j) {
-      const float d = distance(query, vector(links[j]));
+      const float d = dist<S>(query, links[j]);
       ++count;
       if (d < best.distance) {
         best = {d, links[j]};
@@ -163,11 +195,12 @@ template std::size_t HnswIndex::search_layer<false, true>(const float*, Candidat
 template Candidate HnswIndex::greedy_step<true>(const float*, Candidate, int, std::size_t&) const;
 template Candidate HnswIndex::greedy_step<false>(const float*, Candidate, int, std::size_t&) const;
 
+template <Storage S>
 Candidate HnswIndex::descend(const float* query, std::size_t& count) const {
   ++count;
-  Candidate current{distance(query, vector(entry_)), entry_};
+  Candidate current{dist<S>(query, entry_), entry_};
   for (int level = max_level_; level > 0; --level) {
-    current = greedy_step<false>(query, current, level, count);
+    current = greedy_walk<S, false>(query, current, level, count);
   }
   return current;
 }
@@ -179,22 +212,41 @@ const float* HnswIndex::prepare_query(const float* query, SearchScratch& scratch
   return scratch.query.data();
 }
 
-void HnswIndex::search(const float* query, std::size_t k, Neighbor* out) const {
-  std::fill_n(out, k, Neighbor{});
-  if (entry_ == kNoLink || k == 0) return;
-  auto lease = scratch_.acquire();
-  SearchScratch& scratch = *lease;
-  const float* q = prepare_query(query, scratch);
-
+template <Storage S>
+std::size_t HnswIndex::walk(const float* query, std::size_t k, SearchScratch& scratch) const {
   std::size_t count = 0;
-  const Candidate current = descend(q, count);
+  const Candidate current = descend<S>(query, count);
   // Checked once per search: without tombstones the loop has no per-node state test.
   const std::size_t ef = std::max(ef_, k);
-  count += deleted_ == 0 ? search_layer<false, false>(q, current, ef, 0, scratch)
-                         : search_layer<false, true>(q, current, ef, 0, scratch);
+  count += deleted_ == 0
+               ? beam_search<S, false>(query, current, ef, 0, scratch,
+                                       [](std::uint32_t) { return true; })
+               : beam_search<S, false>(query, current, ef, 0, scratch,
+                                       [this](std::uint32_t id) { return !is_deleted(id); });
+  return count;
+}
 
+std::size_t HnswIndex::rerank_count(std::size_t k, std::size_t found) const {
+  if (!float_copy_) return 0;
+  if (rerank_ == 0) return found;
+  return std::min(found, std::max(rerank_, k));
+}
+
+std::size_t HnswIndex::finish(const float* query, std::size_t k, SearchScratch& scratch,
+                              Neighbor* out) const {
   auto& results = scratch.results;
   std::sort_heap(results.begin(), results.end(), closer);
+  // Compact storage with a float copy: the best candidates by the stored-vector distance get
+  // their exact float distance (the same one storage float computes), and the k best of those
+  // are returned.
+  const std::size_t reranked = rerank_count(k, results.size());
+  if (reranked > 0) {
+    results.resize(reranked);
+    for (Candidate& c : results) c.distance = distance(query, float_row(c.id));
+    const std::size_t best = std::min(k, reranked);
+    std::partial_sort(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(best),
+                      results.end(), exact_order);
+  }
   const std::size_t found = std::min(k, results.size());
   for (std::size_t i = 0; i < found; ++i) {
     out[i] = {external_id(results[i].id), results[i].distance};
@@ -202,7 +254,49 @@ void HnswIndex::search(const float* query, std::size_t k, Neighbor* out) const {
   // Ranked by squared L2 or -<q, x> (on unit vectors for angular); the caller gets the metric's.
   to_metric_scale(metric_, metric_ == Metric::L2 ? Score::kSquaredL2 : Score::kNegativeDot, out,
                   found);
+  return reranked;
+}
+
+void HnswIndex::search(const float* query, std::size_t k, Neighbor* out) const {
+  std::fill_n(out, k, Neighbor{});
+  if (entry_ == kNoLink || k == 0) return;
+  auto lease = scratch_.acquire();
+  SearchScratch& scratch = *lease;
+  const float* q = prepare_query(query, scratch);
+  std::size_t count = with_storage(
+      config_.storage, [&](auto storage) { return walk<decltype(storage)::value>(q, k, scratch); });
+  count += finish(q, k, scratch, out);
   distances_.add(count);
+}
+
+std::vector<Candidate> HnswIndex::candidates(const float* query, std::size_t k) const {
+  if (entry_ == kNoLink || k == 0) return {};
+  auto lease = scratch_.acquire();
+  SearchScratch& scratch = *lease;
+  const float* q = prepare_query(query, scratch);
+  with_storage(config_.storage,
+               [&](auto storage) { return walk<decltype(storage)::value>(q, k, scratch); });
+  auto& results = scratch.results;
+  std::sort_heap(results.begin(), results.end(), closer);
+  const std::size_t reranked = rerank_count(k, results.size());
+  if (reranked > 0) results.resize(reranked);
+  return {results.begin(), results.end()};
+}
+
+template <Storage S>
+std::size_t HnswIndex::walk_filtered(const float* query, std::size_t k, const Filter& filter,
+                                     SearchScratch& scratch) const {
+  // Results: live nodes whose caller id is a row of the filter's base that it allows.
+  const std::size_t rows = filter.base_rows();
+  const auto keep = [&](std::uint32_t node) {
+    if (!state_.empty() && state_[node] != static_cast<std::uint8_t>(SlotState::Live)) return false;
+    const std::int64_t id = external_id(node);
+    return static_cast<std::uint64_t>(id) < rows && filter.allowed(id);
+  };
+  std::size_t count = 0;
+  const Candidate start = descend<S>(query, count);
+  count += beam_search<S, false>(query, start, std::max(ef_, k), 0, scratch, keep);
+  return count;
 }
 
 void HnswIndex::search_filtered(const float* query, std::size_t k, const Filter& filter,
@@ -214,39 +308,43 @@ void HnswIndex::search_filtered(const float* query, std::size_t k, const Filter&
   const float* q = prepare_query(query, scratch);
 
   std::size_t count = 0;
-  std::size_t found = 0;
   if (filter.selectivity() < filter_exact_below_) {
     count = scan_allowed(q, k, filter, scratch, out);
-    found = k;
+    to_metric_scale(metric_, metric_ == Metric::L2 ? Score::kSquaredL2 : Score::kNegativeDot, out,
+                    k);
   } else {
-    // Results: live nodes whose caller id is a row of the filter's base that it allows.
-    const std::size_t rows = filter.base_rows();
-    const auto keep = [&](std::uint32_t node) {
-      if (!state_.empty() && state_[node] != static_cast<std::uint8_t>(SlotState::Live))
-        return false;
-      const std::int64_t id = external_id(node);
-      return static_cast<std::uint64_t>(id) < rows && filter.allowed(id);
-    };
-    const Candidate start = descend(q, count);
-    count += beam_search<false>(q, start, std::max(ef_, k), 0, scratch, keep);
-    auto& results = scratch.results;
-    std::sort_heap(results.begin(), results.end(), closer);
-    found = std::min(k, results.size());
-    for (std::size_t i = 0; i < found; ++i) {
-      out[i] = {external_id(results[i].id), results[i].distance};
-    }
+    count = with_storage(config_.storage, [&](auto storage) {
+      return walk_filtered<decltype(storage)::value>(q, k, filter, scratch);
+    });
+    count += finish(q, k, scratch, out);
   }
-  to_metric_scale(metric_, metric_ == Metric::L2 ? Score::kSquaredL2 : Score::kNegativeDot, out,
-                  found);
   distances_.add(count);
 }
 
 std::size_t HnswIndex::scan_allowed(const float* query, std::size_t k, const Filter& filter,
                                     SearchScratch& scratch, Neighbor* out) const {
+  // Exact wherever float vectors exist: storage float's blocks, or the float copy.
+  if (float_copy_) return scan_on<Storage::Float, true>(query, k, filter, scratch, out);
+  return with_storage(config_.storage, [&](auto storage) {
+    return scan_on<decltype(storage)::value, false>(query, k, filter, scratch, out);
+  });
+}
+
+template <Storage S, bool kFloatCopy>
+std::size_t HnswIndex::scan_on(const float* query, std::size_t k, const Filter& filter,
+                               SearchScratch& scratch, Neighbor* out) const {
   TopK<float>& top = scratch.exact;
   top.reset(k);
   const std::span<const std::int64_t> ids = filter.ids();
-  const std::size_t vector_lines = std::min<std::size_t>(kPrefetchLines, (dim_ * 4 + 63) / 64);
+  const auto address = [this](std::uint32_t node) -> const void* {
+    if constexpr (kFloatCopy) {
+      return float_row(node);
+    } else {
+      return stored(node);
+    }
+  };
+  const std::size_t bytes = kFloatCopy ? dim_ * sizeof(float) : code_bytes_;
+  const std::size_t vector_lines = std::min<std::size_t>(kPrefetchLines, (bytes + 63) / 64);
   // Each id's node is looked up one step ahead, so that its vector is fetched while the current
   // distance is computed (the allowed points are scattered over the blocks).
   std::uint32_t next = ids.empty() ? kNoLink : find_live(ids[0]);
@@ -255,9 +353,9 @@ std::size_t HnswIndex::scan_allowed(const float* query, std::size_t k, const Fil
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const std::uint32_t node = next;
     next = i + 1 < ids.size() ? find_live(ids[i + 1]) : kNoLink;
-    if (next != kNoLink) prefetch_lines(vector(next), vector_lines);
+    if (next != kNoLink) prefetch_lines(address(next), vector_lines);
     if (node == kNoLink) continue;  // deleted, or not in the index
-    const float d = distance(query, vector(node));
+    const float d = kFloatCopy ? distance(query, float_row(node)) : dist<S>(query, node);
     ++count;
     // Ids ascend, so a later tie (a larger id) would lose anyway.
     if (d < worst) {

@@ -244,16 +244,16 @@ void HnswBuilder::relink(std::uint32_t node, int level, std::size_t& count) {
   }
   count += candidates.size();
   std::sort(candidates.begin(), candidates.end(), ascending);
-  // The live links stay (construction chose them); the heuristic of Algorithm 4 picks among
-  // the candidates against them, then the nearest rejected ones fill the list to its former
-  // length, so the node keeps its degree (re-selecting the whole list with the heuristic
+  // The live links stay (construction chose them); the heuristic of Algorithm 4 (with alpha)
+  // picks among the candidates against them, then the nearest rejected ones fill the list to its
+  // former length, so the node keeps its degree (re-selecting the whole list with the heuristic
   // alone shrank lists and cost recall).
   std::vector<bool> taken(candidates.size(), false);
   for (std::size_t i = 0; i < candidates.size() && kept.size() < cap; ++i) {
     bool good = true;
     for (const std::uint32_t r : kept) {
       ++count;
-      if (distance(candidates[i].id, r) < candidates[i].distance) {
+      if (occludes(distance(candidates[i].id, r), candidates[i].distance, level)) {
         good = false;
         break;
       }
@@ -303,6 +303,7 @@ void HnswBuilder::compact_upper() {
 }
 
 void HnswIndex::add(std::span<const std::int64_t> ids, MatrixView vectors) {
+  prepare_storage(vectors, false);
   HnswBuilder(*this).add(ids, vectors);
 }
 
