@@ -1,6 +1,7 @@
 // Dataset registry, name resolution, local builds (prepare) and downloads (fetch, with a stand-in
 // curl so no network is needed).
 
+#include <annbench/datasets/bigann.h>
 #include <annbench/datasets/dataset.h>
 #include <annbench/datasets/registry.h>
 #include <annbench/datasets/synthetic.h>
@@ -15,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <set>
 
@@ -272,6 +274,82 @@ TEST_F(RegistryTest, FetchInstallsAValidDownload) {
 TEST_F(RegistryTest, FetchRefusesUnsupportedAndOddNames) {
   EXPECT_THAT(error_of([] { fetch_dataset("movielens10m-jaccard"); }), HasSubstr("jaccard"));
   EXPECT_THAT(error_of([] { fetch_dataset("../etc/passwd"); }), HasSubstr("not a dataset name"));
+}
+
+TEST_F(RegistryTest, BigAnnTableIsSortedAndComplete) {
+  const auto table = bigann_registry();
+  ASSERT_EQ(table.size(), 7u);
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    const BigAnnEntry& entry = table[i];
+    SCOPED_TRACE(std::string(entry.name));
+    if (i > 0) {
+      EXPECT_LT(table[i - 1].name, entry.name);
+    }
+    EXPECT_EQ(find_bigann_entry(entry.name), &entry);
+    EXPECT_EQ(find_registry_entry(entry.name), nullptr);
+    EXPECT_EQ(entry.train_size, 10'000'000u);
+    EXPECT_GE(entry.source_rows, entry.train_size);
+    EXPECT_GT(entry.dim, 0u);
+    EXPECT_TRUE(entry.element == "float32" || entry.element == "uint8" || entry.element == "int8");
+    EXPECT_NO_THROW(parse_metric(entry.distance));
+    for (const std::string_view url : {entry.base_url, entry.query_url, entry.truth_url})
+      EXPECT_TRUE(url.starts_with("https://")) << url;
+    EXPECT_EQ(entry.search == "range", entry.squared_radius > 0);
+  }
+  const BigAnnEntry* bigann = find_bigann_entry("bigann-10M");
+  ASSERT_NE(bigann, nullptr);
+  EXPECT_EQ(bigann->dim, 128u);
+  EXPECT_EQ(bigann->test_size, 10'000u);
+  EXPECT_EQ(bigann->element, "uint8");
+  EXPECT_EQ(find_bigann_entry("msspacev-10M")->element, "int8");
+  EXPECT_EQ(find_bigann_entry("text2image-10M")->distance, "dot");
+  EXPECT_EQ(find_bigann_entry("bigann-1B"), nullptr);
+  EXPECT_THAT(
+      error_of([] { resolve_dataset("deep-10M"); }),
+      AllOf(HasSubstr("big-ann-benchmarks set"), HasSubstr("`annbench dataset fetch deep-10M`")));
+}
+
+TEST_F(RegistryTest, FetchBigAnnOfflineFailsFastAndLeavesNothing) {
+  auto path =
+      fake_curl("echo 'curl: (6) Could not resolve host: dl.fbaipublicfiles.com' >&2\nexit 6");
+  EXPECT_THAT(error_of([] { fetch_dataset("bigann-10M"); }),
+              AllOf(HasSubstr("cannot download https://dl.fbaipublicfiles.com/"
+                              "billion-scale-ann-benchmarks/bigann/query.public.10K.u8bin"),
+                    HasSubstr("no network here?")));
+  EXPECT_EQ(files_in(dir_ / "data"), 0u);
+}
+
+TEST_F(RegistryTest, FetchBigAnnKeepsCheckedFilesAndAsksForTheSliceOnly) {
+  // Valid query and ground-truth files; the base download fails after logging its arguments.
+  const FloatMatrix queries(10'000, 128, 7.f);
+  write_bin(dir_ / "query.u8bin", BinElement::UInt8, queries.view());
+  write_bin_ground_truth(dir_ / "gt.ibin", IdMatrix(10'000, 100, 3), FloatMatrix(10'000, 100, 1.f));
+  const fs::path bin = dir_ / "bin";
+  fs::create_directories(bin);
+  std::ofstream(bin / "curl") << "#!/bin/sh\nall=\"$*\"\nout=\nfor a in \"$@\"; do url=$a; done\n"
+                                 "while [ $# -gt 0 ]; do [ \"$1\" = -o ] && out=$2; shift; done\n"
+                              << "case $url in\n"
+                              << "  *query.public.10K.u8bin) cp '"
+                              << (dir_ / "query.u8bin").string() << "' \"$out\" ;;\n"
+                              << "  *GT_10M/bigann-10M) cp '" << (dir_ / "gt.ibin").string()
+                              << "' \"$out\" ;;\n"
+                              << "  *) echo \"$all\" > '" << (dir_ / "asked").string()
+                              << "'; echo 'curl: (22) 404' >&2; exit 22 ;;\nesac\n";
+  fs::permissions(bin / "curl", fs::perms::owner_all);
+  ScopedEnv path("PATH", bin.string() + ":" + std::getenv("PATH"));
+  EXPECT_THAT(error_of([] { fetch_dataset("bigann-10M"); }),
+              AllOf(HasSubstr("cannot download https://dl.fbaipublicfiles.com/"
+                              "billion-scale-ann-benchmarks/bigann/base.1B.u8bin"),
+                    HasSubstr("download failed")));
+  const fs::path folder = dir_ / "data" / "bigann-10M";
+  EXPECT_EQ(files_in(folder), 2u);
+  EXPECT_EQ(read_bin_header(folder / "query.u8bin").rows, 10'000u);
+  EXPECT_EQ(read_bin_ground_truth(folder / "gt.ibin").neighbors.rows(), 10'000u);
+  EXPECT_FALSE(fs::exists(folder / "base.u8bin"));
+  // The first 10M rows of the 1B file: 8 + 10^7 · 128 bytes.
+  std::ifstream asked(dir_ / "asked");
+  const std::string args((std::istreambuf_iterator<char>(asked)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(args, AllOf(HasSubstr("-r 0-1280000007"), HasSubstr("base.1B.u8bin")));
 }
 
 }  // namespace

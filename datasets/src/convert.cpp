@@ -1,6 +1,7 @@
 // Vector-file readers. They read straight into the result matrix (float32 data) or convert
 // through a small chunk buffer, so a multi-gigabyte input never needs twice its size in memory.
 
+#include <annbench/datasets/bigann.h>
 #include <annbench/datasets/convert.h>
 #include <annbench/datasets/hdf5.h>
 #include <annbench/error.h>
@@ -535,13 +536,14 @@ FloatMatrix read_vectors(const fs::path& path) {
   if (extension == ".fvecs" || extension == ".bvecs" || extension == ".ivecs")
     return read_vecs(path);
   if (extension == ".npy") return read_npy(path);
+  if (bin_element_of(path)) return read_bin(path);
   if (extension == ".gz" || name.find("-ubyte") != std::string::npos ||
       name.find(".idx") != std::string::npos) {
     return read_idx(path);
   }
   ANNBENCH_FAIL(
-      "'{}': unknown vector file type (expected .fvecs, .bvecs, .ivecs, .npy or an IDX "
-      "file such as train-images-idx3-ubyte[.gz])",
+      "'{}': unknown vector file type (expected .fvecs, .bvecs, .ivecs, .npy, .fbin, .u8bin, "
+      ".i8bin or an IDX file such as train-images-idx3-ubyte[.gz])",
       path.string());
 }
 

@@ -1,5 +1,6 @@
 // The dataset registry, name resolution, download and local builds.
 
+#include <annbench/datasets/bigann.h>
 #include <annbench/datasets/convert.h>
 #include <annbench/datasets/dataset.h>
 #include <annbench/datasets/deep_features.h>
@@ -23,9 +24,11 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -275,6 +278,159 @@ ProgramResult run_program(const fs::path& program, const std::vector<std::string
   return result;
 }
 
+fs::path curl_program(std::string_view url) {
+  const std::optional<fs::path> curl = find_program("curl");
+  if (!curl) {
+    ANNBENCH_FAIL("cannot download {}: the curl program is not installed (apt-get install curl)",
+                  url);
+  }
+  return *curl;
+}
+
+// `url` (its first `bytes` bytes when given) into `out` with curl, or an Error that says whether
+// the network looks absent.
+void download(const fs::path& curl, std::string_view url, const fs::path& out,
+              std::optional<std::uint64_t> bytes) {
+  std::vector<std::string> args = {"-fsSL", "--connect-timeout", "10", "-o", out.string()};
+  if (bytes) {
+    args.push_back("-r");
+    args.push_back(fmt::format("0-{}", *bytes - 1));
+  }
+  args.emplace_back(url);
+  const ProgramResult result = run_program(curl, args);
+  if (result.exit_code != 0) {
+    // curl exit codes: 5/6 could not resolve, 7 could not connect, 28 timeout, 35 TLS failure.
+    const bool network = result.exit_code == 5 || result.exit_code == 6 || result.exit_code == 7 ||
+                         result.exit_code == 28 || result.exit_code == 35;
+    ANNBENCH_FAIL("cannot download {}: {} (curl said: {}; exit code {})", url,
+                  network ? "no network here?" : "download failed",
+                  result.error_output.empty() ? "nothing" : result.error_output, result.exit_code);
+  }
+}
+
+// A downloaded vector file (`file`, a temporary name) of `element`: its header must say
+// stored_rows x dim; a leading slice (rows < stored_rows) gets n = rows written into its header;
+// then the exact size check.
+void check_downloaded_vectors(const fs::path& file, std::string_view url, BinElement element,
+                              std::size_t stored_rows, std::size_t rows, std::size_t dim) {
+  {
+    struct Closer {
+      void operator()(std::FILE* f) const { std::fclose(f); }
+    };
+    const std::unique_ptr<std::FILE, Closer> stream(std::fopen(file.c_str(), "r+b"));
+    ANNBENCH_CHECK(stream != nullptr, "cannot open '{}' ({})", file.string(), std::strerror(errno));
+    std::int32_t header[2] = {0, 0};
+    ANNBENCH_CHECK(std::fread(header, sizeof header, 1, stream.get()) == 1,
+                   "downloaded {} but it is shorter than its 8-byte header", url);
+    ANNBENCH_CHECK(header[0] == static_cast<std::int64_t>(stored_rows) &&
+                       header[1] == static_cast<std::int64_t>(dim),
+                   "downloaded {} but its header says {} x {}, expected {} x {}", url, header[0],
+                   header[1], stored_rows, dim);
+    if (rows != stored_rows) {
+      header[0] = static_cast<std::int32_t>(rows);
+      ANNBENCH_CHECK(std::fseek(stream.get(), 0, SEEK_SET) == 0 &&
+                         std::fwrite(header, sizeof header, 1, stream.get()) == 1 &&
+                         std::fflush(stream.get()) == 0,
+                     "cannot rewrite the header of '{}' ({})", file.string(), std::strerror(errno));
+    }
+  }
+  read_bin_header(file, element);
+}
+
+// A big-ann-benchmarks set's files into data_dir()/<name>/ (registry.h, fetch_dataset).
+fs::path fetch_bigann(const BigAnnEntry& entry) {
+  for (const std::string_view url : {entry.base_url, entry.query_url, entry.truth_url}) {
+    ANNBENCH_CHECK(!url.empty(),
+                   "cannot fetch {}: the URL of one of its files is unknown here (not in "
+                   "big-ann-benchmarks' benchmark/datasets.py as read); download the files "
+                   "yourself and run `annbench dataset convert`",
+                   entry.name);
+  }
+  const fs::path curl = curl_program(entry.query_url);
+  const BinElement element = entry.element == "uint8"  ? BinElement::UInt8
+                             : entry.element == "int8" ? BinElement::Int8
+                                                       : BinElement::Float32;
+  const std::string extension(element_extension(element));
+  const fs::path directory = data_dir() / entry.name;
+  const fs::path base = directory / ("base." + extension);
+  const fs::path query = directory / ("query." + extension);
+  const bool range = entry.search == "range";
+  const fs::path truth = directory / (range ? "gt.range.bin" : "gt.ibin");
+  const fs::path labels = directory / "base.metadata.spmat";
+  const fs::path filters = directory / "query.metadata.spmat";
+  std::error_code ec;
+  const bool existed = fs::exists(directory, ec);
+  fs::create_directories(directory, ec);
+  ANNBENCH_CHECK(!ec, "cannot create '{}' ({})", directory.string(), ec.message());
+
+  // Each file is checked before it takes its final name; one already there is kept.
+  const auto fetch_one = [&](std::string_view url, const fs::path& out,
+                             std::optional<std::uint64_t> bytes, const auto& check) {
+    if (url.empty() || fs::exists(out, ec)) return;
+    fmt::print("downloading {}{} -> {}\n", url,
+               bytes ? fmt::format(" (first {} bytes)", *bytes) : std::string(), out.string());
+    std::fflush(stdout);
+    h5::write_atomically(out, [&](const fs::path& temporary) {
+      download(curl, url, temporary, bytes);
+      try {
+        check(temporary);
+      } catch (const Error& error) {
+        ANNBENCH_FAIL("downloaded {} but it is not what {} needs: {}", url, entry.name,
+                      error.what());
+      }
+    });
+  };
+  const auto expect_queries = [&](std::size_t queries, const fs::path& file) {
+    ANNBENCH_CHECK(queries == entry.test_size, "'{}' holds {} queries, expected {}", file.string(),
+                   queries, entry.test_size);
+  };
+  try {
+    // The small files first, as big-ann-benchmarks does.
+    fetch_one(entry.query_url, query, std::nullopt, [&](const fs::path& file) {
+      check_downloaded_vectors(file, entry.query_url, element, entry.test_size, entry.test_size,
+                               entry.dim);
+    });
+    fetch_one(entry.truth_url, truth, std::nullopt, [&](const fs::path& file) {
+      expect_queries(range ? read_bin_range_ground_truth(file).queries()
+                           : read_bin_ground_truth(file).neighbors.rows(),
+                     file);
+    });
+    fetch_one(entry.labels_url, labels, std::nullopt, [&](const fs::path& file) {
+      ANNBENCH_CHECK(read_spmat(file).rows == entry.train_size, "'{}' does not have {} rows",
+                     file.string(), entry.train_size);
+    });
+    fetch_one(entry.filters_url, filters, std::nullopt,
+              [&](const fs::path& file) { expect_queries(read_spmat(file).rows, file); });
+    // A leading slice of a bigger file: only its bytes are requested.
+    const std::uint64_t base_bytes =
+        kBinHeaderBytes + std::uint64_t{entry.train_size} * entry.dim * element_size(element);
+    fetch_one(entry.base_url, base,
+              entry.source_rows == entry.train_size ? std::nullopt : std::optional(base_bytes),
+              [&](const fs::path& file) {
+                check_downloaded_vectors(file, entry.base_url, element, entry.source_rows,
+                                         entry.train_size, entry.dim);
+              });
+  } catch (const Error&) {
+    if (!existed && fs::is_empty(directory, ec)) fs::remove(directory, ec);
+    throw;
+  }
+  const fs::path out = dataset_file(entry.name);
+  std::string convert =
+      fmt::format("annbench dataset convert --train {} --test {} --metric {} --out {}",
+                  base.string(), query.string(), entry.distance, out.string());
+  if (range) {
+    convert += fmt::format(" --range-groundtruth {} --radius {}", truth.string(),
+                           std::sqrt(entry.squared_radius));
+  } else if (entry.search == "knn_filtered") {
+    convert +=
+        fmt::format(" --train-labels {} --query-filters {}", labels.string(), filters.string());
+  } else {
+    convert += fmt::format(" --groundtruth {}", truth.string());
+  }
+  fmt::print("fetched {} into {}\nnext: {}\n", entry.name, directory.string(), convert);
+  return directory;
+}
+
 }  // namespace
 
 std::span<const RegistryEntry> dataset_registry() {
@@ -338,6 +494,13 @@ fs::path resolve_dataset(std::string_view name_or_path) {
         "needs network)",
         name, data_dir().string(), name, dataset_url(name));
   }
+  if (find_bigann_entry(name) != nullptr) {
+    ANNBENCH_FAIL(
+        "dataset '{}' is not in {}: it is a big-ann-benchmarks set; `annbench dataset fetch {}` "
+        "downloads its binary files into {} (needs network) and prints the `annbench dataset "
+        "convert` command that makes {}",
+        name, data_dir().string(), name, (data_dir() / name).string(), dataset_file(name).string());
+  }
   std::string buildable;
   for (const RegistryEntry& entry : kRegistry) {
     if (entry.buildable)
@@ -363,29 +526,15 @@ fs::path fetch_dataset(std::string_view name) {
         "prepare {}` (trains a CNN; needs python3-torch)",
         name, name);
   }
+  if (const BigAnnEntry* entry = find_bigann_entry(name)) return fetch_bigann(*entry);
   const std::string url = dataset_url(name);
-  const std::optional<fs::path> curl = find_program("curl");
-  if (!curl) {
-    ANNBENCH_FAIL("cannot download {}: the curl program is not installed (apt-get install curl)",
-                  url);
-  }
+  const fs::path curl = curl_program(url);
   ensure_data_dir();
   const fs::path out = dataset_file(name);
   fmt::print("downloading {} -> {}\n", url, out.string());
   std::fflush(stdout);
   h5::write_atomically(out, [&](const fs::path& temporary) {
-    const ProgramResult result =
-        run_program(*curl, {"-fsSL", "--connect-timeout", "10", "-o", temporary.string(), url});
-    if (result.exit_code != 0) {
-      // curl exit codes: 5/6 could not resolve, 7 could not connect, 28 timeout, 35 TLS failure.
-      const bool network = result.exit_code == 5 || result.exit_code == 6 ||
-                           result.exit_code == 7 || result.exit_code == 28 ||
-                           result.exit_code == 35;
-      ANNBENCH_FAIL("cannot download {}: {} (curl said: {}; exit code {})", url,
-                    network ? "no network here?" : "download failed",
-                    result.error_output.empty() ? "nothing" : result.error_output,
-                    result.exit_code);
-    }
+    download(curl, url, temporary, std::nullopt);
     try {
       load_dataset(temporary);
     } catch (const Error& error) {

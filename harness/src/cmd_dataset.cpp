@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "python_script.h"
 
+#include <annbench/datasets/bigann.h>
 #include <annbench/datasets/convert.h>
 #include <annbench/datasets/dataset.h>
 #include <annbench/datasets/deep_features.h>
@@ -23,6 +24,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <string_view>
 
 namespace annbench {
 
@@ -45,15 +47,24 @@ constexpr const char* kUsage = R"(usage: annbench dataset SUBCOMMAND ...
                                class as its label, each query filtered to its own class, and
                                the exact filtered top-100; a file prepared before that has
                                none: rebuild it with `prepare NAME --force`
-  fetch NAME                   download NAME from ann-benchmarks.com (needs network and curl)
+  fetch NAME                   download NAME from ann-benchmarks.com (needs network and curl);
+                               a big-ann-benchmarks set: its binary files into DATA_DIR/NAME/,
+                               then prints the `convert` command that makes NAME.hdf5
   list                         the standard datasets, and which are present here
   info FILE|NAME               shapes, metric, attributes, checks and sha256 of a dataset file
   convert --train FILE --test FILE --metric M --out OUT.hdf5 [--k 100]
         [--train-labels A.spmat [--query-filters B.spmat]]
-                               make a dataset from .fvecs/.bvecs/.ivecs/.npy/IDX(.gz) files,
-                               computing exact ground truth; big-ann-benchmarks .spmat label
-                               files become train_labels / test_filters (and filtered ground
-                               truth)
+        [--groundtruth GT.ibin] [--range-groundtruth FILE --radius R]
+                               make a dataset from .fvecs/.bvecs/.ivecs/.npy/IDX(.gz) or
+                               big-ann-benchmarks .fbin/.u8bin/.i8bin files, computing exact
+                               ground truth, or taking the neighbours of a big-ann GT file
+                               (--groundtruth; distances recomputed); --range-groundtruth adds a
+                               big-ann range ground-truth file for radius R (annbench's metric:
+                               plain L2); .spmat label files become train_labels / test_filters
+                               (and filtered ground truth)
+  export NAME|FILE --format fbin|u8bin|i8bin --out PREFIX
+                               write PREFIX.base.<ext>, PREFIX.query.<ext> and PREFIX.gt.ibin
+                               (big-ann-benchmarks layout; distances in annbench's metric)
   synthetic --n N --queries Q --dim D --metric M --out FILE [--clusters C] [--seed S] [--k 100]
                                Gaussian-blob dataset with exact ground truth
   slice NAME|FILE --train N --queries Q --out FILE [--from ROW] [--k 100]
@@ -260,6 +271,27 @@ int list(const std::vector<std::string>& argv) {
                count_or_unknown(entry.train_size), count_or_unknown(entry.test_size),
                entry.distance, status);
   }
+  fmt::print(
+      "\nbig-ann-benchmarks sets (binary files: `fetch` downloads them into DATA_DIR/NAME/, "
+      "`convert` makes NAME.hdf5)\n");
+  fmt::print("{:<30} {:>6} {:>10} {:>7}  {:<10} {:<8} {:<13} {}\n", "name", "dim", "train", "test",
+             "distance", "type", "search", "status");
+  for (const BigAnnEntry& entry : bigann_registry()) {
+    std::error_code ec;
+    std::string status;
+    if (fs::exists(data_dir() / fmt::format("{}.hdf5", entry.name), ec)) {
+      status = "present";
+    } else if (fs::is_directory(data_dir() / entry.name, ec)) {
+      status = "files fetched: annbench dataset convert";
+    } else if (entry.base_url.empty() || entry.query_url.empty() || entry.truth_url.empty()) {
+      status = "URL unknown";
+    } else {
+      status = "annbench dataset fetch";
+    }
+    fmt::print("{:<30} {:>6} {:>10} {:>7}  {:<10} {:<8} {:<13} {}\n", entry.name, entry.dim,
+               entry.train_size, entry.test_size, entry.distance, entry.element, entry.search,
+               status);
+  }
   return 0;
 }
 
@@ -320,11 +352,26 @@ GroundTruth timed_ground_truth(const FloatMatrix& train, const FloatMatrix& test
   return truth;
 }
 
+// The element type a vector file stores, where its name says it (.npy says it inside).
+std::optional<std::string_view> stored_type(const fs::path& path) {
+  if (const std::optional<BinElement> element = bin_element_of(path)) return element_name(*element);
+  const std::string extension = path.extension().string();
+  if (extension == ".fvecs") return "float32";
+  if (extension == ".ivecs") return "int32";
+  if (extension == ".bvecs" || extension == ".gz" ||
+      path.filename().string().find("-ubyte") != std::string::npos)
+    return "uint8";
+  return std::nullopt;
+}
+
 int convert(const std::vector<std::string>& argv) {
   constexpr const char* kConvertUsage =
       "annbench dataset convert --train FILE --test FILE --metric M --out OUT.hdf5 [--k 100] "
-      "[--train-labels A.spmat [--query-filters B.spmat]]";
-  const Args args(argv, {"train", "test", "metric", "out", "k", "train-labels", "query-filters"},
+      "[--train-labels A.spmat [--query-filters B.spmat]] [--groundtruth GT.ibin] "
+      "[--range-groundtruth FILE --radius R]";
+  const Args args(argv,
+                  {"train", "test", "metric", "out", "k", "train-labels", "query-filters",
+                   "groundtruth", "range-groundtruth", "radius"},
                   {}, "annbench dataset convert", kUsage);
   args.expect_positionals(0, 0, kConvertUsage);
   const fs::path train_file = required(args, "train", kConvertUsage);
@@ -338,12 +385,48 @@ int convert(const std::vector<std::string>& argv) {
                  "annbench dataset convert: --query-filters needs --train-labels (the labels "
                  "the filters select by)\nusage: {}",
                  kConvertUsage);
+  const std::optional<std::string> truth_file = args.get("groundtruth");
+  const std::optional<std::string> range_file = args.get("range-groundtruth");
+  ANNBENCH_CHECK(range_file.has_value() == args.get("radius").has_value(),
+                 "annbench dataset convert: --range-groundtruth and --radius go together (the "
+                 "file does not store its radius)\nusage: {}",
+                 kConvertUsage);
+  ANNBENCH_CHECK(!truth_file || !query_filters_file,
+                 "annbench dataset convert: --groundtruth with --query-filters: a filter-track "
+                 "ground-truth file holds the filtered neighbours, which convert computes from the "
+                 "labels; leave --groundtruth out\nusage: {}",
+                 kConvertUsage);
 
   const FloatMatrix train = read_vectors(train_file);
   const FloatMatrix test = read_vectors(test_file);
   ANNBENCH_CHECK(train.cols() == test.cols(), "'{}' has {}-d vectors but '{}' has {}-d ones",
                  train_file.string(), train.cols(), test_file.string(), test.cols());
   fmt::print("read {} train and {} test vectors ({}-d)\n", train.rows(), test.rows(), train.cols());
+  const std::optional<std::string_view> train_type = stored_type(train_file);
+  const std::optional<std::string_view> test_type = stored_type(test_file);
+  if (train_type && test_type && *train_type != *test_type) {
+    fmt::print("note: train is {} ('{}') but test is {} ('{}'); both are stored as float32\n",
+               *train_type, train_file.filename().string(), *test_type,
+               test_file.filename().string());
+  }
+  // Ground-truth files are read and checked before anything is written.
+  std::optional<RangeGroundTruth> range;
+  if (range_file) {
+    const double radius = args.get_float_or("radius", 0);
+    range = range_ground_truth_from_file(*range_file, train.view(), train_file, test.view(),
+                                         test_file, metric, radius);
+    fmt::print("range ground truth from '{}': {} results within {} ({})\n", *range_file,
+               range->total(), range->radius, metric_name(metric));
+  }
+  std::optional<GroundTruth> stored_truth;
+  if (truth_file) {
+    stored_truth =
+        ground_truth_from_file(*truth_file, train.view(), train_file, test.view(), test_file,
+                               metric, args.get("k") ? positive(args, "k", 100) : 0);
+    fmt::print("ground truth from '{}': {} queries, k = {} (distances recomputed, {})\n",
+               *truth_file, stored_truth->neighbors.rows(), stored_truth->neighbors.cols(),
+               metric_name(metric));
+  }
   // Labels are read and checked before anything is written, so a bad label file leaves no
   // half-made dataset behind.
   FilterMetadata labels;
@@ -367,14 +450,19 @@ int convert(const std::vector<std::string>& argv) {
                                                  labels.test_filters->labels.size())
                                    : std::string());
   }
-  const GroundTruth truth = timed_ground_truth(train, test, metric, k);
+  const GroundTruth truth =
+      stored_truth ? std::move(*stored_truth) : timed_ground_truth(train, test, metric, k);
   std::map<std::string, std::string> attributes = {{"source_train", train_file.filename().string()},
                                                    {"source_test", test_file.filename().string()}};
+  if (truth_file) attributes["source_groundtruth"] = fs::path(*truth_file).filename().string();
+  if (range_file)
+    attributes["source_range_groundtruth"] = fs::path(*range_file).filename().string();
   if (train_labels_file)
     attributes["source_train_labels"] = fs::path(*train_labels_file).filename().string();
   if (query_filters_file)
     attributes["source_query_filters"] = fs::path(*query_filters_file).filename().string();
   write_dataset(out, metric, train, test, truth.neighbors, truth.distances, attributes);
+  if (range) write_range_ground_truth(out, *range);
   if (train_labels_file) {
     write_filter_metadata(out, labels);
     if (query_filters_file) {
@@ -458,6 +546,45 @@ int slice(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// A dataset as big-ann-benchmarks files: base and query vectors, and the k-NN ground truth in
+// their GT layout (distances in annbench's metric, e.g. plain L2, where theirs are squared).
+int export_bin(const std::vector<std::string>& argv) {
+  constexpr const char* kExportUsage =
+      "annbench dataset export NAME|FILE --format fbin|u8bin|i8bin --out PREFIX";
+  const Args args(argv, {"format", "out"}, {}, "annbench dataset export", kUsage);
+  args.expect_positionals(1, 1, kExportUsage);
+  const std::string format = required(args, "format", kExportUsage);
+  const std::string prefix = required(args, "out", kExportUsage);
+  const std::optional<BinElement> element = bin_element_of("x." + format);
+  ANNBENCH_CHECK(element.has_value(),
+                 "annbench dataset export: --format must be fbin, u8bin or i8bin, got '{}'",
+                 format);
+  const fs::path source = resolve_dataset(args.positionals()[0]);
+  const Dataset dataset = load_dataset(source);
+  // Both checked before anything is written, so a refused export leaves no files.
+  check_representable(*element, dataset.train.view(),
+                      fmt::format("cannot export '{}' train", source.string()));
+  check_representable(*element, dataset.test.view(),
+                      fmt::format("cannot export '{}' test", source.string()));
+  const fs::path base = prefix + ".base." + format;
+  const fs::path query = prefix + ".query." + format;
+  const fs::path truth = prefix + ".gt.ibin";
+  if (base.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(base.parent_path(), ec);
+    ANNBENCH_CHECK(!ec, "cannot create directory '{}' ({})", base.parent_path().string(),
+                   ec.message());
+  }
+  write_bin(base, *element, dataset.train.view());
+  write_bin(query, *element, dataset.test.view());
+  write_bin_ground_truth(truth, dataset.neighbors, dataset.distances);
+  fmt::print("wrote {} ({} x {} {}), {} ({} queries) and {} (k = {}, {} distances)\n",
+             base.string(), dataset.train.rows(), dataset.dim(), element_name(*element),
+             query.string(), dataset.test.rows(), truth.string(), dataset.neighbors.cols(),
+             metric_name(dataset.metric));
+  return 0;
+}
+
 // Synthetic YFCC-like tags and query filters for an existing dataset file (filter_tags.h).
 int tags(const std::vector<std::string>& argv) {
   constexpr const char* kTagsUsage =
@@ -516,6 +643,7 @@ int dataset_command(const std::vector<std::string>& args) {
   if (sub == "list") return list(rest);
   if (sub == "info") return info(rest);
   if (sub == "convert") return convert(rest);
+  if (sub == "export") return export_bin(rest);
   if (sub == "synthetic") return synthetic(rest);
   if (sub == "slice") return slice(rest);
   if (sub == "tags") return tags(rest);

@@ -54,8 +54,9 @@ void write_spmat(const std::filesystem::path& path, const SparseMatrix& matrix);
 // `source` (the .spmat file), the row and the index.
 LabelCsr spmat_labels(const SparseMatrix& matrix, const std::filesystem::path& source);
 
-// Any of the vector formats above, by file name: *.fvecs/*.bvecs/*.ivecs, *.npy, and IDX for
-// *-ubyte, *.idx* and *.gz names.
+// Any of the vector formats above, by file name: *.fvecs/*.bvecs/*.ivecs, *.npy,
+// big-ann-benchmarks' *.fbin/*.u8bin/*.i8bin (bigann.h), and IDX for *-ubyte, *.idx* and *.gz
+// names.
 FloatMatrix read_vectors(const std::filesystem::path& path);
 
 }  // namespace annbench

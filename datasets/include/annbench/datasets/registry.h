@@ -27,6 +27,31 @@ const RegistryEntry* find_registry_entry(std::string_view name);
 // https://ann-benchmarks.com/<name>.hdf5
 std::string dataset_url(std::string_view name);
 
+// big-ann-benchmarks' 10M sets (NeurIPS'21 / '23 tracks), distributed as .fbin / .u8bin / .i8bin
+// files plus a ground-truth file (bigann.h), not as HDF5. Facts from their benchmark/datasets.py.
+struct BigAnnEntry {
+  std::string_view name;         // their name, e.g. "bigann-10M"
+  std::size_t dim;               //
+  std::size_t train_size;        // base rows used
+  std::size_t test_size;         // public queries
+  std::string_view distance;     // annbench metric name (their "ip" is "dot")
+  std::string_view element;      // "float32", "uint8" or "int8"
+  std::string_view search;       // "knn", "range" or "knn_filtered"
+  std::size_t source_rows;       // rows of the published base file; the set is its first
+                                 // train_size rows (10M subsets are leading slices of 1B)
+  std::string_view base_url;     // empty: not known here
+  std::string_view query_url;    //
+  std::string_view truth_url;    // k-NN (GT) or range ground-truth file
+  std::string_view labels_url;   // filter track: base labels (.spmat), else empty
+  std::string_view filters_url;  // filter track: query labels (.spmat), else empty
+  double squared_radius;         // range sets: their radius (squared L2); else 0
+};
+
+// The big-ann-benchmarks sets, sorted by name.
+std::span<const BigAnnEntry> bigann_registry();
+// nullptr when `name` is not in that table.
+const BigAnnEntry* find_bigann_entry(std::string_view name);
+
 // $ANNBENCH_DATA_DIR when set and non-empty, else ./data.
 std::filesystem::path data_dir();
 
@@ -48,6 +73,11 @@ bool can_prepare(std::string_view name);
 // only then moves it into place. Error "cannot download URL: no network here? (curl said ...)"
 // when offline; an Error saying to prepare it for fashion-mnist-cnn-* (ours, not published).
 // Returns the file written.
+// For a big-ann-benchmarks set (bigann_registry): downloads its query, ground-truth (and label)
+// files whole and the base file's first train_size rows (an HTTP range request; the header's n is
+// then set to train_size) into data_dir()/<name>/, checks each with the bigann.h readers, prints
+// the `annbench dataset convert` command that makes <name>.hdf5 and returns the folder. An entry
+// with an unknown URL is an Error saying so.
 std::filesystem::path fetch_dataset(std::string_view name);
 
 // Builds data_dir()/<name>.hdf5 locally (overwriting it), printing progress and the ground-truth
