@@ -149,7 +149,8 @@ TEST_F(RunnerTest, FailuresAreRecordedAndTheSweepGoesOn) {
       "allocate_false_crash_false_fail_above_rows_0_fail_build_false_hang_false_resident_mb_0_"
       "bad_ids_false_fail_search_false_"
       "honour_filter_false_repeat_ids_true.hdf5");
-  EXPECT_DOUBLE_EQ(repeated.recall, 0.1);  // only the first of ten copies counts
+  EXPECT_DOUBLE_EQ(repeated.recall, 0.1);              // only the first of ten copies counts
+  EXPECT_EQ(repeated.build_report, "{\"rows\":400}");  // what the module's build reported
   EXPECT_EQ(repeated.duplicate_ids, 9u * 25u);
   EXPECT_FALSE(repeated.distcomps.has_value());  // the fixture cannot count: unknown, not zero
 }

@@ -76,6 +76,7 @@ const std::array kFields = std::to_array<ResultField>({
     {"bytes_per_query", FieldType::Real, "bytes_per_query", kMeasured, &R::bytes_per_query},
     {"shard_imbalance", FieldType::Real, "shard_imbalance", kMeasured, &R::shard_imbalance},
     {"peak_rss_kb", FieldType::Real, "peak_rss_kb", kMeasured, &R::peak_rss_kb},
+    {"build_report", FieldType::Json, "build_report", kMeasured, &R::build_report},
     // Attributes of the run files only.
     {"module", FieldType::Text, "module", kInHdf5 | kInFailed, &R::module},
     {"distance", FieldType::Text, "distance", kInHdf5 | kInFailed, &R::distance},

@@ -53,6 +53,7 @@ struct RunRecord {
   std::string index_file;
   double index_kb = 0;  // memory_bytes() / 1024
   double rss_growth_kb = 0;
+  std::string build_report;  // Index::build_report(): what the build chose (JSON), or empty
   // The process's peak resident set size when the run was written (with --isolate the build
   // point's child; sharded runs: the largest rank's).
   std::optional<double> peak_rss_kb;

@@ -263,6 +263,7 @@ class SweepRunner {
                                  : "the module cannot save its index");
     }
     const double index_kb = static_cast<double>(index->memory_bytes()) / 1024.0;
+    const std::string build_report = index->build_report();
     if (!options_.quiet) {
       if (load_time) {
         fmt::print("{} {}: loaded in {:.2f}s from {} (built in {:.2f}s), index {:.0f} kB\n",
@@ -286,6 +287,7 @@ class SweepRunner {
       r.load_time = load_time;
       if (load_time) r.index_file = saved.file.string();
       r.index_kb = index_kb;
+      r.build_report = build_report;
       r.rss_growth_kb = rss_growth_kb;
       r.transform = transform_report->summary;
       r.transform_s = transform_report->fit_seconds;

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstring>
 #include <numeric>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -81,6 +82,9 @@ class FaultyIndex final : public Index {
     }
   }
   std::size_t memory_bytes() const override { return base_.rows * dim_ * sizeof(float); }
+  std::string build_report() const override {
+    return "{\"rows\":" + std::to_string(base_.rows) + "}";
+  }
 
  private:
   std::size_t dim_;

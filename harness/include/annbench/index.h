@@ -116,6 +116,13 @@ class Index {
   virtual std::optional<std::uint64_t> distance_count() const {
     return std::nullopt;
   }
+
+  // What build() decided that its parameters did not say (a tuner's choices, sizes derived
+  // from the data), as one JSON object, e.g. {"K":10,"L":24,"w":2.5}; empty when nothing. The
+  // harness stores it with every run of the build point (result field build_report).
+  virtual std::string build_report() const {
+    return {};
+  }
 };
 
 // A cheap thread-safe counter for distance_count(): add once per query, not per distance.

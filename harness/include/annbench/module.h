@@ -29,7 +29,8 @@ namespace annbench {
 // 5: Index::save, ModuleInfo::load, ModuleInfo::small_data_build / small_data_search; search()
 //    distances in the metric's scale.
 // 6: Index::search_filtered, kCapFilter and ModuleInfo::filter_search_params.
-inline constexpr std::uint32_t kAbiVersion = 6;
+// 7: Index::build_report.
+inline constexpr std::uint32_t kAbiVersion = 7;
 
 // Capability bits: what the harness may rely on beyond the Index basics.
 enum Capability : std::uint32_t {
