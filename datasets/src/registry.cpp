@@ -221,19 +221,6 @@ std::optional<fs::path> find_in(const fs::path& directory,
   return std::nullopt;
 }
 
-std::optional<fs::path> find_program(std::string_view program) {
-  const char* path = std::getenv("PATH");
-  std::string_view rest = path != nullptr ? path : "/usr/bin:/bin";
-  while (true) {
-    const std::size_t colon = rest.find(':');
-    const fs::path candidate = fs::path(rest.substr(0, colon)) / program;
-    if (!candidate.parent_path().empty() && ::access(candidate.c_str(), X_OK) == 0)
-      return candidate;
-    if (colon == std::string_view::npos) return std::nullopt;
-    rest.remove_prefix(colon + 1);
-  }
-}
-
 struct ProgramResult {
   int exit_code = -1;
   std::string error_output;
@@ -432,6 +419,19 @@ fs::path fetch_bigann(const BigAnnEntry& entry) {
 }
 
 }  // namespace
+
+std::optional<fs::path> find_program(std::string_view program) {
+  const char* path = std::getenv("PATH");
+  std::string_view rest = path != nullptr ? path : "/usr/bin:/bin";
+  while (true) {
+    const std::size_t colon = rest.find(':');
+    const fs::path candidate = fs::path(rest.substr(0, colon)) / program;
+    if (!candidate.parent_path().empty() && ::access(candidate.c_str(), X_OK) == 0)
+      return candidate;
+    if (colon == std::string_view::npos) return std::nullopt;
+    rest.remove_prefix(colon + 1);
+  }
+}
 
 std::span<const RegistryEntry> dataset_registry() {
   return kRegistry;

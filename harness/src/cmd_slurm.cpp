@@ -10,6 +10,7 @@
 #include "run_option_args.h"
 #include "runner.h"
 
+#include <annbench/datasets/registry.h>
 #include <annbench/error.h>
 
 #include <fmt/format.h>
@@ -176,13 +177,7 @@ struct Submission {
 
 // The sbatch on PATH, or an error saying which package has it.
 fs::path find_sbatch() {
-  const char* path = std::getenv("PATH");
-  std::stringstream stream(path != nullptr ? path : "");
-  std::string dir;
-  while (std::getline(stream, dir, ':')) {
-    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / "sbatch";
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
+  if (auto found = find_program("sbatch")) return *found;
   throw Error(
       "annbench slurm submit: sbatch is not on PATH; run this on a Slurm login node, or install "
       "Slurm's client tools (Debian: apt-get install slurm-client)");

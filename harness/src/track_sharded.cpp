@@ -21,6 +21,7 @@
 #include "shard_protocol.h"
 #include "track.h"
 
+#include <annbench/datasets/registry.h>
 #include <annbench/error.h>
 
 #include <fmt/format.h>
@@ -43,29 +44,17 @@ std::string with_fields(const std::string& json, const std::string& fields) {
   return fmt::format("{{{}{}{}}}", inner, inner.empty() ? "" : ",", fields);
 }
 
-std::filesystem::path find_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (dir.empty()) continue;
-    const auto candidate = std::filesystem::path(dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return {};
-}
-
 std::filesystem::path mpirun_path() {
   if (const char* configured = std::getenv("ANNBENCH_MPIRUN"); configured && *configured) {
     ANNBENCH_CHECK(::access(configured, X_OK) == 0,
                    "ANNBENCH_MPIRUN='{}' is not an executable file", configured);
     return configured;
   }
-  auto found = find_on_path("mpirun");
-  ANNBENCH_CHECK(!found.empty(),
+  auto found = find_program("mpirun");
+  ANNBENCH_CHECK(found.has_value(),
                  "mode: sharded starts its ranks with mpirun, which is not on PATH (Debian: "
                  "openmpi-bin); or set ANNBENCH_MPIRUN to its path");
-  return found;
+  return *found;
 }
 
 std::filesystem::path worker_path() {
@@ -73,7 +62,7 @@ std::filesystem::path worker_path() {
     return configured;
   std::error_code error;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
-  const auto worker = self.parent_path() / "annbench-shard";
+  auto worker = self.parent_path() / "annbench-shard";
   ANNBENCH_CHECK(!error && std::filesystem::exists(worker),
                  "mode: sharded needs the MPI worker annbench-shard beside this binary ('{}' not "
                  "found): this build found no MPI (Debian: libopenmpi-dev), install it and "

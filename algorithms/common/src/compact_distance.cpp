@@ -5,6 +5,8 @@
 
 #include <annbench/common/compact_distance.h>
 
+#include <cpuid.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -24,8 +26,9 @@ std::int64_t integer_scalar(const T* a, const T* b, std::size_t d) {
     const std::size_t end = std::min(d, start + kScalarBlock);
     std::int32_t sum = 0;
     for (std::size_t i = start; i < end; ++i) {
-      const std::int32_t x = a[i];
-      const std::int32_t y = b[i];
+      // T is uint8_t or int8_t: small integers, converted by value.
+      const auto x = static_cast<std::int32_t>(a[i]);
+      const auto y = static_cast<std::int32_t>(b[i]);
       sum += L2 ? (x - y) * (x - y) : x * y;
     }
     total += sum;
@@ -160,11 +163,18 @@ constexpr CompactKernels kScalarKernels = {
 
 enum class CompactIsa { Scalar = 0, Avx2 = 1, Avx512 = 2, Vnni = 3 };
 
+// F16C straight from CPUID leaf 1 (clang's __builtin_cpu_supports has no "f16c"); it uses the
+// YMM state that the AVX2 check below already confirmed the OS saves.
+bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+}
+
 // __builtin_cpu_supports checks the OS saves the registers (XCR0) as well as CPUID.
 CompactIsa cpu_compact_isa() {
   __builtin_cpu_init();
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                    __builtin_cpu_supports("f16c");
+  const bool avx2 =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
   if (!avx2) return CompactIsa::Scalar;
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       __builtin_cpu_supports("avx512vl");

@@ -21,7 +21,7 @@ namespace annbench::detail {
 inline constexpr std::size_t kIntBlock = std::size_t{1} << 16;
 inline constexpr std::int64_t kInt32Max = 2147483647;
 // Largest |term| of any integer kernel: (255 - 0)^2, 255 * 255, (127 - (-128))^2 (i8 dot: 2^14).
-inline constexpr std::int64_t kMaxIntTerm = 255 * 255;
+inline constexpr std::int64_t kMaxIntTerm = std::int64_t{255} * 255;
 
 extern const CompactKernels kAvx2CompactKernels;
 extern const CompactKernels kAvx512CompactKernels;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -54,6 +55,9 @@ const BigAnnEntry* find_bigann_entry(std::string_view name);
 
 // $ANNBENCH_DATA_DIR when set and non-empty, else ./data.
 std::filesystem::path data_dir();
+
+// The first executable file named `program` in a folder of $PATH (empty entries skipped).
+std::optional<std::filesystem::path> find_program(std::string_view program);
 
 // An existing path → itself; else data_dir()/<name>.hdf5 if it exists; else an Error saying how
 // to get it (`annbench dataset prepare NAME` / `annbench dataset fetch NAME`) or that the name is
