@@ -30,7 +30,8 @@ std::uint64_t mix(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// RMS distance to the centroid, in double and in a fixed order (independent of thread count).
+}  // namespace
+
 double rms_spread(MatrixView base) {
   const std::size_t n = base.rows;
   const std::size_t dim = base.dim;
@@ -53,8 +54,6 @@ double rms_spread(MatrixView base) {
   for (const double s : spread) total += s;
   return std::sqrt(total / static_cast<double>(n));
 }
-
-}  // namespace
 
 void HashTables::build(MatrixView base, const HashOptions& options) {
   ANNBENCH_CHECK(base.rows >= 1, "lsh: cannot build on an empty base");

@@ -34,6 +34,10 @@ struct HashOptions {
   std::uint64_t seed = 1;
 };
 
+// The data scale of the p-stable width: RMS distance of the rows to their centroid, in double and
+// in a fixed order (independent of the thread count). 0 for identical rows.
+double rms_spread(MatrixView base);
+
 // 2K perturbations per table must fit a 64-bit set mask (probe_sequence.h).
 inline constexpr std::size_t kMaxHashes = 32;
 

@@ -54,6 +54,7 @@ void LshIndex::build(MatrixView base) {
     built_ = true;
     return;
   }
+  apply_tuning(base);
   if (metric_ == Metric::Angular) {
     store(base);
   } else {
@@ -61,6 +62,24 @@ void LshIndex::build(MatrixView base) {
   }
   tables_.build(data_, options_);
   built_ = true;
+}
+
+void LshIndex::apply_tuning(MatrixView rows) {
+  if (!tune_) return;
+  if (rows.rows < kTuneMinRows) {
+    report_ = fmt::format(
+        "{{\"K\":{},\"L\":{},\"w\":{},\"tuned\":false,\"reason\":\"{} rows, the tuner needs "
+        "at least {}\"}}",
+        options_.hashes, options_.tables, options_.relative_width, rows.rows, kTuneMinRows);
+    return;
+  }
+  TuneRequest request = *tune_;
+  request.kind = options_.kind;
+  const TuneResult result = tune(rows, request);
+  options_.tables = result.tables;
+  options_.hashes = result.hashes;
+  options_.relative_width = result.relative_width;
+  report_ = result.json(request);
 }
 
 void LshIndex::store(MatrixView rows) {
@@ -99,7 +118,10 @@ void LshIndex::add(std::span<const std::int64_t> ids, MatrixView vectors) {
   for (std::size_t i = 0; i < vectors.rows; ++i)
     internal_of_.emplace(ids[i], static_cast<std::uint32_t>(first + i));
   const MatrixView added{data_.row(first), vectors.rows, dim_};
-  if (!tables_.ready()) tables_.init(added, options_);
+  if (!tables_.ready()) {
+    apply_tuning(added);
+    tables_.init(added, options_);
+  }
   if (tables_.added_count() + vectors.rows > tables_.indexed()) {
     compact();
   } else {

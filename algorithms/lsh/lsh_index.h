@@ -14,6 +14,7 @@
 
 #include "hash_tables.h"
 #include "probe_sequence.h"
+#include "tuner.h"
 
 #include <annbench/common/scratch_pool.h>
 #include <annbench/common/visited.h>
@@ -59,6 +60,14 @@ class LshIndex final : public Index {
   // owned otherwise), once the index changes the id maps and tombstones, and idle scratch.
   std::size_t memory_bytes() const override;
   std::optional<std::uint64_t> distance_count() const override { return distances_.get(); }
+  // tune: auto: the tuner's choice and estimates (tuner.h) as JSON; empty for tune: off and for
+  // a loaded index.
+  std::string build_report() const override { return report_; }
+
+  // tune: auto. build() (or the first add() of an index built on zero rows) then picks K, L and
+  // w from the data for `request` instead of the given ones (a base under kTuneMinRows rows
+  // keeps them and says so in the report).
+  void enable_tuning(const TuneRequest& request) { tune_ = request; }
 
   static std::unique_ptr<Index> load(const std::string& path, Metric metric, std::size_t dim);
 
@@ -92,10 +101,14 @@ class LshIndex final : public Index {
   // Moves the live points to the front (renumbering them in order), drops the tombstones and
   // re-indexes every live point in the compact tables.
   void compact();
+  // tune: auto: replaces options_' K, L, w by the tuner's choice for `rows`.
+  void apply_tuning(MatrixView rows);
 
   Metric metric_;
   std::size_t dim_;
   HashOptions options_;
+  std::optional<TuneRequest> tune_;
+  std::string report_;
   MatrixView data_{};  // rows by internal id: the base (static euclidean) or store_
   HashTables tables_;
   bool built_ = false;
