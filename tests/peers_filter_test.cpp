@@ -91,6 +91,9 @@ std::vector<FilterCase> filter_cases() {
        make_params(
            {{"nlist", std::int64_t{16}}, {"m", std::int64_t{16}}, {"nbits", std::int64_t{4}}}),
        make_params({{"nprobe", std::int64_t{16}}}), 0.5, true},
+      // Every cell probed; SQ8 rounding as unfiltered.
+      {"faiss-ivfsq", make_params({{"nlist", std::int64_t{16}}}),
+       make_params({{"nprobe", std::int64_t{16}}}), 0.95, true},
       {"faiss-hnsw", make_params({{"M", std::int64_t{16}}, {"efConstruction", std::int64_t{200}}}),
        make_params({{"efSearch", std::int64_t{400}}}), 0.9, true},
       // Post-filtering fetching 3 k / selectivity results (at factor 1: 0.88-0.94).
@@ -236,12 +239,15 @@ INSTANTIATE_TEST_SUITE_P(Peers, PeerFiltered, ::testing::ValuesIn(filter_cases()
 // The peers declaring kCapFilter are those whose library serves it here; faiss's IndexLSH (no
 // SearchParameters in 1.7.3), Annoy and FLANN (no filter hook) do not claim it.
 TEST(PeerFilteredCaps, DeclaredWhereImplemented) {
-  for (const char* name : {"faiss-flat", "faiss-ivfflat", "faiss-ivfpq", "faiss-hnsw", "hnswlib"}) {
+  for (const char* name :
+       {"faiss-flat", "faiss-ivfflat", "faiss-ivfpq", "faiss-ivfsq", "faiss-hnsw", "hnswlib"}) {
     if (const ModuleInfo* info = find_module(name)) {
       EXPECT_NE(info->capabilities & kCapFilter, 0u) << name;
     }
   }
-  for (const char* name : {"faiss-lsh", "annoy-ref", "flann-kdtree"}) {
+  // faiss 1.7.3's IndexIVFFastScan, IndexRefine and IndexNSG refuse SearchParameters.
+  for (const char* name :
+       {"faiss-lsh", "faiss-ivfpqfs", "faiss-nsg", "annoy-ref", "flann-kdtree"}) {
     if (const ModuleInfo* info = find_module(name)) {
       EXPECT_EQ(info->capabilities & kCapFilter, 0u) << name;
     }
@@ -325,7 +331,8 @@ TEST(PeerFilteredStreaming, IdsFromAddAreFiltered) {
 TEST(PeerFilteredSmallData, ReachesSmallDataRecall) {
   constexpr std::size_t kSmallN = 400;
   constexpr std::size_t kSmallDim = 12;
-  for (const char* name : {"faiss-flat", "faiss-ivfflat", "faiss-ivfpq", "faiss-hnsw", "hnswlib"}) {
+  for (const char* name :
+       {"faiss-flat", "faiss-ivfflat", "faiss-ivfpq", "faiss-ivfsq", "faiss-hnsw", "hnswlib"}) {
     const ModuleInfo* info = find_module(name);
     if (info == nullptr) {
       std::printf("%s was not built: skipped\n", name);

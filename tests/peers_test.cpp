@@ -73,6 +73,16 @@ std::vector<PeerCase> exhaustive_cases() {
        make_params(
            {{"nlist", std::int64_t{16}}, {"m", std::int64_t{16}}, {"nbits", std::int64_t{4}}}),
        make_params({{"nprobe", std::int64_t{16}}}), 0.5, true},
+      // 4-bit fast-scan codes (16 sub-quantizers of 2 dimensions), every cell probed, 8 k
+      // candidates re-ranked with the exact vectors.
+      {"faiss-ivfpqfs",
+       make_params({{"nlist", std::int64_t{16}}, {"m", std::int64_t{16}}, {"refine", true}}),
+       make_params({{"nprobe", std::int64_t{16}}, {"k_factor", 8.0}}), 0.95, true},
+      // Every cell probed; only the 8-bit rounding of each dimension is left.
+      {"faiss-ivfsq", make_params({{"nlist", std::int64_t{16}}}),
+       make_params({{"nprobe", std::int64_t{16}}}), 0.98, true},
+      {"faiss-nsg", make_params({{"R", std::int64_t{32}}}),
+       make_params({{"search_L", std::int64_t{64}}}), 0.95, true},
   };
 }
 
@@ -273,7 +283,7 @@ void PrintTo(const SaveLoadCase& c, std::ostream* os) {
 std::vector<SaveLoadCase> save_load_cases() {
   std::vector<SaveLoadCase> cases;
   for (const PeerCase& peer : exhaustive_cases())
-    cases.push_back({peer, peer.module != "faiss-ivfpq"});
+    cases.push_back({peer, peer.module != "faiss-ivfpq" && peer.module != "faiss-ivfsq"});
   cases.push_back(
       {{"faiss-lsh", make_params({{"nbits", std::int64_t{256}}}), {}, 0.0, false}, true});
   return cases;
@@ -404,7 +414,8 @@ TEST_P(PeerSmallData, SettingsFindNearlyEveryNeighbour) {
 
 INSTANTIATE_TEST_SUITE_P(Peers, PeerSmallData,
                          ::testing::Values("faiss-flat", "faiss-ivfflat", "faiss-ivfpq",
-                                           "faiss-hnsw", "faiss-lsh", "hnswlib", "annoy-ref",
+                                           "faiss-ivfpqfs", "faiss-ivfsq", "faiss-hnsw",
+                                           "faiss-nsg", "faiss-lsh", "hnswlib", "annoy-ref",
                                            "flann-kdtree"),
                          module_test_name);
 
@@ -436,7 +447,7 @@ TEST_P(PeerStreamingSaveLoad, IdsAndRemovalsSurvive) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Peers, PeerStreamingSaveLoad,
-                         ::testing::Values("faiss-flat", "faiss-ivfflat", "hnswlib"),
+                         ::testing::Values("faiss-flat", "faiss-ivfflat", "faiss-ivfsq", "hnswlib"),
                          module_test_name);
 
 // ---- Streaming ----
@@ -461,6 +472,8 @@ std::vector<StreamingCase> streaming_cases() {
        make_params(
            {{"nlist", std::int64_t{16}}, {"m", std::int64_t{16}}, {"nbits", std::int64_t{4}}}),
        make_params({{"nprobe", std::int64_t{16}}}), 0.5},
+      {"faiss-ivfsq", make_params({{"nlist", std::int64_t{16}}}),
+       make_params({{"nprobe", std::int64_t{16}}}), 0.95},
       {"hnswlib", make_params({{"M", std::int64_t{16}}, {"ef_construction", std::int64_t{200}}}),
        make_params({{"ef", std::int64_t{400}}}), 0.99},
   };
@@ -561,7 +574,11 @@ TEST_P(PeerStreaming, AddAfterAStaticBuild) {
   std::vector<bool> live(kN, true);
   std::fill_n(live.begin() + 1450, 100, false);
   expect_live_results(c, *index, base, live, queries, Metric::L2, 0, c.module);
-  EXPECT_GE(index->memory_bytes(), 1900 * (c.module == "faiss-ivfpq" ? 8 : kDim * sizeof(float)));
+  // Bytes per vector at least: PQ codes (16 x 4 bits), SQ8 codes (one byte a dimension), floats.
+  const std::size_t per_vector = c.module == "faiss-ivfpq"   ? 8
+                                 : c.module == "faiss-ivfsq" ? kDim
+                                                             : kDim * sizeof(float);
+  EXPECT_GE(index->memory_bytes(), 1900 * per_vector);
 }
 
 INSTANTIATE_TEST_SUITE_P(Peers, PeerStreaming, ::testing::ValuesIn(streaming_cases()),

@@ -1,5 +1,6 @@
 // faiss-hnsw: faiss::IndexHNSWFlat, faiss's HNSW graph over full vectors. Build: M,
-// efConstruction; search: efSearch. (faiss's own parameter names, so configs read like its docs.)
+// efConstruction; search: efSearch, check_relative_distance. (faiss's own parameter names, so
+// configs read like its docs.)
 // Filtered search: the graph is walked as usual, only allowed nodes enter the results
 // (SearchParametersHNSW's IDSelector).
 
@@ -20,8 +21,9 @@ namespace annbench::peers {
 namespace {
 
 void apply_ef(faiss::Index& index, const Params& params) {
-  dynamic_cast<faiss::IndexHNSW&>(index).hnsw.efSearch =
-      static_cast<int>(params.get_int("efSearch"));
+  faiss::HNSW& hnsw = dynamic_cast<faiss::IndexHNSW&>(index).hnsw;
+  hnsw.efSearch = static_cast<int>(params.get_int("efSearch"));
+  hnsw.check_relative_distance = params.get_bool("check_relative_distance");
 }
 
 FaissRecipe recipe(int m, int ef_construction) {
@@ -76,8 +78,16 @@ const std::vector<ParamSpec> kBuild = {
     {"M", ParamType::Int, std::int64_t{16}, "links per node (2 M on layer 0)", 2, 1024},
     {"efConstruction", ParamType::Int, std::int64_t{40}, "candidate list size while building", 1,
      1 << 20}};
-const std::vector<ParamSpec> kSearch = {{"efSearch", ParamType::Int, std::int64_t{16},
-                                         "candidate list size while searching", 1, 1 << 20}};
+// check_relative_distance is the one other field of 1.7.3's SearchParametersHNSW (the
+// filtered search passes it there too). HNSW::search_bounded_queue is left at faiss's default:
+// it is not a SearchParametersHNSW field in 1.7.3, and its unbounded branch ignores the
+// IDSelector.
+const std::vector<ParamSpec> kSearch = {
+    {"efSearch", ParamType::Int, std::int64_t{16}, "candidate list size while searching", 1,
+     1 << 20},
+    {"check_relative_distance", ParamType::Bool, true,
+     "true (faiss's default): stop when efSearch queued candidates are nearer than the next one "
+     "to expand; false: stop after expanding efSearch nodes"}};
 
 std::unique_ptr<Index> load(const std::string& path, Metric metric, std::size_t dim) {
   return FaissPeer::load(
@@ -86,6 +96,7 @@ std::unique_ptr<Index> load(const std::string& path, Metric metric, std::size_t 
         auto& hnsw = static_cast<faiss::IndexHNSWFlat&>(index);
         if (!usable_graph(hnsw)) return std::nullopt;
         hnsw.hnsw.efSearch = static_cast<int>(default_int(kSearch, "efSearch"));
+        hnsw.hnsw.check_relative_distance = true;
         return recipe(static_cast<int>(hnsw.hnsw.nb_neighbors(1)), hnsw.hnsw.efConstruction);
       });
 }

@@ -207,6 +207,11 @@ void FaissPeer::convert(std::size_t n, std::size_t k, const float* queries, cons
   }
 }
 
+std::size_t FaissPeer::asked_k(const faiss::Index& index, std::size_t k) const {
+  if (!recipe_.k_at_most_ntotal) return k;
+  return std::min(k, static_cast<std::size_t>(index.ntotal));
+}
+
 FaissPeer::QueryBuffers& FaissPeer::query_buffers(const float* query, std::size_t k) const {
   // One set per thread: searches may run on several threads at once.
   thread_local QueryBuffers buffers;
@@ -228,12 +233,14 @@ void FaissPeer::search(const float* query, std::size_t k, Neighbor* out) const {
     pad_results(out, 0, k);
     return;
   }
-  QueryBuffers& buffers = query_buffers(query, k);
+  const std::size_t asked = asked_k(index, k);
+  QueryBuffers& buffers = query_buffers(query, asked);
   query = buffers.query;
   auto& distances = buffers.distances;
   auto& labels = buffers.labels;
-  index.search(1, query, static_cast<idx_t>(k), distances.data(), labels.data());
-  convert(1, k, query, distances.data(), labels.data(), out);
+  index.search(1, query, static_cast<idx_t>(asked), distances.data(), labels.data());
+  convert(1, asked, query, distances.data(), labels.data(), out);
+  pad_results(out, asked, k);
   if (recipe_.counting == FaissCounting::kFullScan) own_count_.add(index.ntotal);
   if (recipe_.counting == FaissCounting::kIvfStats) own_count_.add(recipe_.coarse_per_query);
 }
@@ -253,11 +260,20 @@ void FaissPeer::search_batch(MatrixView queries, std::size_t k, Neighbor* out) c
     normalized = normalized_copy(queries);
     data = normalized.data();
   }
-  std::vector<float> distances(queries.rows * k);
-  std::vector<idx_t> labels(queries.rows * k);
-  index.search(static_cast<idx_t>(queries.rows), data, static_cast<idx_t>(k), distances.data(),
+  const std::size_t asked = asked_k(index, k);
+  std::vector<float> distances(queries.rows * asked);
+  std::vector<idx_t> labels(queries.rows * asked);
+  index.search(static_cast<idx_t>(queries.rows), data, static_cast<idx_t>(asked), distances.data(),
                labels.data());
-  convert(queries.rows, k, data, distances.data(), labels.data(), out);
+  if (asked == k) {
+    convert(queries.rows, k, data, distances.data(), labels.data(), out);
+  } else {
+    for (std::size_t q = 0; q < queries.rows; ++q) {
+      convert(1, asked, data + q * dim_, distances.data() + q * asked, labels.data() + q * asked,
+              out + q * k);
+      pad_results(out + q * k, asked, k);
+    }
+  }
   if (recipe_.counting == FaissCounting::kFullScan) own_count_.add(index.ntotal * queries.rows);
   if (recipe_.counting == FaissCounting::kIvfStats)
     own_count_.add(recipe_.coarse_per_query * queries.rows);

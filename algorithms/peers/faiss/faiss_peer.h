@@ -25,8 +25,8 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 namespace annbench::peers {
 
@@ -69,6 +69,10 @@ struct FaissRecipe {
   // search_filtered is served (kCapFilter): faiss's SearchParameters with an IDSelector over the
   // stored ids (faiss_filter.cpp); the index type must honour `sel` in this faiss version.
   bool filter = false;
+  // faiss is never asked for more than ntotal results; the rest is padding. IndexNSG needs it:
+  // its search draws random start nodes until it holds max(search_L, k) distinct ones, which
+  // never ends when that exceeds ntotal.
+  bool k_at_most_ntotal = false;
 };
 
 // What a loaded faiss index must be for a module: given the index faiss read back (its type,
@@ -121,6 +125,8 @@ class FaissPeer final : public Index {
   QueryBuffers& query_buffers(const float* query, std::size_t k) const;
 
   const faiss::Index& ready() const;
+  // k, or at most ntotal for recipes with k_at_most_ntotal.
+  std::size_t asked_k(const faiss::Index& index, std::size_t k) const;
   faiss::MetricType faiss_metric() const;
   void measure_memory() const;
   void wrap_in_id_map();
