@@ -1,5 +1,6 @@
 // `annbench dataset convert / export / list` with big-ann-benchmarks' binary files.
 
+#include "cli_support.h"
 #include "commands.h"
 
 #include <annbench/common/distance.h>
@@ -47,15 +48,7 @@ class BigAnnCliTest : public ::testing::Test {
   std::string p(const std::string& name) { return (dir_ / name).string(); }
   // Runs `annbench dataset ARGS`, returning its exit code and what it printed on stdout.
   std::pair<int, std::string> run(const std::vector<std::string>& args) {
-    ::testing::internal::CaptureStdout();
-    int code = -1;
-    try {
-      code = dataset_command(args);
-    } catch (...) {
-      ::testing::internal::GetCapturedStdout();
-      throw;
-    }
-    return {code, ::testing::internal::GetCapturedStdout()};
+    return test::run_captured(dataset_command, args);
   }
   std::string error_of(const std::vector<std::string>& args) {
     try {

@@ -1,6 +1,7 @@
 // The annbench binary as a researcher calls it: exit codes and messages for bad input, and the
 // no-lost-results promise when a sweep is re-run.
 
+#include "cli_support.h"
 #include "results.h"
 
 #include <annbench/datasets/dataset.h>
@@ -22,35 +23,15 @@ namespace {
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
+using Outcome = test::CliOutcome;
 
 class CliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           fmt::format("annbench-clitest-{}-{}", ::getpid(),
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = test::fresh_test_dir("clitest"); }
   void TearDown() override { fs::remove_all(dir_); }
 
   Outcome annbench(const std::string& arguments) const {
-    const std::string command =
-        fmt::format("cd '{}' && ANNBENCH_PLUGIN_PATH='{}' '{}' {} 2>&1", dir_.string(),
-                    ANNBENCH_TEST_FIXTURE_MODULE_DIR, ANNBENCH_TEST_BINARY, arguments);
-    Outcome outcome;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return outcome;
-    std::array<char, 4096> buffer{};
-    while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr)
-      outcome.output += buffer.data();
-    const int status = pclose(pipe);
-    outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return outcome;
+    return test::run_annbench(dir_, arguments);
   }
 
   void write(const std::string& name, const std::string& text) const {

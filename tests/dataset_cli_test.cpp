@@ -1,5 +1,6 @@
 // `annbench dataset ...` and `annbench groundtruth ...`, called as main() calls them.
 
+#include "cli_support.h"
 #include "commands.h"
 
 #include <annbench/datasets/dataset.h>
@@ -41,15 +42,7 @@ class DatasetCliTest : public ::testing::Test {
   // Runs `command`, returning its exit code and what it printed on stdout.
   template <typename Command>
   std::pair<int, std::string> run(Command command, const std::vector<std::string>& args) {
-    ::testing::internal::CaptureStdout();
-    int code = -1;
-    try {
-      code = command(args);
-    } catch (...) {
-      ::testing::internal::GetCapturedStdout();
-      throw;
-    }
-    return {code, ::testing::internal::GetCapturedStdout()};
+    return test::run_captured(command, args);
   }
   std::string error_of(const std::vector<std::string>& args) {
     try {

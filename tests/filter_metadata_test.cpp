@@ -2,6 +2,7 @@
 // trips, every loader check (each error names the file and the dataset), and the
 // `annbench groundtruth --filtered` / `annbench dataset convert --train-labels` commands.
 
+#include "cli_support.h"
 #include "commands.h"
 
 #include <annbench/datasets/convert.h>
@@ -142,15 +143,7 @@ class FilterMetadataTest : public ::testing::Test {
 
   template <typename Command>
   std::pair<int, std::string> run(Command command, const std::vector<std::string>& args) {
-    ::testing::internal::CaptureStdout();
-    int code = -1;
-    try {
-      code = command(args);
-    } catch (...) {
-      ::testing::internal::GetCapturedStdout();
-      throw;
-    }
-    return {code, ::testing::internal::GetCapturedStdout()};
+    return test::run_captured(command, args);
   }
 
   fs::path dir_;

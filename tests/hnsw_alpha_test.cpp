@@ -45,14 +45,7 @@ class HnswAlpha : public HnswModule {
     Params given = extra;
     given.set("M", m);
     given.set("ef_construction", std::int64_t{64});
-    given.set("seed", std::int64_t{7});
-    auto index = info_->create(metric, base.dim,
-                               resolve_params(given, info_->build_params, "hnsw", "build"));
-    const int saved = omp_get_max_threads();
-    omp_set_num_threads(threads);
-    index->build(base);
-    omp_set_num_threads(saved);
-    return index;
+    return build_given(metric, base, given, threads);
   }
 
   static Params alpha_passes(double alpha, std::int64_t passes) {

@@ -54,8 +54,14 @@ class HnswModule : public ::testing::Test {
     Params given;
     given.set("M", m);
     given.set("ef_construction", ef_construction);
-    given.set("seed", std::int64_t{7});
     given.set("repair_threshold", repair_threshold);
+    return build_given(metric, base, given, threads);
+  }
+
+  // A seeded build (seed 7) of `given`, resolved against the module's specs, on `threads`.
+  std::unique_ptr<Index> build_given(Metric metric, MatrixView base, Params given,
+                                     int threads) const {
+    given.set("seed", std::int64_t{7});
     auto index = info_->create(metric, base.dim,
                                resolve_params(given, info_->build_params, "hnsw", "build"));
     const int saved = omp_get_max_threads();

@@ -31,16 +31,9 @@ class HnswStorage : public HnswModule {
     Params given;
     given.set("M", std::int64_t{8});
     given.set("ef_construction", std::int64_t{64});
-    given.set("seed", std::int64_t{7});
     given.set("storage", storage);
     given.set("keep_float", keep_float);
-    auto index = info_->create(metric, base.dim,
-                               resolve_params(given, info_->build_params, "hnsw", "build"));
-    const int saved = omp_get_max_threads();
-    omp_set_num_threads(threads);
-    index->build(base);
-    omp_set_num_threads(saved);
-    return index;
+    return build_given(metric, base, given, threads);
   }
 
   void set_search(Index& index, std::int64_t ef, std::int64_t rerank = 0) const {

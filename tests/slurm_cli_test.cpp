@@ -2,6 +2,8 @@
 // (--dry-run, and a stand-in sbatch on PATH), the default array size, merge on a results folder
 // with a failed and a missing run, and the errors. The real cluster test is tests/slurm_test.sh.
 
+#include "cli_support.h"
+
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -21,10 +23,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
+using Outcome = test::CliOutcome;
 
 // Four build points (bruteforce, kdtree, hnsw at M 8 and 16), on a dataset in a folder whose
 // name has a space.
@@ -42,10 +41,7 @@ constexpr const char* kSweep =
 class SlurmCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           fmt::format("annbench-slurmtest-{}-{}", ::getpid(),
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = test::fresh_test_dir("slurmtest");
     fs::create_directories(dir_ / "sweep dir" / "data");
     std::ofstream(dir_ / "sweep dir" / "sweep.yaml") << kSweep;
     const Outcome made = annbench(
@@ -58,18 +54,7 @@ class SlurmCliTest : public ::testing::Test {
   // Runs annbench in dir_/sweep dir (so that the config's relative dataset path resolves),
   // with `environment` before it (e.g. "PATH=/x").
   Outcome annbench(const std::string& arguments, const std::string& environment = "") const {
-    const std::string command = fmt::format(
-        "cd '{}' && ANNBENCH_PLUGIN_PATH='{}' {} '{}' {} 2>&1", (dir_ / "sweep dir").string(),
-        ANNBENCH_TEST_FIXTURE_MODULE_DIR, environment, ANNBENCH_TEST_BINARY, arguments);
-    Outcome outcome;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return outcome;
-    std::array<char, 4096> buffer{};
-    while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr)
-      outcome.output += buffer.data();
-    const int status = pclose(pipe);
-    outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return outcome;
+    return test::run_annbench(dir_ / "sweep dir", arguments, environment);
   }
 
   static std::string read(const fs::path& file) {
