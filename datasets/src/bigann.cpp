@@ -1,6 +1,8 @@
 // big-ann-benchmarks' .fbin / .u8bin / .i8bin vectors and their k-NN and range ground-truth
 // files. Sizes are checked in 64-bit arithmetic with overflow detection before any allocation.
 
+#include "binary_file.h"
+
 #include <annbench/common/distance.h>
 #include <annbench/datasets/bigann.h>
 #include <annbench/datasets/hdf5.h>
@@ -31,15 +33,10 @@ constexpr std::size_t kChunkRows = 4096;
 constexpr std::uint64_t kInt32Max =
     static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max());
 
-struct FileCloser {
-  void operator()(std::FILE* file) const { std::fclose(file); }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
+using detail::FilePtr;
 
 FilePtr open_for_reading(const fs::path& path) {
-  FilePtr file(std::fopen(path.c_str(), "rb"));
-  if (!file) ANNBENCH_FAIL("cannot open '{}' ({})", path.string(), std::strerror(errno));
-  return file;
+  return detail::open_binary(path);
 }
 
 std::uint64_t size_of(const fs::path& path) {

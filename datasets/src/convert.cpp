@@ -1,6 +1,8 @@
 // Vector-file readers. They read straight into the result matrix (float32 data) or convert
 // through a small chunk buffer, so a multi-gigabyte input never needs twice its size in memory.
 
+#include "binary_file.h"
+
 #include <annbench/datasets/bigann.h>
 #include <annbench/datasets/convert.h>
 #include <annbench/datasets/hdf5.h>
@@ -180,16 +182,8 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // TEXMEX .fvecs / .bvecs / .ivecs
 
-struct FileCloser {
-  void operator()(std::FILE* file) const { std::fclose(file); }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
-
-FilePtr open_binary(const fs::path& path) {
-  FilePtr file(std::fopen(path.c_str(), "rb"));
-  if (!file) ANNBENCH_FAIL("cannot open '{}' ({})", path.string(), std::strerror(errno));
-  return file;
-}
+using detail::FilePtr;
+using detail::open_binary;
 
 enum class VecsType { Float, Byte, Int };
 
