@@ -124,6 +124,42 @@ TEST(AbJudge, SmallSlowdownBelowTheMinimumEffectPasses) {
   EXPECT_TRUE(report.passed());
 }
 
+TEST(AbJudge, RenamedRunsArePairedInNameOrderAndStillJudged) {
+  auto [base, candidate] = rounds(1.0, 1.0);
+  // The candidate's hnsw gained a parameter at its default: every hnsw run has a new name.
+  for (auto& round : candidate) {
+    for (auto& r : round) {
+      if (r.algorithm == "hnsw") {
+        r.slug = "alpha_1_" + r.slug;
+        r.qps *= 0.7;
+      }
+    }
+  }
+  const AbReport report = judge_ab(base, candidate, {});
+  EXPECT_TRUE(report.unmatched.empty());
+  ASSERT_EQ(report.renamed.size(), 2u);
+  EXPECT_EQ(report.renamed[0], "d/10/hnsw/ef_10 -> alpha_1_ef_10");
+  EXPECT_EQ(report.renamed[1], "d/10/hnsw/ef_40 -> alpha_1_ef_40");
+  ASSERT_EQ(report.verdicts[0].algorithm, "hnsw");
+  EXPECT_EQ(report.verdicts[0].runs, 2u);
+  EXPECT_TRUE(report.verdicts[0].flagged);  // the renamed module's slowdown is still caught
+  EXPECT_THAT(format_ab_report(report, {}), HasSubstr("renamed, compared as one run: "));
+}
+
+TEST(AbJudge, RenamesThatDoNotPairUpStayUncompared) {
+  auto [base, candidate] = rounds(1.0, 1.0);
+  // The candidate dropped hnsw's ef 10 run and renamed ef 40: two old names, one new one.
+  for (auto& round : candidate) {
+    round.erase(round.begin());
+    round.front().slug = "alpha_1_" + round.front().slug;
+  }
+  const AbReport report = judge_ab(base, candidate, {});
+  EXPECT_TRUE(report.renamed.empty());
+  EXPECT_EQ(report.unmatched.size(), 3u);
+  ASSERT_EQ(report.verdicts.size(), 1u);  // only the peer is left to compare
+  EXPECT_EQ(report.verdicts[0].algorithm, "hnswlib");
+}
+
 TEST(AbJudge, RunsMissingOrWithChangedRecallAreReported) {
   auto [base, candidate] = rounds(1.0, 1.0);
   candidate[2].erase(candidate[2].begin());  // hnsw ef_10 missing in one round

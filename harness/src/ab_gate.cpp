@@ -24,9 +24,38 @@ namespace {
 
 struct Series {
   std::string group;  // algorithm[-batch]
+  std::string place;  // dataset/k/algorithm[-batch]/: the key without the run's name
   bool peer = false;
   std::vector<double> base_qps, candidate_qps, base_recall, candidate_recall;
 };
+
+// A commit that adds a parameter at its default renames every run of that module, which would
+// leave the module out of the comparison exactly when its code changed. Where, in one place
+// (dataset, k, algorithm, mode), as many runs were finished only by the base in every round as
+// only by the candidate, they are paired in name order (a rename inserts the same words into
+// every name, which keeps their order) and each pair is noted.
+void pair_renamed_runs(std::map<std::string, Series>& series, std::size_t rounds,
+                       std::vector<std::string>& renamed) {
+  std::map<std::string, std::vector<std::string>> base_only, candidate_only;
+  for (const auto& [key, s] : series) {
+    if (s.base_qps.size() == rounds && s.candidate_qps.empty()) base_only[s.place].push_back(key);
+    if (s.candidate_qps.size() == rounds && s.base_qps.empty())
+      candidate_only[s.place].push_back(key);
+  }
+  for (const auto& [place, olds] : base_only) {
+    const auto news = candidate_only.find(place);
+    if (news == candidate_only.end() || news->second.size() != olds.size()) continue;
+    for (std::size_t i = 0; i < olds.size(); ++i) {
+      Series& old_series = series[olds[i]];
+      Series& new_series = series[news->second[i]];
+      old_series.candidate_qps = std::move(new_series.candidate_qps);
+      old_series.candidate_recall = std::move(new_series.candidate_recall);
+      old_series.peer = old_series.peer || new_series.peer;
+      renamed.push_back(olds[i] + " -> " + news->second[i].substr(place.size()));
+      series.erase(news->second[i]);
+    }
+  }
+}
 
 double geometric_mean(const std::vector<double>& logs) {
   double sum = 0;
@@ -94,6 +123,7 @@ AbReport judge_ab(const std::vector<std::vector<RunRecord>>& base_rounds,
         if (!r.ok || !(r.qps > 0)) continue;
         Series& s = series[run_key(r.dataset, r.count, r.algorithm, r.batch_mode, r.slug)];
         s.group = r.algorithm + (r.batch_mode ? "-batch" : "");
+        s.place = run_key(r.dataset, r.count, r.algorithm, r.batch_mode, "");
         // An older base build may not record the library: the candidate's word counts too.
         s.peer = s.peer || !r.library.empty();
         (side == 0 ? s.base_qps : s.candidate_qps).push_back(r.qps);
@@ -102,6 +132,7 @@ AbReport judge_ab(const std::vector<std::vector<RunRecord>>& base_rounds,
     }
   }
   AbReport report;
+  pair_renamed_runs(series, rounds, report.renamed);
   // group -> per-round sums of log QPS, per side
   struct Group {
     bool peer = false;
@@ -226,6 +257,7 @@ std::string format_ab_report(const AbReport& report, const AbOptions& options) {
                         qps(median(v.candidate)), 100 * v.change, v.p_slower, verdict);
   }
   for (const auto& line : report.recall_changes) text += "recall moved: " + line + "\n";
+  for (const auto& line : report.renamed) text += "renamed, compared as one run: " + line + "\n";
   const std::size_t shown = std::min<std::size_t>(report.unmatched.size(), 10);
   for (std::size_t i = 0; i < shown; ++i) text += "not compared: " + report.unmatched[i] + "\n";
   if (report.unmatched.size() > shown)

@@ -48,6 +48,7 @@ struct AbReport {
   std::vector<AbVerdict> verdicts;
   std::vector<std::string> recall_changes;  // runs whose recall differs between the builds
   std::vector<std::string> unmatched;       // runs not finished by both builds in every round
+  std::vector<std::string> renamed;         // "old -> new": runs paired across a rename
   double alpha_per_algorithm = 0.05;        // alpha / number of our own algorithms compared
   bool passed() const;                      // nothing flagged
 };
