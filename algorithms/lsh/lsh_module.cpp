@@ -31,7 +31,7 @@ std::unique_ptr<Index> create(Metric metric, std::size_t dim, const Params& buil
   options.hashes = static_cast<std::size_t>(hashes);
   options.relative_width = width;
   options.seed = static_cast<std::uint64_t>(build.get_int("seed"));
-  const std::string tune_mode = build.get_string("tune");
+  const std::string& tune_mode = build.get_string("tune");
   ANNBENCH_CHECK(tune_mode == "off" || tune_mode == "auto",
                  "lsh: tune must be 'off' or 'auto', got '{}'", tune_mode);
   const double target = build.get_float("target_recall");

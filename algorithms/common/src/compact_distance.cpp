@@ -26,9 +26,9 @@ std::int64_t integer_scalar(const T* a, const T* b, std::size_t d) {
     const std::size_t end = std::min(d, start + kScalarBlock);
     std::int32_t sum = 0;
     for (std::size_t i = start; i < end; ++i) {
-      // T is uint8_t or int8_t: small integers, converted by value.
-      const auto x = static_cast<std::int32_t>(a[i]);
-      const auto y = static_cast<std::int32_t>(b[i]);
+      // T is uint8_t or int8_t: vector components, small numbers converted by value.
+      const auto x = static_cast<std::int32_t>(a[i]);  // NOLINT(bugprone-signed-char-misuse)
+      const auto y = static_cast<std::int32_t>(b[i]);  // NOLINT(bugprone-signed-char-misuse)
       sum += L2 ? (x - y) * (x - y) : x * y;
     }
     total += sum;

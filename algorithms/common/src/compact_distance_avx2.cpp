@@ -73,8 +73,9 @@ ANNBENCH_TARGET_COMPACT_AVX2 std::int64_t integer_avx2(const T* a, const T* b, s
   }
   std::int64_t total = sum_epi64(wide);
   for (; i < d; ++i) {
-    const auto x = static_cast<std::int64_t>(a[i]);
-    const auto y = static_cast<std::int64_t>(b[i]);
+    // Vector components (int8 values are numbers), converted by value.
+    const auto x = static_cast<std::int64_t>(a[i]);  // NOLINT(bugprone-signed-char-misuse)
+    const auto y = static_cast<std::int64_t>(b[i]);  // NOLINT(bugprone-signed-char-misuse)
     total += L2 ? (x - y) * (x - y) : x * y;
   }
   return total;

@@ -173,7 +173,7 @@ ANNBENCH_TARGET_COMPACT_VNNI std::int64_t integer_vnni(const void* a_bytes, cons
   const __m512i shifted = _mm512_slli_epi64(byte_sum, 7);
   if constexpr (K == VnniKind::DotI8) {
     const auto padded = static_cast<std::int64_t>((d + 63) / 64 * 64);
-    return sum_epi64(_mm512_sub_epi64(total, shifted)) + std::int64_t{128 * 128} * padded;
+    return sum_epi64(_mm512_sub_epi64(total, shifted)) + std::int64_t{16384} * padded;
   }
   return sum_epi64(_mm512_add_epi64(total, shifted));
 }

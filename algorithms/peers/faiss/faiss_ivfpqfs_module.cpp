@@ -59,10 +59,9 @@ FaissRecipe recipe(std::size_t nlist, std::size_t m, bool refine) {
       holder.index = std::move(fast_scan);
       return holder;
     }
-    auto wrapper = std::make_unique<faiss::IndexRefineFlat>(fast_scan.get());
-    wrapper->own_fields =
-        true;  // the wrapper deletes the fast-scan index; the holder the quantizer
-    fast_scan.release();
+    // The wrapper owns (and deletes) the fast-scan index from here on; the holder the quantizer.
+    auto wrapper = std::make_unique<faiss::IndexRefineFlat>(fast_scan.release());
+    wrapper->own_fields = true;
     holder.index = std::move(wrapper);
     return holder;
   };
