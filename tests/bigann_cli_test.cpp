@@ -31,20 +31,9 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
 
-class BigAnnCliTest : public ::testing::Test {
+class BigAnnCliTest : public test::DataDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           fmt::format("annbench-bigann-cli-{}-{}", ::getpid(),
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "data");
-    ::setenv("ANNBENCH_DATA_DIR", (dir_ / "data").c_str(), 1);
-  }
-  void TearDown() override {
-    ::unsetenv("ANNBENCH_DATA_DIR");
-    fs::remove_all(dir_);
-  }
+  BigAnnCliTest() : DataDirTest("bigann-cli") {}
   std::string p(const std::string& name) { return (dir_ / name).string(); }
   // Runs `annbench dataset ARGS`, returning its exit code and what it printed on stdout.
   std::pair<int, std::string> run(const std::vector<std::string>& args) {
@@ -58,7 +47,6 @@ class BigAnnCliTest : public ::testing::Test {
     }
     return "(no error)";
   }
-  fs::path dir_;
 };
 
 // A uint8 base (few distinct values, so distance ties happen) and float queries.

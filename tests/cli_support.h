@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -25,6 +26,27 @@ inline std::filesystem::path fresh_test_dir(const std::string& prefix) {
   std::filesystem::create_directories(dir);
   return dir;
 }
+
+// A fresh folder per test with its own data directory: ANNBENCH_DATA_DIR is dir_/data while
+// the test runs.
+class DataDirTest : public ::testing::Test {
+ protected:
+  explicit DataDirTest(std::string prefix) : prefix_(std::move(prefix)) {}
+  void SetUp() override {
+    dir_ = fresh_test_dir(prefix_);
+    std::filesystem::create_directories(dir_ / "data");
+    ::setenv("ANNBENCH_DATA_DIR", (dir_ / "data").c_str(), 1);
+  }
+  void TearDown() override {
+    ::unsetenv("ANNBENCH_DATA_DIR");
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::filesystem::path dir_;
+
+ private:
+  std::string prefix_;
+};
 
 struct CliOutcome {
   int exit_code = -1;

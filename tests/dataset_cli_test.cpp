@@ -24,20 +24,9 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-class DatasetCliTest : public ::testing::Test {
+class DatasetCliTest : public test::DataDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           fmt::format("annbench-cli-{}-{}", ::getpid(),
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "data");
-    ::setenv("ANNBENCH_DATA_DIR", (dir_ / "data").c_str(), 1);
-  }
-  void TearDown() override {
-    ::unsetenv("ANNBENCH_DATA_DIR");
-    fs::remove_all(dir_);
-  }
+  DatasetCliTest() : DataDirTest("cli") {}
   std::string p(const char* name) { return (dir_ / name).string(); }
   // Runs `command`, returning its exit code and what it printed on stdout.
   template <typename Command>
@@ -52,7 +41,6 @@ class DatasetCliTest : public ::testing::Test {
     }
     return "(no error)";
   }
-  fs::path dir_;
 };
 
 TEST_F(DatasetCliTest, SyntheticThenInfo) {

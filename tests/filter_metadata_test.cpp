@@ -66,20 +66,9 @@ FilterMetadata sample_meta() {
   return meta;
 }
 
-class FilterMetadataTest : public ::testing::Test {
+class FilterMetadataTest : public test::DataDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           fmt::format("annbench-filters-{}-{}", ::getpid(),
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "data");
-    ::setenv("ANNBENCH_DATA_DIR", (dir_ / "data").c_str(), 1);
-  }
-  void TearDown() override {
-    ::unsetenv("ANNBENCH_DATA_DIR");
-    fs::remove_all(dir_);
-  }
+  FilterMetadataTest() : DataDirTest("filters") {}
 
   // A kRows x 3 / kQueries x 3 dataset with plain ground truth and attribute origin = kept.
   fs::path make_file(const std::string& name) {
@@ -146,7 +135,6 @@ class FilterMetadataTest : public ::testing::Test {
     return test::run_captured(command, args);
   }
 
-  fs::path dir_;
   fs::path base_;
   int broken_ = 0;
 };
