@@ -3,6 +3,8 @@
 // an independent nearest-value search and distances against long double, no reads past the end.
 // SQ8 is in sq8_codec_test.cpp.
 
+#include "compact_kernels_fixture.h"
+
 #include <annbench/common/compact_distance.h>
 #include <annbench/common/distance.h>
 
@@ -23,23 +25,9 @@
 namespace annbench {
 namespace {
 
-const std::vector<std::size_t> kDims = {1,  2,  3,   7,   15,  16,  17,  31,   33,  63,
-                                        64, 65, 127, 128, 129, 255, 784, 1000, 4099};
+const std::vector<std::size_t>& kDims = test::kCompactDims;
 
-// The variant named by the test parameter, or a skip naming the ISA this CPU lacks.
-class CompactIsaTest : public ::testing::TestWithParam<const char*> {
- protected:
-  void SetUp() override {
-    for (const CompactKernels& k : available_compact_kernels()) {
-      if (std::string(k.isa) == GetParam()) kernels_ = &k;
-    }
-    if (kernels_ == nullptr) GTEST_SKIP() << "this CPU cannot run the " << GetParam() << " kernels";
-  }
-  const CompactKernels& k() const { return *kernels_; }
-
- private:
-  const CompactKernels* kernels_ = nullptr;
-};
+class CompactIsaTest : public test::CompactVariantTest {};
 
 template <typename T, bool L2>
 std::int64_t reference_integer(const T* a, const T* b, std::size_t d) {

@@ -2,6 +2,8 @@
 // parameters, and the asymmetric distance kernels of every ISA variant against long double,
 // both for the decoded vector and for the original one (within the quantisation bound).
 
+#include "compact_kernels_fixture.h"
+
 #include <annbench/common/compact_distance.h>
 #include <annbench/common/distance.h>
 #include <annbench/common/sq8_codec.h>
@@ -18,22 +20,9 @@
 namespace annbench {
 namespace {
 
-const std::vector<std::size_t> kDims = {1,  2,  3,   7,   15,  16,  17,  31,   33,  63,
-                                        64, 65, 127, 128, 129, 255, 784, 1000, 4099};
+const std::vector<std::size_t>& kDims = test::kCompactDims;
 
-class Sq8IsaTest : public ::testing::TestWithParam<const char*> {
- protected:
-  void SetUp() override {
-    for (const CompactKernels& k : available_compact_kernels()) {
-      if (std::string(k.isa) == GetParam()) kernels_ = &k;
-    }
-    if (kernels_ == nullptr) GTEST_SKIP() << "this CPU cannot run the " << GetParam() << " kernels";
-  }
-  const CompactKernels& k() const { return *kernels_; }
-
- private:
-  const CompactKernels* kernels_ = nullptr;
-};
+class Sq8IsaTest : public test::CompactVariantTest {};
 
 // n x d training data: per-dimension offsets and spreads that differ a lot, every third
 // dimension from column 5 on constant.
