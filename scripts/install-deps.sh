@@ -3,6 +3,9 @@
 # plots need.
 # Peer libraries (faiss, hnswlib, FLANN, scikit-learn) are installed too so that peer modules
 # can be built; Annoy's headers are extracted from r-cran-rcppannoy without installing R.
+# libopenblas0-pthread: the BLAS faiss calls (k-means, batches of queries). Debian then points
+# libblas.so.3 and liblapack.so.3 at OpenBLAS instead of the reference BLAS, and
+# scripts/build-faiss.sh's native faiss links OpenBLAS itself.
 # Slurm, munge and OpenMPI are the scale-out engines: the tests start a one-node Slurm and run
 # mpirun themselves, no service is configured here.
 set -euo pipefail
@@ -14,6 +17,7 @@ packages=(
   python3-matplotlib python3-numpy python3-h5py python3-torch
   dataset-fashion-mnist
   libfaiss-dev libhnswlib-dev libflann-dev liblz4-dev python3-sklearn
+  libopenblas0-pthread
   clang-tidy
   slurm-wlm munge openmpi-bin libopenmpi-dev
 )

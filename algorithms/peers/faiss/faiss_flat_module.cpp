@@ -47,12 +47,12 @@ constexpr std::array kMetrics = {Metric::L2, Metric::Angular, Metric::InnerProdu
 
 const ModuleInfo kInfo = {
     .name = "faiss-flat",
-    .description = "faiss IndexFlat: exact full scan (Debian's generic faiss 1.7.3, no AVX2)",
+    .description = "faiss IndexFlat: exact full scan",
     .metrics = kMetrics,
     .build_params = {},
     .search_params = {},
     .capabilities = kCapNativeBatch | kCapFilter | kCapInsert | kCapDelete | kCapSaveLoad,
-    .library = kFaissLibrary,
+    .library = faiss_library(),
     .create = &create,
     .load = &load,
 };

@@ -16,10 +16,12 @@
 #include <faiss/impl/IDSelector.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
+#include <faiss/utils/utils.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace annbench::peers {
@@ -48,6 +50,16 @@ std::uint64_t global_count(FaissCounting counting) {
 }
 
 }  // namespace
+
+const char* faiss_library() {
+  // Read at run time from the library linked, not from the headers: the headers of Debian's
+  // faiss and of a native build are the same.
+  static const std::string library = std::string("faiss ") + std::to_string(FAISS_VERSION_MAJOR) +
+                                     "." + std::to_string(FAISS_VERSION_MINOR) + "." +
+                                     std::to_string(FAISS_VERSION_PATCH) + " (" +
+                                     faiss::get_compile_options() + "; " ANNBENCH_FAISS_ORIGIN ")";
+  return library.c_str();
+}
 
 [[noreturn]] void rethrow_faiss(const char* module, const char* what, const std::exception& e) {
   ANNBENCH_FAIL("{}: faiss failed to {}: {}", module, what, e.what());

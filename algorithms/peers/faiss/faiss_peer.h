@@ -6,8 +6,9 @@
 // and save/load: faiss's own serialisation (write_index / read_index, in memory) as the "faiss"
 // section of annbench's index file.
 //
-// Debian's libfaiss is a generic x86-64 build (no AVX2 kernels) linked against reference BLAS:
-// numbers measured through these modules are those of that build, not of an optimised faiss.
+// The faiss linked is Debian's generic x86-64 build (no AVX2 kernels) or, where
+// scripts/build-faiss.sh has run, the same source built with -march=native against OpenBLAS
+// (CMakeLists.txt here); faiss_library() names the one a result was measured with.
 
 #include <annbench/common/mapped_file.h>
 #include <annbench/index.h>
@@ -30,12 +31,11 @@
 
 namespace annbench::peers {
 
-#define ANNBENCH_FAISS_STRINGIFY_(x) #x
-#define ANNBENCH_FAISS_STRINGIFY(x) ANNBENCH_FAISS_STRINGIFY_(x)
-// ModuleInfo::library of every faiss-* module: the version of the headers built against.
-inline constexpr const char* kFaissLibrary =
-    "faiss " ANNBENCH_FAISS_STRINGIFY(FAISS_VERSION_MAJOR) "." ANNBENCH_FAISS_STRINGIFY(
-        FAISS_VERSION_MINOR) "." ANNBENCH_FAISS_STRINGIFY(FAISS_VERSION_PATCH);
+// ModuleInfo::library of every faiss-* module, so that results say which faiss measured them:
+// the version of the headers built against, faiss's own get_compile_options() ("OPTIMIZE AVX2",
+// "OPTIMIZE GENERIC", ...) and where the library came from, e.g.
+// "faiss 1.7.3 (OPTIMIZE AVX2; built by scripts/build-faiss.sh with -march=native)".
+const char* faiss_library();
 
 // A faiss index and the sub-index it references (IVF's coarse quantizer), destroyed in order.
 struct FaissHolder {
