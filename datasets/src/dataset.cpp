@@ -5,14 +5,19 @@
 #include <annbench/datasets/hdf5.h>
 #include <annbench/error.h>
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
+#include <memory>
 #include <span>
 #include <string_view>
 
@@ -65,6 +70,64 @@ bool all_finite(const float* values, std::size_t count) {
     any_bad |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
   }
   return any_bad == 0;
+}
+
+// The element type a file's point_type attribute and the stored types of train and test agree
+// on; an Error naming the file when they disagree (a uint8 base with float queries, say).
+ElementType element_type_of(const h5::File& file) {
+  const fs::path& path = file.path();
+  const auto kind = [&](std::string_view name) {
+    switch (file.stored_element(name)) {
+      case h5::StoredElement::kUint8: return ElementType::kUint8;
+      case h5::StoredElement::kInt8: return ElementType::kInt8;
+      default: return ElementType::kFloat32;
+    }
+  };
+  const ElementType train = kind("train");
+  const ElementType test = kind("test");
+  if (train != test) {
+    ANNBENCH_FAIL(
+        "'{}': train is stored as {} but test as {}; queries must have the base's type (convert "
+        "both with the same --point-type)",
+        path.string(), element_type_name(train), element_type_name(test));
+  }
+  if (auto point_type = file.string_attribute("point_type"); point_type) {
+    const ElementType declared = *point_type == "uint8"  ? ElementType::kUint8
+                                 : *point_type == "int8" ? ElementType::kInt8
+                                                         : ElementType::kFloat32;
+    if (*point_type != "float" && *point_type != "uint8" && *point_type != "int8") {
+      ANNBENCH_FAIL("'{}' has point_type '{}'; expected float, uint8 or int8", path.string(),
+                    *point_type);
+    }
+    if (declared != train) {
+      ANNBENCH_FAIL("'{}' has point_type '{}' but its train vectors are stored as {}",
+                    path.string(), *point_type, element_type_name(train));
+    }
+  }
+  return train;
+}
+
+// Maps a contiguous float32 train read-only from the page cache (copy-on-write, so the matrix
+// stays writable); an empty matrix when the layout does not allow it.
+FloatMatrix map_float_train(const h5::File& file, std::size_t rows, std::size_t cols,
+                            MapTrain when) {
+  const std::size_t bytes = rows * cols * sizeof(float);
+  if (when == MapTrain::kNever || (when == MapTrain::kAuto && bytes < kMapTrainBytes)) return {};
+  const std::optional<std::uint64_t> offset = file.contiguous_float32_offset("train");
+  if (!offset || *offset % alignof(float) != 0) return {};
+  const int fd = ::open(file.path().c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const std::uint64_t start = *offset / page * page;
+  const std::size_t length = bytes + (*offset - start);
+  void* base =
+      ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, static_cast<off_t>(start));
+  ::close(fd);
+  if (base == MAP_FAILED) return {};
+  ::madvise(base, length, MADV_WILLNEED);
+  std::shared_ptr<void> owner(base, [length](void* p) { ::munmap(p, length); });
+  auto* data = reinterpret_cast<float*>(static_cast<char*>(base) + (*offset - start));
+  return FloatMatrix::adopt(data, rows, cols, std::move(owner));
 }
 
 void check_finite(const FloatMatrix& matrix, const fs::path& path, std::string_view name) {
@@ -393,11 +456,6 @@ Dataset load_dataset(const fs::path& path, const DatasetLoadOptions& options) {
     ANNBENCH_FAIL("'{}' is a '{}' dataset; only dense datasets are supported yet", path.string(),
                   *type);
   }
-  if (auto point_type = file.string_attribute("point_type"); point_type && *point_type != "float") {
-    ANNBENCH_FAIL("'{}' has point_type '{}'; only float points are supported yet", path.string(),
-                  *point_type);
-  }
-
   const Shape train = matrix_shape(file, "train");
   const Shape test = matrix_shape(file, "test");
   if (train.rows == 0 || train.cols == 0) {
@@ -440,8 +498,16 @@ Dataset load_dataset(const fs::path& path, const DatasetLoadOptions& options) {
 
   const std::size_t queries =
       options.max_queries > 0 ? std::min(options.max_queries, test.rows) : test.rows;
-  dataset.train = file.read_floats("train");
-  check_finite(dataset.train, path, "train");
+  dataset.element_type = element_type_of(file);
+  if (options.native_integers && dataset.element_type == ElementType::kUint8) {
+    dataset.train_u8 = file.read_uint8s("train");
+  } else if (options.native_integers && dataset.element_type == ElementType::kInt8) {
+    dataset.train_i8 = file.read_int8s("train");
+  } else {
+    dataset.train = map_float_train(file, train.rows, train.cols, options.map_train);
+    if (dataset.train.empty()) dataset.train = file.read_floats("train");
+    check_finite(dataset.train, path, "train");
+  }
   dataset.test = file.read_floats("test", queries);
   check_finite(dataset.test, path, "test");
   if (has_neighbors) {
@@ -488,9 +554,43 @@ void write_range_ground_truth(const fs::path& path, const RangeGroundTruth& trut
   });
 }
 
-void write_dataset(const fs::path& path, Metric metric, const FloatMatrix& train,
-                   const FloatMatrix& test, const IdMatrix& neighbors, const FloatMatrix& distances,
-                   const std::map<std::string, std::string>& attributes) {
+std::size_t Dataset::rows() const {
+  if (!train.empty()) return train.rows();
+  return element_type == ElementType::kInt8 ? train_i8.rows() : train_u8.rows();
+}
+
+std::size_t Dataset::dim() const {
+  if (!train.empty()) return train.cols();
+  if (!train_u8.empty()) return train_u8.cols();
+  if (!train_i8.empty()) return train_i8.cols();
+  return test.cols();
+}
+
+FloatMatrix float_train_copy(const Dataset& dataset) {
+  const auto convert = [](const auto& source) {
+    FloatMatrix out(source.rows(), source.cols());
+    const auto* in = source.data();
+    float* to = out.data();
+    for (std::size_t i = 0; i < source.size(); ++i) to[i] = static_cast<float>(in[i]);
+    return out;
+  };
+  if (!dataset.train.empty()) return convert(dataset.train);
+  if (!dataset.train_u8.empty()) return convert(dataset.train_u8);
+  return convert(dataset.train_i8);
+}
+
+void materialize_float_train(Dataset& dataset) {
+  if (dataset.train.empty()) dataset.train = float_train_copy(dataset);
+}
+
+namespace {
+
+// Shared by the float and the integer writers: everything but the vectors themselves.
+void write_dataset_file(const fs::path& path, Metric metric, std::string_view point_type,
+                        const FloatMatrix& train, const FloatMatrix& test,
+                        const IdMatrix& neighbors, const FloatMatrix& distances,
+                        const std::map<std::string, std::string>& attributes,
+                        const std::function<void(h5::File&)>& write_vectors) {
   ANNBENCH_CHECK(!train.empty(), "cannot write '{}': train is empty", path.string());
   ANNBENCH_CHECK(test.cols() == train.cols(),
                  "cannot write '{}': test has dimension {} but train has {}", path.string(),
@@ -513,15 +613,72 @@ void write_dataset(const fs::path& path, Metric metric, const FloatMatrix& train
     file.set_attribute("distance", metric_name(metric));
     file.set_attribute("type", "dense");
     file.set_attribute("dimension", static_cast<std::int64_t>(train.cols()));
-    file.set_attribute("point_type", "float");
+    file.set_attribute("point_type", point_type);
     for (const auto& [key, value] : attributes) file.set_attribute(key, std::string_view(value));
-    file.write_floats("train", train.data(), train.rows(), train.cols());
-    file.write_floats("test", test.data(), test.rows(), test.cols());
+    write_vectors(file);
     if (!neighbors.empty()) {
       file.write_ints("neighbors", neighbors.data(), neighbors.rows(), neighbors.cols());
       file.write_floats("distances", distances.data(), distances.rows(), distances.cols());
     }
   });
+}
+
+template <typename T>
+Matrix<T> exact_integers(const FloatMatrix& values, const fs::path& path, std::string_view name) {
+  Matrix<T> out(values.rows(), values.cols());
+  constexpr auto lo = static_cast<float>(std::numeric_limits<T>::min());
+  constexpr auto hi = static_cast<float>(std::numeric_limits<T>::max());
+  for (std::size_t i = 0; i < values.rows(); ++i) {
+    const float* row = values.row(i);
+    for (std::size_t j = 0; j < values.cols(); ++j) {
+      const float v = row[j];
+      if (!(v >= lo && v <= hi) || std::nearbyint(v) != v) {
+        ANNBENCH_FAIL(
+            "cannot write '{}' as {}: {} row {}, column {} holds {}, not an integer in {} .. {}",
+            path.string(), sizeof(T) == 1 && lo < 0 ? "int8" : "uint8", name, i, j, v, lo, hi);
+      }
+      out(i, j) = static_cast<T>(v);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void write_dataset(const fs::path& path, Metric metric, const FloatMatrix& train,
+                   const FloatMatrix& test, const IdMatrix& neighbors, const FloatMatrix& distances,
+                   const std::map<std::string, std::string>& attributes) {
+  write_dataset_file(path, metric, "float", train, test, neighbors, distances, attributes,
+                     [&](h5::File& file) {
+                       file.write_floats("train", train.data(), train.rows(), train.cols());
+                       file.write_floats("test", test.data(), test.rows(), test.cols());
+                     });
+}
+
+void write_integer_dataset(const fs::path& path, Metric metric, ElementType type,
+                           const FloatMatrix& train, const FloatMatrix& test,
+                           const IdMatrix& neighbors, const FloatMatrix& distances,
+                           const std::map<std::string, std::string>& attributes) {
+  ANNBENCH_CHECK(type != ElementType::kFloat32,
+                 "cannot write '{}': write_integer_dataset needs uint8 or int8", path.string());
+  // Converted before the file is created, so a value out of range leaves nothing behind.
+  if (type == ElementType::kUint8) {
+    const auto base = exact_integers<std::uint8_t>(train, path, "train");
+    const auto queries = exact_integers<std::uint8_t>(test, path, "test");
+    write_dataset_file(path, metric, "uint8", train, test, neighbors, distances, attributes,
+                       [&](h5::File& file) {
+                         file.write_uint8s("train", base.data(), base.rows(), base.cols());
+                         file.write_uint8s("test", queries.data(), queries.rows(), queries.cols());
+                       });
+  } else {
+    const auto base = exact_integers<std::int8_t>(train, path, "train");
+    const auto queries = exact_integers<std::int8_t>(test, path, "test");
+    write_dataset_file(path, metric, "int8", train, test, neighbors, distances, attributes,
+                       [&](h5::File& file) {
+                         file.write_int8s("train", base.data(), base.rows(), base.cols());
+                         file.write_int8s("test", queries.data(), queries.rows(), queries.cols());
+                       });
+  }
 }
 
 std::string FilterMetadata::kind() const {

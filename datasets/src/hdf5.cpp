@@ -99,6 +99,10 @@ hid_t native_type() {
     return H5T_NATIVE_INT64;
   } else if constexpr (std::is_same_v<T, std::uint64_t>) {
     return H5T_NATIVE_UINT64;
+  } else if constexpr (std::is_same_v<T, std::uint8_t>) {
+    return H5T_NATIVE_UINT8;
+  } else if constexpr (std::is_same_v<T, std::int8_t>) {
+    return H5T_NATIVE_INT8;
   } else {
     static_assert(std::is_same_v<T, std::uint32_t>);
     return H5T_NATIVE_UINT32;
@@ -266,6 +270,54 @@ Matrix<std::int32_t> File::read_ints(std::string_view name, std::size_t max_rows
   return read_matrix<std::int32_t>(name, max_rows);
 }
 
+Matrix<std::uint8_t> File::read_uint8s(std::string_view name, std::size_t max_rows) const {
+  return read_matrix<std::uint8_t>(name, max_rows);
+}
+
+Matrix<std::int8_t> File::read_int8s(std::string_view name, std::size_t max_rows) const {
+  return read_matrix<std::int8_t>(name, max_rows);
+}
+
+StoredElement File::stored_element(std::string_view name) const {
+  Handle dataset(H5Dopen2(id_, c_name(name).c_str(), H5P_DEFAULT), H5Dclose);
+  if (!dataset.valid()) {
+    H5Eclear2(H5E_DEFAULT);
+    ANNBENCH_FAIL("'{}' has no dataset '{}'", path_.string(), name);
+  }
+  Handle type(H5Dget_type(dataset.get()), H5Tclose);
+  const H5T_class_t type_class = H5Tget_class(type.get());
+  const std::size_t size = H5Tget_size(type.get());
+  if (type_class == H5T_FLOAT) return StoredElement::kFloat;
+  if (type_class == H5T_INTEGER && size == 1) {
+    return H5Tget_sign(type.get()) == H5T_SGN_NONE ? StoredElement::kUint8 : StoredElement::kInt8;
+  }
+  if (type_class == H5T_INTEGER) return StoredElement::kWiderInteger;
+  return StoredElement::kOther;
+}
+
+std::optional<std::uint64_t> File::contiguous_float32_offset(std::string_view name) const {
+  Handle dataset(H5Dopen2(id_, c_name(name).c_str(), H5P_DEFAULT), H5Dclose);
+  if (!dataset.valid()) {
+    H5Eclear2(H5E_DEFAULT);
+    return std::nullopt;
+  }
+  Handle type(H5Dget_type(dataset.get()), H5Tclose);
+  Handle properties(H5Dget_create_plist(dataset.get()), H5Pclose);
+  // Only a plain little-endian float32 array stored in one piece, without filters, is the
+  // file's bytes exactly as a row-major float matrix in memory.
+  if (H5Tequal(type.get(), H5T_IEEE_F32LE) <= 0 ||
+      H5Pget_layout(properties.get()) != H5D_CONTIGUOUS || H5Pget_nfilters(properties.get()) != 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return std::nullopt;
+  }
+  const haddr_t offset = H5Dget_offset(dataset.get());
+  if (offset == HADDR_UNDEF) {
+    H5Eclear2(H5E_DEFAULT);
+    return std::nullopt;
+  }
+  return static_cast<std::uint64_t>(offset);
+}
+
 template <typename T>
 std::vector<T> File::read_vector(std::string_view name, std::size_t max_length) const {
   Handle dataset(H5Dopen2(id_, c_name(name).c_str(), H5P_DEFAULT), H5Dclose);
@@ -362,6 +414,16 @@ void File::write_uint32s(std::string_view name, const std::uint32_t* data, std::
   write_matrix(name, H5T_NATIVE_UINT32, data, length, 0);
 }
 
+void File::write_uint8s(std::string_view name, const std::uint8_t* data, std::size_t rows,
+                        std::size_t cols) {
+  write_matrix(name, H5T_NATIVE_UINT8, data, rows, cols);
+}
+
+void File::write_int8s(std::string_view name, const std::int8_t* data, std::size_t rows,
+                       std::size_t cols) {
+  write_matrix(name, H5T_NATIVE_INT8, data, rows, cols);
+}
+
 void File::remove_dataset(std::string_view name) {
   const std::string key = c_name(name);
   if (has_dataset(name) && H5Ldelete(id_, key.c_str(), H5P_DEFAULT) < 0)
@@ -387,6 +449,10 @@ void File::write_matrix(std::string_view name, std::int64_t memory_type, const v
     file_type = H5T_STD_I64LE;
   } else if (memory_type == H5T_NATIVE_UINT32) {
     file_type = H5T_STD_U32LE;
+  } else if (memory_type == H5T_NATIVE_UINT8) {
+    file_type = H5T_STD_U8LE;
+  } else if (memory_type == H5T_NATIVE_INT8) {
+    file_type = H5T_STD_I8LE;
   }
   Handle link_properties(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(link_properties.get(), 1);
@@ -399,7 +465,8 @@ void File::write_matrix(std::string_view name, std::int64_t memory_type, const v
                  H5Dclose);
   if (!dataset.valid())
     ANNBENCH_FAIL("cannot create dataset '{}' in '{}' ({})", name, path_.string(), hdf5_reason());
-  if (rows * (cols == 0 ? 1 : cols) == 0) return;
+  // No data: create_floats, whose rows are written later by write_float_rows.
+  if (data == nullptr || rows * (cols == 0 ? 1 : cols) == 0) return;
   if (H5Dwrite(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     ANNBENCH_FAIL("cannot write dataset '{}' to '{}' ({})", name, path_.string(), hdf5_reason());
 }
@@ -412,6 +479,101 @@ void File::write_floats(std::string_view name, const float* data, std::size_t ro
 void File::write_ints(std::string_view name, const std::int32_t* data, std::size_t rows,
                       std::size_t cols) {
   write_matrix(name, H5T_NATIVE_INT32, data, rows, cols);
+}
+
+namespace {
+
+// Rows [first, first + count) of a rank-1 or rank-2 numeric dataset, opened and selected for one
+// H5Dread or H5Dwrite; every check failing is an Error naming the file, the dataset and the rows.
+class RowSelection {
+ public:
+  RowSelection(hid_t file, const fs::path& path, std::string_view name, std::size_t first,
+               std::size_t count, bool reading)
+      : dataset_(H5Dopen2(file, c_name(name).c_str(), H5P_DEFAULT), H5Dclose),
+        file_space_(dataset_.valid() ? H5Dget_space(dataset_.get()) : -1, H5Sclose) {
+    if (!dataset_.valid()) {
+      H5Eclear2(H5E_DEFAULT);
+      ANNBENCH_FAIL("'{}' has no dataset '{}'", path.string(), name);
+    }
+    Handle type(H5Dget_type(dataset_.get()), H5Tclose);
+    const H5T_class_t type_class = H5Tget_class(type.get());
+    if (type_class != H5T_INTEGER && type_class != H5T_FLOAT) {
+      ANNBENCH_FAIL("dataset '{}' in '{}' holds {} values, expected numbers", name, path.string(),
+                    class_name(type_class));
+    }
+    const int rank = H5Sget_simple_extent_ndims(file_space_.get());
+    if (rank != 1 && rank != 2) {
+      ANNBENCH_FAIL("dataset '{}' in '{}' has rank {}, expected a vector or a matrix", name,
+                    path.string(), rank);
+    }
+    hsize_t dims[2] = {0, 1};
+    H5Sget_simple_extent_dims(file_space_.get(), dims, nullptr);
+    cols_ = static_cast<std::size_t>(dims[1]);
+    if (first > dims[0] || count > dims[0] - first) {
+      ANNBENCH_FAIL("rows {} to {} of dataset '{}' in '{}' are out of range: it has {} rows", first,
+                    first + count, name, path.string(), dims[0]);
+    }
+    // As read_matrix: a corrupt shape must not make a caller walk through rows that the file
+    // does not hold (a write may come before the storage is allocated, so only reads check).
+    std::size_t claimed_bytes = 0;
+    if (reading &&
+        (__builtin_mul_overflow(dims[0], dims[1], &claimed_bytes) ||
+         __builtin_mul_overflow(claimed_bytes, H5Tget_size(type.get()), &claimed_bytes) ||
+         claimed_bytes / 1032 > H5Dget_storage_size(dataset_.get()))) {
+      H5Eclear2(H5E_DEFAULT);
+      ANNBENCH_FAIL(
+          "dataset '{}' in '{}' claims shape {} x {} but the file stores only {} bytes of it", name,
+          path.string(), dims[0], dims[1], H5Dget_storage_size(dataset_.get()));
+    }
+    if (count == 0) return;
+    const hsize_t start[2] = {first, 0};
+    const hsize_t size[2] = {count, dims[1]};
+    memory_space_.emplace(H5Screate_simple(rank, size, nullptr), H5Sclose);
+    if (H5Sselect_hyperslab(file_space_.get(), H5S_SELECT_SET, start, nullptr, size, nullptr) < 0) {
+      ANNBENCH_FAIL("cannot select rows {} to {} of dataset '{}' in '{}' ({})", first,
+                    first + count, name, path.string(), hdf5_reason());
+    }
+  }
+
+  std::size_t cols() const { return cols_; }
+  bool empty() const { return !memory_space_.has_value(); }
+  hid_t dataset() const { return dataset_.get(); }
+  hid_t file_space() const { return file_space_.get(); }
+  hid_t memory_space() const { return memory_space_->get(); }
+
+ private:
+  Handle dataset_;
+  Handle file_space_;
+  std::optional<Handle> memory_space_;
+  std::size_t cols_ = 1;
+};
+
+}  // namespace
+
+void File::read_float_rows(std::string_view name, std::size_t first, std::size_t count,
+                           float* out) const {
+  const RowSelection rows(id_, path_, name, first, count, true);
+  if (rows.empty()) return;
+  if (H5Dread(rows.dataset(), H5T_NATIVE_FLOAT, rows.memory_space(), rows.file_space(), H5P_DEFAULT,
+              out) < 0) {
+    ANNBENCH_FAIL("cannot read rows {} to {} of dataset '{}' from '{}' ({})", first, first + count,
+                  name, path_.string(), hdf5_reason());
+  }
+}
+
+void File::create_floats(std::string_view name, std::size_t rows, std::size_t cols) {
+  write_matrix(name, H5T_NATIVE_FLOAT, nullptr, rows, cols);
+}
+
+void File::write_float_rows(std::string_view name, std::size_t first, std::size_t count,
+                            const float* data) {
+  const RowSelection rows(id_, path_, name, first, count, false);
+  if (rows.empty()) return;
+  if (H5Dwrite(rows.dataset(), H5T_NATIVE_FLOAT, rows.memory_space(), rows.file_space(),
+               H5P_DEFAULT, data) < 0) {
+    ANNBENCH_FAIL("cannot write rows {} to {} of dataset '{}' to '{}' ({})", first, first + count,
+                  name, path_.string(), hdf5_reason());
+  }
 }
 
 std::int64_t File::open_attribute(std::string_view name) const {

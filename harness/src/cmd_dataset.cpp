@@ -2,6 +2,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "isolation.h"
 #include "python_script.h"
 
 #include <annbench/datasets/bigann.h>
@@ -55,18 +56,24 @@ constexpr const char* kUsage = R"(usage: annbench dataset SUBCOMMAND ...
   convert --train FILE --test FILE --metric M --out OUT.hdf5 [--k 100]
         [--train-labels A.spmat [--query-filters B.spmat]]
         [--groundtruth GT.ibin] [--range-groundtruth FILE --radius R]
+        [--point-type float|uint8|int8]
                                make a dataset from .fvecs/.bvecs/.ivecs/.npy/IDX(.gz) or
                                big-ann-benchmarks .fbin/.u8bin/.i8bin files, computing exact
                                ground truth, or taking the neighbours of a big-ann GT file
                                (--groundtruth; distances recomputed); --range-groundtruth adds a
                                big-ann range ground-truth file for radius R (annbench's metric:
                                plain L2); .spmat label files become train_labels / test_filters
-                               (and filtered ground truth)
+                               (and filtered ground truth); --point-type uint8 / int8
+                               keeps byte vectors in their type (a quarter of the memory;
+                               modules that take them get them as they are)
   export NAME|FILE --format fbin|u8bin|i8bin --out PREFIX
                                write PREFIX.base.<ext>, PREFIX.query.<ext> and PREFIX.gt.ibin
                                (big-ann-benchmarks layout; distances in annbench's metric)
   synthetic --n N --queries Q --dim D --metric M --out FILE [--clusters C] [--seed S] [--k 100]
-                               Gaussian-blob dataset with exact ground truth
+        [--memory SIZE]        Gaussian-blob dataset with exact ground truth, written block by
+                               block (train need not fit in memory; the ground truth uses at
+                               most SIZE, e.g. 2G, default a quarter of the machine's memory);
+                               progress on stderr every few seconds
   slice NAME|FILE --train N --queries Q --out FILE [--from ROW] [--k 100]
                                N train vectors from row ROW (default 0) and the first Q test
                                vectors, with exact ground truth for that subset
@@ -368,10 +375,10 @@ int convert(const std::vector<std::string>& argv) {
   constexpr const char* kConvertUsage =
       "annbench dataset convert --train FILE --test FILE --metric M --out OUT.hdf5 [--k 100] "
       "[--train-labels A.spmat [--query-filters B.spmat]] [--groundtruth GT.ibin] "
-      "[--range-groundtruth FILE --radius R]";
+      "[--range-groundtruth FILE --radius R] [--point-type float|uint8|int8]";
   const Args args(argv,
                   {"train", "test", "metric", "out", "k", "train-labels", "query-filters",
-                   "groundtruth", "range-groundtruth", "radius"},
+                   "groundtruth", "range-groundtruth", "radius", "point-type"},
                   {}, "annbench dataset convert", kUsage);
   args.expect_positionals(0, 0, kConvertUsage);
   const fs::path train_file = required(args, "train", kConvertUsage);
@@ -379,6 +386,10 @@ int convert(const std::vector<std::string>& argv) {
   const Metric metric = parse_metric(required(args, "metric", kConvertUsage));
   const fs::path out = required(args, "out", kConvertUsage);
   const std::size_t k = positive(args, "k", 100);
+  const std::string point_type = args.get_or("point-type", "float");
+  ANNBENCH_CHECK(point_type == "float" || point_type == "uint8" || point_type == "int8",
+                 "annbench dataset convert: --point-type '{}': expected float, uint8 or int8",
+                 point_type);
   const std::optional<std::string> train_labels_file = args.get("train-labels");
   const std::optional<std::string> query_filters_file = args.get("query-filters");
   ANNBENCH_CHECK(train_labels_file || !query_filters_file,
@@ -405,6 +416,10 @@ int convert(const std::vector<std::string>& argv) {
   const std::optional<std::string_view> train_type = stored_type(train_file);
   const std::optional<std::string_view> test_type = stored_type(test_file);
   if (train_type && test_type && *train_type != *test_type) {
+    ANNBENCH_CHECK(point_type == "float",
+                   "annbench dataset convert: train is {} ('{}') but test is {} ('{}'); "
+                   "--point-type {} needs both in that type",
+                   *train_type, train_file.string(), *test_type, test_file.string(), point_type);
     fmt::print("note: train is {} ('{}') but test is {} ('{}'); both are stored as float32\n",
                *train_type, train_file.filename().string(), *test_type,
                test_file.filename().string());
@@ -461,7 +476,13 @@ int convert(const std::vector<std::string>& argv) {
     attributes["source_train_labels"] = fs::path(*train_labels_file).filename().string();
   if (query_filters_file)
     attributes["source_query_filters"] = fs::path(*query_filters_file).filename().string();
-  write_dataset(out, metric, train, test, truth.neighbors, truth.distances, attributes);
+  if (point_type == "float") {
+    write_dataset(out, metric, train, test, truth.neighbors, truth.distances, attributes);
+  } else {
+    write_integer_dataset(out, metric,
+                          point_type == "uint8" ? ElementType::kUint8 : ElementType::kInt8, train,
+                          test, truth.neighbors, truth.distances, attributes);
+  }
   if (range) write_range_ground_truth(out, *range);
   if (train_labels_file) {
     write_filter_metadata(out, labels);
@@ -487,9 +508,9 @@ int convert(const std::vector<std::string>& argv) {
 int synthetic(const std::vector<std::string>& argv) {
   constexpr const char* kSyntheticUsage =
       "annbench dataset synthetic --n N --queries Q --dim D --metric M --out FILE [--clusters C] "
-      "[--seed S] [--k 100]";
-  const Args args(argv, {"n", "queries", "dim", "metric", "clusters", "seed", "out", "k"}, {},
-                  "annbench dataset synthetic", kUsage);
+      "[--seed S] [--k 100] [--memory SIZE]";
+  const Args args(argv, {"n", "queries", "dim", "metric", "clusters", "seed", "out", "k", "memory"},
+                  {}, "annbench dataset synthetic", kUsage);
   args.expect_positionals(0, 0, kSyntheticUsage);
   for (const char* name : {"n", "queries", "dim"}) required(args, name, kSyntheticUsage);
   const std::size_t n = positive(args, "n", 0);
@@ -502,9 +523,29 @@ int synthetic(const std::vector<std::string>& argv) {
       args, "clusters", static_cast<long long>(std::max<std::size_t>(1, (n + queries) / 100)));
   const long long seed = args.get_int_or("seed", 1);
   const std::size_t k = positive(args, "k", 100);
+  std::size_t memory = default_ground_truth_memory();
+  if (const std::optional<std::string> text = args.get("memory")) {
+    try {
+      memory = parse_bytes(*text);
+    } catch (const Error& error) {
+      ANNBENCH_FAIL("annbench dataset synthetic: --memory '{}': {}", *text, error.what());
+    }
+  }
   const auto start = std::chrono::steady_clock::now();
+  // A line every few seconds on stderr, so a long run (10M x 96: about 35 s) shows it moving.
+  double reported = 0;
+  const SyntheticProgress progress = [&](std::string_view stage, std::size_t done,
+                                         std::size_t total) {
+    const double elapsed = seconds_since(start);
+    if (elapsed - reported < 3.0) return;
+    reported = elapsed;
+    fmt::print(stderr, "{}: {} / {} train rows {} ({:.1f}%), {:.1f} s\n", out.string(), done, total,
+               stage == "train" ? "written" : "scanned for ground truth",
+               100.0 * static_cast<double>(done) / static_cast<double>(total), elapsed);
+    std::fflush(stderr);
+  };
   make_synthetic_dataset(out, n, queries, dim, metric, clusters, static_cast<std::uint64_t>(seed),
-                         k);
+                         k, memory, progress);
   fmt::print("wrote {} ({} train, {} test, {}-d, {} clusters, seed {}): {:.2f} s\n", out.string(),
              n, queries, dim, clusters, seed, seconds_since(start));
   return 0;

@@ -1,10 +1,12 @@
-// annbench groundtruth FILE: recompute a dataset's exact neighbours in place, with --range R
-// add its exact range ground truth (range_lims / range_neighbors / range_distances), or with
-// --filtered its exact filtered ground truth (filtered_neighbors / filtered_distances, for the
-// query filters the file carries); see datasets/dataset.h.
+// annbench groundtruth FILE: recompute a dataset's exact neighbours in place (reading train block
+// by block within --memory, so a train set larger than memory works), with --range R add its
+// exact range ground truth (range_lims / range_neighbors / range_distances), or with --filtered
+// its exact filtered ground truth (filtered_neighbors / filtered_distances, for the query filters
+// the file carries); see datasets/dataset.h.
 
 #include "args.h"
 #include "commands.h"
+#include "isolation.h"
 
 #include <annbench/datasets/dataset.h>
 #include <annbench/datasets/groundtruth.h>
@@ -18,7 +20,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -90,13 +94,123 @@ int filtered_groundtruth(const fs::path& path, std::size_t k) {
   return 0;
 }
 
+// --memory SIZE ("512M", "2G"), else a quarter of the machine's memory.
+std::size_t memory_budget(const Args& args) {
+  const std::optional<std::string> text = args.get("memory");
+  if (!text) return default_ground_truth_memory();
+  try {
+    return parse_bytes(*text);
+  } catch (const Error& error) {
+    ANNBENCH_FAIL("annbench groundtruth: --memory '{}': {}", *text, error.what());
+  }
+}
+
+// Exact k-NN over train read from the file block by block (hyperslabs): memory holds one block,
+// the queries and the top-k, never the whole train set.
+int knn_groundtruth(const fs::path& path, std::size_t k, std::size_t memory) {
+  // Only test and the shape of train are read here, and not through load_dataset: the ground
+  // truth being replaced may be exactly what is broken in this file.
+  Metric metric;
+  FloatMatrix test;
+  std::size_t train_rows = 0;
+  std::size_t train_dim = 0;
+  const h5::File file = h5::File::open_read(path);
+  {
+    const auto distance = file.string_attribute("distance");
+    ANNBENCH_CHECK(distance.has_value(), "'{}' has no attribute 'distance'", path.string());
+    metric = dataset_metric(*distance, path);
+    test = file.read_floats("test");
+    const std::vector<std::size_t> shape = file.shape("train");
+    ANNBENCH_CHECK(shape.size() == 1 || shape.size() == 2,
+                   "'{}': dataset 'train' has rank {}, expected a matrix", path.string(),
+                   shape.size());
+    train_rows = shape[0];
+    train_dim = shape.size() == 2 ? shape[1] : 1;
+  }
+  ANNBENCH_CHECK(train_rows > 0 && !test.empty() && train_dim == test.cols(),
+                 "'{}': train ({} x {}) and test ({} x {}) do not make a dataset", path.string(),
+                 train_rows, train_dim, test.rows(), test.cols());
+  std::size_t block_rows = 0;
+  try {
+    block_rows = ground_truth_block_rows(train_rows, test.rows(), train_dim, metric, k, memory);
+  } catch (const Error& error) {
+    ANNBENCH_FAIL("annbench groundtruth '{}' (--memory): {}", path.string(), error.what());
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  const auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  const auto gflops = [&](std::size_t rows, double elapsed) {
+    return 2.0 * static_cast<double>(test.rows()) * static_cast<double>(rows) *
+           static_cast<double>(train_dim) / std::max(elapsed, 1e-9) / 1e9;
+  };
+  double reading = 0;
+  const TrainRowReader read_train = [&](std::size_t first, std::size_t count, float* out) {
+    const auto read_start = std::chrono::steady_clock::now();
+    file.read_float_rows("train", first, count, out);
+    reading += std::chrono::duration<double>(std::chrono::steady_clock::now() - read_start).count();
+  };
+  // A line every few seconds: often enough to see it move, rarely enough to read in a log.
+  constexpr double kReportEvery = 3.0;
+  double reported = 0;
+  const GroundTruthProgress progress = [&](std::size_t done, std::size_t total) {
+    const double elapsed = seconds();
+    if (elapsed - reported < kReportEvery || done == total) return;
+    reported = elapsed;
+    fmt::print(stderr, "ground truth: {} / {} train rows ({:.1f}%), {:.1f} s, {:.1f} GFLOP/s\n",
+               done, total, 100.0 * static_cast<double>(done) / static_cast<double>(total), elapsed,
+               gflops(done, elapsed));
+    std::fflush(stderr);
+  };
+  const GroundTruth truth = compute_ground_truth_streamed(read_train, train_rows, test.view(),
+                                                          metric, k, memory, progress);
+  const double elapsed = seconds();
+
+  // Copy, replace the two datasets, rename: everything else in the file (attributes, extra
+  // datasets, the stored type of train) is kept, and a crash leaves the old file intact.
+  h5::write_atomically(path, [&](const fs::path& temporary) {
+    fs::copy_file(path, temporary, fs::copy_options::overwrite_existing);
+    h5::File copy = h5::File::open_read_write(temporary);
+    copy.write_ints("neighbors", truth.neighbors.data(), truth.neighbors.rows(),
+                    truth.neighbors.cols());
+    copy.write_floats("distances", truth.distances.data(), truth.distances.rows(),
+                      truth.distances.cols());
+  });
+  fmt::print(
+      "{}: ground truth for {} queries x {} points ({}-d, {}), k = {}: {:.2f} s ({:.2f} s "
+      "reading train), {:.1f} GFLOP/s, on {} threads in blocks of {} rows (--memory {} "
+      "bytes)\n",
+      path.string(), test.rows(), train_rows, train_dim, metric_name(metric),
+      truth.neighbors.cols(), elapsed, reading, gflops(train_rows, elapsed), omp_get_max_threads(),
+      block_rows, memory);
+  return 0;
+}
+
 }  // namespace
 
 int groundtruth_command(const std::vector<std::string>& argv) {
   constexpr const char* kUsage =
       "annbench groundtruth FILE|NAME [--k 100 | --range RADIUS | --filtered [--count 100]] "
-      "[--threads T]";
-  const Args args(argv, {"k", "threads", "range", "count"}, {"filtered"}, "annbench groundtruth");
+      "[--threads T] [--memory SIZE]";
+  constexpr const char* kHelp = R"(usage: annbench groundtruth FILE|NAME [options]
+
+Recomputes a dataset file's exact ground truth in place.
+
+  --k 100          exact k nearest neighbours (neighbors, distances). Train is read from the
+                   file block by block, so it need not fit in memory; progress (rows, per cent,
+                   elapsed, GFLOP/s) goes to stderr every few seconds
+  --memory SIZE    memory for the k-NN ground truth: train block, queries and top-k state
+                   (e.g. 512M, 2G; default a quarter of the machine's memory)
+  --range RADIUS   exact range ground truth instead (range_lims, range_neighbors,
+                   range_distances); loads the whole train set into memory
+  --filtered [--count 100]
+                   exact filtered top-k for the file's query filters (filtered_neighbors,
+                   filtered_distances); loads the whole dataset into memory
+  --threads T      OpenMP threads (default: all)
+)";
+  const Args args(argv, {"k", "threads", "range", "count", "memory"}, {"filtered"},
+                  "annbench groundtruth", kHelp);
   args.expect_positionals(1, 1, kUsage);
   // --count is what `annbench dataset tags` calls the filtered ground truth's k; either name
   // works with --filtered.
@@ -112,13 +226,22 @@ int groundtruth_command(const std::vector<std::string>& argv) {
                    threads);
     omp_set_num_threads(static_cast<int>(threads));
   }
+  const std::size_t memory = memory_budget(args);
   const fs::path path = resolve_dataset(args.positionals()[0]);
+  // Range and filtered ground truth scan the whole train set per query block; they still load
+  // it whole, so a budget would be a promise they do not keep.
+  ANNBENCH_CHECK(!args.get("memory") || (!args.flag("filtered") && !args.get("range")),
+                 "annbench groundtruth: --memory applies to k-NN ground truth only (--range and "
+                 "--filtered load the whole dataset)");
   if (args.flag("filtered")) {
     ANNBENCH_CHECK(!args.get("range"),
                    "annbench groundtruth: --filtered and --range are exclusive ({})", kUsage);
     return filtered_groundtruth(path, static_cast<std::size_t>(k));
   }
+  if (!args.get("range")) return knn_groundtruth(path, static_cast<std::size_t>(k), memory);
 
+  ANNBENCH_CHECK(!args.get("k"), "annbench groundtruth: --k and --range are exclusive ({})",
+                 kUsage);
   // Read train/test directly rather than through load_dataset: the ground truth being replaced
   // may be exactly what is broken in this file.
   Metric metric;
@@ -135,35 +258,7 @@ int groundtruth_command(const std::vector<std::string>& argv) {
   ANNBENCH_CHECK(!train.empty() && !test.empty() && train.cols() == test.cols(),
                  "'{}': train ({} x {}) and test ({} x {}) do not make a dataset", path.string(),
                  train.rows(), train.cols(), test.rows(), test.cols());
-
-  if (args.get("range")) {
-    ANNBENCH_CHECK(!args.get("k"), "annbench groundtruth: --k and --range are exclusive ({})",
-                   kUsage);
-    return range_groundtruth(path, metric, train, test, args.get_float_or("range", 0.0));
-  }
-
-  const auto start = std::chrono::steady_clock::now();
-  const GroundTruth truth =
-      compute_ground_truth(train.view(), test.view(), metric, static_cast<std::size_t>(k));
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
-  // Copy, replace the two datasets, rename: everything else in the file (attributes, extra
-  // datasets, the stored type of train) is kept, and a crash leaves the old file intact.
-  h5::write_atomically(path, [&](const fs::path& temporary) {
-    fs::copy_file(path, temporary, fs::copy_options::overwrite_existing);
-    h5::File file = h5::File::open_read_write(temporary);
-    file.write_ints("neighbors", truth.neighbors.data(), truth.neighbors.rows(),
-                    truth.neighbors.cols());
-    file.write_floats("distances", truth.distances.data(), truth.distances.rows(),
-                      truth.distances.cols());
-  });
-  fmt::print(
-      "{}: ground truth for {} queries x {} points ({}-d, {}), k = {}: {:.2f} s on {} "
-      "threads\n",
-      path.string(), test.rows(), train.rows(), train.cols(), metric_name(metric),
-      truth.neighbors.cols(), seconds, omp_get_max_threads());
-  return 0;
+  return range_groundtruth(path, metric, train, test, args.get_float_or("range", 0.0));
 }
 
 }  // namespace annbench

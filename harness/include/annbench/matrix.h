@@ -5,6 +5,7 @@
 #include <annbench/error.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -19,6 +20,30 @@ struct MatrixView {
   std::size_t dim = 0;
   const float* row(std::size_t i) const { return data + i * dim; }
 };
+
+// The element type vectors are stored in. Datasets published as uint8 (SIFT, BigANN) or int8
+// (SpaceV) stay in it: a quarter of float32's memory.
+enum class ElementType : std::uint8_t { kFloat32, kUint8, kInt8 };
+
+inline const char* element_type_name(ElementType type) {
+  switch (type) {
+    case ElementType::kUint8: return "uint8";
+    case ElementType::kInt8: return "int8";
+    case ElementType::kFloat32: break;
+  }
+  return "float32";
+}
+
+// rows × dim values of a byte-wide type, row-major, contiguous.
+template <typename T>
+struct TypedMatrixView {
+  const T* data = nullptr;
+  std::size_t rows = 0;
+  std::size_t dim = 0;
+  const T* row(std::size_t i) const { return data + i * dim; }
+};
+using U8MatrixView = TypedMatrixView<std::uint8_t>;
+using I8MatrixView = TypedMatrixView<std::int8_t>;
 
 inline constexpr std::size_t kMatrixAlignment = 64;
 
@@ -39,6 +64,17 @@ class Matrix {
   Matrix(std::size_t rows, std::size_t cols, T fill) : Matrix(rows, cols) {
     for (std::size_t i = 0; i < rows * cols; ++i) data_.get()[i] = fill;
   }
+  // A matrix over memory someone else owns (a file mapping): `owner` is released with the
+  // matrix instead of freeing `data`. The memory need not be 64-byte aligned.
+  static Matrix adopt(T* data, std::size_t rows, std::size_t cols, std::shared_ptr<void> owner) {
+    Matrix m;
+    m.rows_ = rows;
+    m.cols_ = cols;
+    m.data_ = std::unique_ptr<T, FreeDeleter>(data, FreeDeleter{std::move(owner)});
+    return m;
+  }
+  // True when the memory is adopted (e.g. mapped from a file) rather than allocated.
+  bool adopted() const { return data_.get_deleter().owner != nullptr; }
 
   std::size_t rows() const { return rows_; }
   std::size_t cols() const { return cols_; }
@@ -53,10 +89,14 @@ class Matrix {
   std::size_t bytes() const { return size() * sizeof(T); }
 
   MatrixView view() const requires std::is_same_v<T, float> { return {data_.get(), rows_, cols_}; }
+  TypedMatrixView<T> typed_view() const { return {data_.get(), rows_, cols_}; }
 
  private:
   struct FreeDeleter {
-    void operator()(T* p) const { std::free(p); }
+    std::shared_ptr<void> owner;  // set for adopted memory, which is not ours to free
+    void operator()(T* p) const {
+      if (owner == nullptr) std::free(p);
+    }
   };
   std::size_t rows_ = 0;
   std::size_t cols_ = 0;

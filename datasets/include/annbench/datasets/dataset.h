@@ -75,14 +75,37 @@ struct Dataset {
   std::string name;      // file stem, e.g. fashion-mnist-784-euclidean
   std::string distance;  // root attribute as stored
   Metric metric = Metric::L2;
-  FloatMatrix train;      // N × d
-  FloatMatrix test;       // Q × d
+  // The type train and test are stored in (point_type uint8 / int8, byte-wide HDF5 integers).
+  ElementType element_type = ElementType::kFloat32;
+  // N × d. For uint8 / int8 files loaded with native_integers, empty until
+  // materialize_float_train(); the base is then in train_u8 or train_i8.
+  FloatMatrix train;
+  Matrix<std::uint8_t> train_u8;  // N × d when element_type is uint8 and loaded natively
+  Matrix<std::int8_t> train_i8;   // N × d when element_type is int8 and loaded natively
+  FloatMatrix test;               // Q × d, always float (exact for integer datasets)
   IdMatrix neighbors;     // Q × K true neighbours, nearest first (empty if the file has none)
   FloatMatrix distances;  // Q × K, dataset metric
   std::optional<RangeGroundTruth> range;  // when loaded with load_range_ground_truth
   std::optional<FilterMetadata> filters;  // when loaded with load_filters
-  std::size_t dim() const { return train.cols(); }
+  // Train rows and dimension, whichever type holds them.
+  std::size_t rows() const;
+  std::size_t dim() const;
 };
+
+// Gives an integer dataset loaded natively its float train (converted exactly, kept beside the
+// integer one); nothing to do for float datasets or when train is already there.
+void materialize_float_train(Dataset& dataset);
+
+// The train as floats: a copy of train, or train_u8 / train_i8 converted exactly.
+FloatMatrix float_train_copy(const Dataset& dataset);
+
+// When load_dataset memory-maps a float train instead of reading it.
+enum class MapTrain {
+  kAuto,    // contiguous little-endian float32 train of at least kMapTrainBytes
+  kNever,   // always read into memory
+  kAlways,  // whenever the layout allows it
+};
+inline constexpr std::size_t kMapTrainBytes = std::size_t{1} << 30;
 
 struct DatasetLoadOptions {
   std::size_t max_queries = 0;  // 0 = all test vectors; otherwise the first max_queries
@@ -94,6 +117,11 @@ struct DatasetLoadOptions {
   // require_ground_truth, filtered_neighbors / filtered_distances); a file without query
   // filters is then an error that says how to add them.
   bool load_filters = false;
+  // Keep a uint8 / int8 train in its type (Dataset::train_u8 / train_i8) instead of float.
+  bool native_integers = false;
+  // A mapped train is read from the page cache on demand: a train larger than memory does not
+  // have to fit, and its pages can be dropped under pressure instead of failing the run.
+  MapTrain map_train = MapTrain::kAuto;
 };
 
 // Reads straight into aligned buffers (no second copy of train), converting float64 data chunk
@@ -124,6 +152,14 @@ void write_filter_metadata(const std::filesystem::path& path, const FilterMetada
 void write_dataset(const std::filesystem::path& path, Metric metric, const FloatMatrix& train,
                    const FloatMatrix& test, const IdMatrix& neighbors, const FloatMatrix& distances,
                    const std::map<std::string, std::string>& attributes = {});
+
+// The same for vectors kept in a byte-wide type: train and test must hold exact integers of
+// `type` (uint8 or int8), checked, with an Error naming `path`, the row and the value; they are
+// stored as that type with point_type uint8 / int8.
+void write_integer_dataset(const std::filesystem::path& path, Metric metric, ElementType type,
+                           const FloatMatrix& train, const FloatMatrix& test,
+                           const IdMatrix& neighbors, const FloatMatrix& distances,
+                           const std::map<std::string, std::string>& attributes = {});
 
 // The metric named by a file's `distance` attribute (euclidean, angular, dot / ip /
 // inner_product). Throws annbench::Error naming `path` for hamming/jaccard (not supported yet)

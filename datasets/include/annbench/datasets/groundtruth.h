@@ -7,6 +7,7 @@
 #include <annbench/metric.h>
 
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 namespace annbench {
@@ -19,6 +20,32 @@ struct GroundTruth {
 // k is clamped to train.rows. Uses the OpenMP thread count in effect.
 GroundTruth compute_ground_truth(MatrixView train, MatrixView queries, Metric metric,
                                  std::size_t k);
+
+// Fills out (count × dim floats, row-major) with train rows [first, first + count).
+using TrainRowReader = std::function<void(std::size_t first, std::size_t count, float* out)>;
+// Told after each block: train rows scanned so far, of train_rows.
+using GroundTruthProgress = std::function<void(std::size_t rows_done, std::size_t train_rows)>;
+
+// compute_ground_truth over a train set read block by block, for one that does not fit in memory:
+// each block goes through the same exact scan, and the per-query top-k are merged across blocks
+// by (exact distance in double, id), so the result is compute_ground_truth's bit for bit. Holds
+// one block of train rows, its per-row scan data and the top-k state, within memory_bytes (see
+// ground_truth_block_rows); the scan's own per-thread scratch (about 1 MiB) is not counted.
+// Reads every row once, in order. k is clamped to train_rows.
+GroundTruth compute_ground_truth_streamed(const TrainRowReader& read_train, std::size_t train_rows,
+                                          MatrixView queries, Metric metric, std::size_t k,
+                                          std::size_t memory_bytes,
+                                          const GroundTruthProgress& progress = {});
+
+// The train rows per block compute_ground_truth_streamed uses: what memory_bytes leaves after the
+// queries and the top-k state (2 × Q × k × 16 bytes), at most 512 MiB of block, whole multiples
+// of 1024 rows (the block kernel's tiling) when a block is that large. An Error with the numbers
+// when memory_bytes cannot hold the fixed state plus one train row.
+std::size_t ground_truth_block_rows(std::size_t train_rows, std::size_t queries, std::size_t dim,
+                                    Metric metric, std::size_t k, std::size_t memory_bytes);
+
+// A quarter of the machine's memory (MemTotal in /proc/meminfo): the default ground-truth budget.
+std::size_t default_ground_truth_memory();
 
 // Every train point with exact_distance <= radius (dataset metric, compared in double, so
 // boundary ties are in), per query ascending by distance then id. radius must not be NaN; it is

@@ -18,6 +18,9 @@
 
 namespace annbench::h5 {
 
+// What a dataset's stored type is, as far as the vector loaders care.
+enum class StoredElement { kFloat, kUint8, kInt8, kWiderInteger, kOther };
+
 class File {
  public:
   // Throws "cannot open 'PATH' as HDF5 (reason)" for missing or non-HDF5 files.
@@ -43,12 +46,38 @@ class File {
   // max_rows > 0 reads only the first max_rows rows.
   FloatMatrix read_floats(std::string_view name, std::size_t max_rows = 0) const;
   Matrix<std::int32_t> read_ints(std::string_view name, std::size_t max_rows = 0) const;
+  // Byte-wide vectors kept in their type (HDF5 still converts, clipping, from wider types).
+  Matrix<std::uint8_t> read_uint8s(std::string_view name, std::size_t max_rows = 0) const;
+  Matrix<std::int8_t> read_int8s(std::string_view name, std::size_t max_rows = 0) const;
+  // The stored type of dataset `name` (an Error naming the file when it is absent).
+  StoredElement stored_element(std::string_view name) const;
+  // The file offset of dataset `name`'s data when it is one contiguous, unfiltered array of
+  // little-endian float32 (so it can be memory-mapped as a matrix); nullopt otherwise.
+  std::optional<std::uint64_t> contiguous_float32_offset(std::string_view name) const;
 
   // data: rows × cols, row-major. cols == 0 writes a 1-D dataset of `rows` values. An existing
   // dataset of that name is replaced.
   void write_floats(std::string_view name, const float* data, std::size_t rows, std::size_t cols);
   void write_ints(std::string_view name, const std::int32_t* data, std::size_t rows,
                   std::size_t cols);
+  void write_uint8s(std::string_view name, const std::uint8_t* data, std::size_t rows,
+                    std::size_t cols);
+  void write_int8s(std::string_view name, const std::int8_t* data, std::size_t rows,
+                   std::size_t cols);
+
+  // Row blocks of a 2-D dataset, so that a matrix larger than memory is never held whole.
+  // read_float_rows reads rows [first, first + count) of `name` (rank 2, or rank 1 read as n × 1)
+  // into out (count × cols floats, row-major), converted by HDF5 from any numeric stored type; a
+  // range past the last row is an Error naming file, dataset and range. create_floats makes an
+  // empty rows × cols float32 dataset exactly as write_floats would (same type and properties,
+  // so the finished file has the same bytes), replacing one of that name; write_float_rows then
+  // fills rows [first, first + count) from data (count × cols). Rows not yet written read as
+  // unspecified values.
+  void read_float_rows(std::string_view name, std::size_t first, std::size_t count,
+                       float* out) const;
+  void create_floats(std::string_view name, std::size_t rows, std::size_t cols);
+  void write_float_rows(std::string_view name, std::size_t first, std::size_t count,
+                        const float* data);
 
   // Rank-1 integer datasets (CSR offsets and label lists). The stored type must be an integer
   // and the rank 1, else an Error naming file and dataset. max_length > 0 reads only the first
