@@ -465,6 +465,69 @@ std::unique_ptr<Index> build_small(const ModuleInfo& info, Metric metric, std::s
   return index;
 }
 
+// The base and queries rounded to integers of a byte-wide type (normal values times 20: about
+// -60 .. 60, shifted by 128 for uint8), as floats holding those integers.
+FloatMatrix to_integers(const FloatMatrix& values, float shift) {
+  FloatMatrix out(values.rows(), values.cols());
+  for (std::size_t i = 0; i < values.size(); ++i)
+    out.data()[i] = std::clamp(std::nearbyint(values.data()[i] * 20.0f) + shift, shift - 128.0f,
+                               shift + 127.0f);
+  return out;
+}
+
+TEST_P(Conformance, IntegerBaseInItsOwnTypeFindsNearlyEveryTrueNeighbour) {
+  const bool u8 = (info_->capabilities & kCapUint8) != 0;
+  const bool i8 = (info_->capabilities & kCapInt8) != 0;
+  if (!u8 && !i8) GTEST_SKIP() << info_->name << " takes float vectors only";
+  if (GetParam().metric == Metric::Angular)
+    GTEST_SKIP() << "angular datasets reach every module as normalised floats";
+  for (const bool unsigned_type : {true, false}) {
+    if (unsigned_type ? !u8 : !i8) continue;
+    SCOPED_TRACE(unsigned_type ? "uint8" : "int8");
+    const float shift = unsigned_type ? 128.0f : 0.0f;
+    const FloatMatrix base = to_integers(base_, shift);
+    const FloatMatrix queries = to_integers(queries_, shift);
+    Matrix<std::uint8_t> base_u8(kRows, kDim);
+    Matrix<std::int8_t> base_i8(kRows, kDim);
+    for (std::size_t i = 0; i < base.size(); ++i) {
+      base_u8.data()[i] = static_cast<std::uint8_t>(base.data()[i]);
+      base_i8.data()[i] = static_cast<std::int8_t>(base.data()[i]);
+    }
+    std::unique_ptr<Index> typed = info_->create(GetParam().metric, kDim, small_data_build(*info_));
+    std::unique_ptr<Index> floats =
+        info_->create(GetParam().metric, kDim, small_data_build(*info_));
+    omp_set_num_threads(2);
+    if (unsigned_type) {
+      typed->build_uint8(base_u8.typed_view());
+    } else {
+      typed->build_int8(base_i8.typed_view());
+    }
+    floats->build(base.view());
+    EXPECT_LE(typed->memory_bytes(), floats->memory_bytes());  // rows padded: may be equal
+    typed->set_search_params(small_data_search(*info_));
+    std::vector<Neighbor> results(kQueries * kK);
+    for (std::size_t q = 0; q < kQueries; ++q) typed->search(queries.row(q), kK, &results[q * kK]);
+    expect_well_formed(results, kK, kRows);
+    ExactKnn exact(base.view(), GetParam().metric);
+    std::vector<Neighbor> truth(kQueries * kK);
+    exact.search_batch(queries.view(), kK, truth.data());
+    std::size_t hits = 0;
+    for (std::size_t q = 0; q < kQueries; ++q) {
+      const double limit = truth[q * kK + kK - 1].distance + 1e-3;
+      for (std::size_t j = 0; j < kK; ++j) {
+        const Neighbor& n = results[q * kK + j];
+        if (n.id < 0) continue;
+        const double d = exact_distance(GetParam().metric, queries.row(q),
+                                        base.row(static_cast<std::size_t>(n.id)), kDim);
+        // Distances are reported in the metric's scale, as for float data.
+        EXPECT_NEAR(n.distance, d, 1e-3 * std::max(1.0, std::abs(d)));
+        hits += d <= limit ? 1 : 0;
+      }
+    }
+    EXPECT_GE(static_cast<double>(hits) / (kQueries * kK), info_->small_data_recall);
+  }
+}
+
 TEST_P(Conformance, EmptyBaseAnswersNothingOrIsRefused) {
   std::string refusal;
   auto index = build_small(*info_, GetParam().metric, 0, refusal);

@@ -325,7 +325,21 @@ class SweepRunner {
       index = make_transformed_index(std::move(index), *point.transform, dataset.metric,
                                      dataset.dim(), transform_report);
     }
-    index->build(dataset.train.view());
+    if (!dataset.train.empty()) {
+      index->build(dataset.train.view());
+      return index;
+    }
+    // An integer dataset loaded natively: modules that take its type get it as it is; the
+    // others share one float copy, made on first need.
+    const bool typed = !point.transform && dataset.metric != Metric::Angular;
+    if (typed && !dataset.train_u8.empty() && (info.capabilities & kCapUint8) != 0) {
+      index->build_uint8(dataset.train_u8.typed_view());
+    } else if (typed && !dataset.train_i8.empty() && (info.capabilities & kCapInt8) != 0) {
+      index->build_int8(dataset.train_i8.typed_view());
+    } else {
+      if (float_train_.empty()) float_train_ = float_train_copy(dataset);
+      index->build(float_train_.view());
+    }
     return index;
   }
 
@@ -374,6 +388,7 @@ class SweepRunner {
   std::size_t total_runs_;
   Clock::time_point start_;
   SweepOutcome outcome_;
+  FloatMatrix float_train_;  // an integer dataset's train as floats, for modules needing them
 };
 
 }  // namespace
@@ -443,7 +458,7 @@ SweepOutcome run_sweep(const SweepConfig& config, const ModuleRegistry& registry
     const Dataset dataset = load_sweep_dataset(path, track, settings);
     if (!options.quiet && !child) {
       fmt::print("dataset {}: {} train × {} dims, {} queries, metric {}{}\n", dataset.name,
-                 dataset.train.rows(), dataset.dim(), dataset.test.rows(), dataset.distance,
+                 dataset.rows(), dataset.dim(), dataset.test.rows(), dataset.distance,
                  track.describe(dataset));
     }
     if (options.dry_run) {

@@ -48,8 +48,8 @@ std::vector<std::string_view> track_names() {
 void check_counts(const Dataset& dataset, const std::filesystem::path& path,
                   const std::vector<std::size_t>& counts) {
   for (std::size_t k : counts) {
-    ANNBENCH_CHECK(k <= dataset.train.rows(), "k = {} is larger than the {} train vectors of '{}'",
-                   k, dataset.train.rows(), path.string());
+    ANNBENCH_CHECK(k <= dataset.rows(), "k = {} is larger than the {} train vectors of '{}'", k,
+                   dataset.rows(), path.string());
     ANNBENCH_CHECK(k <= dataset.neighbors.cols(),
                    "k = {} is larger than the {} true neighbours stored in '{}' (recompute with "
                    "`annbench groundtruth {} --k {}`)",

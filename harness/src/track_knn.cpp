@@ -54,6 +54,7 @@ class KnnTrack final : public Track {
 
   void configure_load(DatasetLoadOptions& options) const override {
     options.require_ground_truth = true;
+    options.native_integers = true;
   }
 
   void check_settings(const SweepSettings& settings, bool,
@@ -100,7 +101,19 @@ class KnnTrack final : public Track {
 void score_neighbors(RunRecord& record, const std::vector<Neighbor>& results,
                      const Dataset& dataset, std::size_t k) {
   const std::size_t q_count = dataset.test.rows();
-  const std::size_t n = dataset.train.rows();
+  const std::size_t n = dataset.rows();
+  // An integer train loaded natively has no float copy: its rows are converted one at a time
+  // (exactly), so the distances are those of the float path.
+  std::vector<float> converted(dataset.train.empty() ? dataset.dim() : 0);
+  const auto train_row = [&](std::size_t id) -> const float* {
+    if (!dataset.train.empty()) return dataset.train.row(id);
+    if (!dataset.train_u8.empty()) {
+      std::copy_n(dataset.train_u8.row(id), converted.size(), converted.begin());
+    } else {
+      std::copy_n(dataset.train_i8.row(id), converted.size(), converted.begin());
+    }
+    return converted.data();
+  };
   record.neighbors = IdMatrix(q_count, k, -1);
   record.distances = FloatMatrix(q_count, k, std::numeric_limits<float>::infinity());
   std::size_t returned = 0;
@@ -114,7 +127,7 @@ void score_neighbors(RunRecord& record, const std::vector<Neighbor>& results,
       record.neighbors(q, j) = static_cast<std::int32_t>(id);
       record.distances(q, j) = static_cast<float>(
           exact_distance(dataset.metric, dataset.test.row(q),
-                         dataset.train.row(static_cast<std::size_t>(id)), dataset.dim()));
+                         train_row(static_cast<std::size_t>(id)), dataset.dim()));
     }
   }
   const QualityMetrics quality =

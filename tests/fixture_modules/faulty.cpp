@@ -42,6 +42,12 @@ class FaultyIndex final : public Index {
     // Memory the index holds (every page touched) until it is destroyed.
     held_.assign(static_cast<std::size_t>(build_.get_int("resident_mb")) << 20, 1);
   }
+  // uint8 input is widened into the index's own float copy, so tests can see which call the
+  // harness made (build_report) and that the results are the same.
+  void build_uint8(U8MatrixView base) override {
+    widened_.assign(base.data, base.data + base.rows * base.dim);
+    build({widened_.data(), base.rows, base.dim});
+  }
   void set_search_params(const Params& params) override {
     ANNBENCH_CHECK(!params.get_bool("fail_search"), "fault injected at search");
     bad_ids_ = params.get_bool("bad_ids");
@@ -83,7 +89,8 @@ class FaultyIndex final : public Index {
   }
   std::size_t memory_bytes() const override { return base_.rows * dim_ * sizeof(float); }
   std::string build_report() const override {
-    return "{\"rows\":" + std::to_string(base_.rows) + "}";
+    return "{\"rows\":" + std::to_string(base_.rows) +
+           (widened_.empty() ? std::string() : std::string(",\"input\":\"uint8\"")) + "}";
   }
 
  private:
@@ -94,6 +101,7 @@ class FaultyIndex final : public Index {
   bool repeat_ids_ = false;
   bool honour_filter_ = false;
   std::vector<char> held_;
+  std::vector<float> widened_;
 };
 
 const Metric kMetrics[] = {Metric::L2};
@@ -125,7 +133,7 @@ const ModuleInfo kInfo = [] {
   info.build_params = kBuildParams;
   info.search_params = kSearchParams;
   info.create = &create;
-  info.capabilities = kCapFilter;
+  info.capabilities = kCapFilter | kCapUint8;
   return info;
 }();
 

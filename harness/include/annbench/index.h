@@ -36,6 +36,20 @@ class Index {
   // memory_bytes()). Uses as many OpenMP threads as the harness has set.
   virtual void build(MatrixView base) = 0;
 
+  // Datasets stored as uint8 / int8 (euclidean or dot; angular ones are normalised to float):
+  // modules declaring kCapUint8 / kCapInt8 receive the base in its own type instead, through
+  // these calls in place of build(), with the same lifetime rules. Queries still reach search()
+  // and search_batch() as floats, each value an exact integer of the base's type, so a module
+  // may convert a query back without loss. Distances are reported as for float data.
+  virtual void build_uint8(U8MatrixView base) {
+    (void)base;
+    ANNBENCH_FAIL("this module does not take uint8 vectors");
+  }
+  virtual void build_int8(I8MatrixView base) {
+    (void)base;
+    ANNBENCH_FAIL("this module does not take int8 vectors");
+  }
+
   // Search parameters, resolved against the module's search specs (defaults filled in).
   virtual void set_search_params(const Params& params) { (void)params; }
 

@@ -30,7 +30,8 @@ namespace annbench {
 //    distances in the metric's scale.
 // 6: Index::search_filtered, kCapFilter and ModuleInfo::filter_search_params.
 // 7: Index::build_report.
-inline constexpr std::uint32_t kAbiVersion = 7;
+// 8: Index::build_uint8 / build_int8, kCapUint8 and kCapInt8.
+inline constexpr std::uint32_t kAbiVersion = 8;
 
 // Capability bits: what the harness may rely on beyond the Index basics.
 enum Capability : std::uint32_t {
@@ -40,6 +41,8 @@ enum Capability : std::uint32_t {
   kCapInsert = 1u << 3,       // add() is implemented (streaming track)
   kCapDelete = 1u << 4,       // remove() is implemented (streaming track)
   kCapFilter = 1u << 5,       // search_filtered is implemented (filtered track)
+  kCapUint8 = 1u << 6,        // build_uint8 is implemented (euclidean and dot uint8 datasets)
+  kCapInt8 = 1u << 7,         // build_int8 is implemented (euclidean and dot int8 datasets)
 };
 
 using IndexFactory = std::unique_ptr<Index> (*)(Metric metric, std::size_t dim,
