@@ -235,7 +235,7 @@ TEST_F(HnswStorage, VersionOneFilesLoadOthersAreRefused) {
   const std::string current = (dir_ / "v2.hnsw").string();
   index->save(current);
   const auto rewrite_as = [&](std::uint32_t version, const std::string& name) {
-    const IndexFileReader r = IndexFileReader::open(current, "hnsw", 2, Metric::L2, kDim);
+    const IndexFileReader r = IndexFileReader::open(current, "hnsw", 3, Metric::L2, kDim);
     IndexFileWriter w("hnsw", version, Metric::L2, kDim, r.rows());
     for (const auto& section : r.info().sections) {
       if (section.tag == "storage") continue;
@@ -253,7 +253,7 @@ TEST_F(HnswStorage, VersionOneFilesLoadOthersAreRefused) {
   set_search(*loaded, 20);
   expect_same_results(search_all(*index, queries.view(), kK),
                       search_all(*loaded, queries.view(), kK), "version 1");
-  expect_refused(*info_, rewrite_as(3, "v3.hnsw"), "format version 3", Metric::L2, kDim);
+  expect_refused(*info_, rewrite_as(4, "v4.hnsw"), "format version 4", Metric::L2, kDim);
   // Version 2 without its storage section is corrupt.
   expect_refused(*info_, rewrite_as(2, "nostorage.hnsw"), "storage", Metric::L2, kDim);
 }

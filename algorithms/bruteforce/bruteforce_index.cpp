@@ -24,11 +24,33 @@ void BruteForceIndex::build(MatrixView base) {
   ANNBENCH_CHECK(base.dim == dim_, "bruteforce: base vectors have dimension {}, expected {}",
                  base.dim, dim_);
   knn_.reset();
+  integer_.reset();
   owned_.clear();
   ids_.clear();
   position_.clear();
   dynamic_ = base.rows == 0;
   index_rows(base);
+}
+
+void BruteForceIndex::build_uint8(U8MatrixView base) {
+  build_integer(base.data, base.rows, base.dim, ElementType::kUint8);
+}
+
+void BruteForceIndex::build_int8(I8MatrixView base) {
+  build_integer(base.data, base.rows, base.dim, ElementType::kInt8);
+}
+
+void BruteForceIndex::build_integer(const void* data, std::size_t rows, std::size_t dim,
+                                    ElementType type) {
+  ANNBENCH_CHECK(dim == dim_, "bruteforce: base vectors have dimension {}, expected {}", dim, dim_);
+  // Constructed first: a refused metric leaves the index as it was.
+  IntegerScan scan(data, rows, dim, type, metric_);
+  knn_.reset();
+  owned_.clear();
+  ids_.clear();
+  position_.clear();
+  dynamic_ = false;
+  integer_.emplace(scan);
 }
 
 void BruteForceIndex::add(std::span<const std::int64_t> ids, MatrixView vectors) {
@@ -68,12 +90,22 @@ void BruteForceIndex::remove(std::span<const std::int64_t> ids) {
 }
 
 void BruteForceIndex::search(const float* query, std::size_t k, Neighbor* out) const {
+  if (integer_) {
+    integer_->search(query, k, out);
+    distances_.add(integer_->rows());
+    return;
+  }
   exact().search(query, k, out);
   to_ids(out, k);
   distances_.add(exact().size());
 }
 
 void BruteForceIndex::search_batch(MatrixView queries, std::size_t k, Neighbor* out) const {
+  if (integer_) {
+    integer_->search_batch(queries, k, out);
+    distances_.add(integer_->rows() * queries.rows);
+    return;
+  }
   exact().search_batch(queries, k, out);
   to_ids(out, queries.rows * k);
   distances_.add(exact().size() * queries.rows);
@@ -81,6 +113,11 @@ void BruteForceIndex::search_batch(MatrixView queries, std::size_t k, Neighbor* 
 
 void BruteForceIndex::range_search(const float* query, float radius,
                                    std::vector<Neighbor>& out) const {
+  if (integer_) {
+    integer_->range_search(query, radius, out);
+    distances_.add(integer_->rows());
+    return;
+  }
   const std::size_t first = out.size();
   exact().range_search(query, radius, out);
   to_ids(out.data() + first, out.size() - first);
@@ -89,6 +126,10 @@ void BruteForceIndex::range_search(const float* query, float radius,
 
 void BruteForceIndex::search_filtered(const float* query, std::size_t k, const Filter& filter,
                                       Neighbor* out) const {
+  if (integer_) {
+    distances_.add(integer_->search_filtered(query, k, filter, out));
+    return;
+  }
   exact();
   distances_.add(filtered_.search(
       query, k, filter,
@@ -96,6 +137,7 @@ void BruteForceIndex::search_filtered(const float* query, std::size_t k, const F
 }
 
 std::size_t BruteForceIndex::memory_bytes() const {
+  if (integer_) return integer_->bytes();
   if (!knn_) return 0;
   return knn_->size() * knn_->dim() * sizeof(float) + knn_->owned_bytes() + filtered_.bytes() +
          ids_.capacity() * sizeof(std::int64_t) +
@@ -104,6 +146,18 @@ std::size_t BruteForceIndex::memory_bytes() const {
 }
 
 void BruteForceIndex::save(const std::string& path) const {
+  if (integer_) {
+    // As floats (exact): the file format stays the float index's.
+    std::vector<float> rows(integer_->rows() * dim_);
+    for (std::size_t i = 0; i < integer_->rows(); ++i) integer_->row_as_float(i, &rows[i * dim_]);
+    FileMeta meta;
+    meta.rows = integer_->rows();
+    IndexFileWriter writer(kName, kFormatVersion, metric_, dim_, integer_->rows());
+    writer.add_value("meta", meta);
+    writer.add("vectors", rows.data(), rows.size() * sizeof(float));
+    writer.write(path);
+    return;
+  }
   const ExactKnn& knn = exact();
   const MatrixView base = knn.base();
   FileMeta meta;
@@ -153,6 +207,13 @@ const ExactKnn& BruteForceIndex::exact() const {
 }
 
 void BruteForceIndex::make_dynamic() {
+  if (integer_) {
+    // Updates keep float rows: the integer base becomes an owned float copy (exact).
+    owned_.resize(integer_->rows() * dim_);
+    for (std::size_t i = 0; i < integer_->rows(); ++i) integer_->row_as_float(i, &owned_[i * dim_]);
+    index_rows(MatrixView{owned_.data(), integer_->rows(), dim_});
+    integer_.reset();
+  }
   ANNBENCH_CHECK(knn_.has_value(), "bruteforce: update before build");
   if (dynamic_) return;
   for (std::size_t i = 0; i < knn_->size(); ++i) {

@@ -8,8 +8,15 @@
 // Index file (format 1): "meta" (rows, whether ids are stored), "vectors" (rows × dim, in row
 // order) and, for an index changed by add/remove, "ids" (the id of each row). A loaded index
 // owns its vectors: it does not need the dataset.
+//
+// Native uint8 / int8 bases (build_uint8 / build_int8, euclidean and dot) are referenced as they
+// are and scanned with exact integer kernels (integer_scan.h): a quarter of the float base's
+// memory, the same ids and distances. Such an index turns into a float one (its rows converted
+// exactly) at its first add/remove, and saves its rows as floats, so the file format is
+// unchanged and the loaded (float) index answers identically.
 
 #include "filtered_scan.h"
+#include "integer_scan.h"
 
 #include <annbench/common/exact_knn.h>
 #include <annbench/index.h>
@@ -33,6 +40,9 @@ class BruteForceIndex final : public Index {
   BruteForceIndex(Metric metric, std::size_t dim) : metric_(metric), dim_(dim) {}
 
   void build(MatrixView base) override;
+  // Reference the base (no copy); metric euclidean or dot.
+  void build_uint8(U8MatrixView base) override;
+  void build_int8(I8MatrixView base) override;
   void add(std::span<const std::int64_t> ids, MatrixView vectors) override;
   void remove(std::span<const std::int64_t> ids) override;
   void search(const float* query, std::size_t k, Neighbor* out) const override;
@@ -54,6 +64,7 @@ class BruteForceIndex final : public Index {
 
  private:
   const ExactKnn& exact() const;
+  void build_integer(const void* data, std::size_t rows, std::size_t dim, ElementType type);
   // A static index (built on the harness's base) turns into an owned copy at its first update,
   // its ids being the row positions.
   void make_dynamic();
@@ -66,6 +77,7 @@ class BruteForceIndex final : public Index {
   Metric metric_;
   std::size_t dim_;
   std::optional<ExactKnn> knn_;
+  std::optional<IntegerScan> integer_;  // set instead of knn_ for a native uint8 / int8 base
   FilteredScan filtered_;
   bool dynamic_ = false;
   std::vector<float> owned_;                                // live vectors (dynamic or loaded)

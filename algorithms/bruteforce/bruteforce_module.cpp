@@ -21,8 +21,8 @@ const ModuleInfo kInfo = {
     .metrics = kMetrics,
     .build_params = {},
     .search_params = {},
-    .capabilities =
-        kCapNativeBatch | kCapRangeSearch | kCapInsert | kCapDelete | kCapSaveLoad | kCapFilter,
+    .capabilities = kCapNativeBatch | kCapRangeSearch | kCapInsert | kCapDelete | kCapSaveLoad |
+                    kCapFilter | kCapUint8 | kCapInt8,
     .create = &create,
     .load = &BruteForceIndex::load,
 };

@@ -14,8 +14,7 @@
 
 namespace annbench::hnsw {
 
-void HnswBuilder::run(MatrixView base) {
-  const std::size_t n = base.rows;
+void HnswBuilder::run(std::size_t n, const std::function<void(std::uint32_t)>& store) {
   // Level l with probability exp(-l / mL) - exp(-(l + 1) / mL). Drawn up front in id order, so
   // the graph does not depend on the thread count's timing more than insertion order does;
   // add() continues the same sequence.
@@ -26,8 +25,7 @@ void HnswBuilder::run(MatrixView base) {
   const auto signed_n = static_cast<std::int64_t>(n);
 #pragma omp parallel for schedule(static, 256)
   for (std::int64_t i = 0; i < signed_n; ++i) {
-    const auto node = static_cast<std::uint32_t>(i);
-    index_.copy_vector(node, base.row(node));
+    store(static_cast<std::uint32_t>(i));
   }
   if (n == 0) return;
   index_.entry_ = 0;
@@ -273,8 +271,10 @@ bool HnswBuilder::try_link(std::uint32_t from, std::uint32_t u,
 void HnswIndex::build(MatrixView base) {
   ANNBENCH_CHECK(base.dim == dim_, "hnsw: base vectors have dimension {}, expected {}", base.dim,
                  dim_);
+  // A float base is stored as created (an earlier integer build may have changed the storage).
+  set_storage(requested_storage_);
   prepare_storage(base, true);
-  HnswBuilder(*this).run(base);
+  HnswBuilder(*this).run(base.rows, [&](std::uint32_t node) { copy_vector(node, base.row(node)); });
   finish_build();
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <span>
 #include <vector>
@@ -22,7 +23,9 @@ class HnswBuilder {
  public:
   explicit HnswBuilder(HnswIndex& index) : index_(index) { set_alpha(index.config_.alpha); }
 
-  void run(MatrixView base);
+  // The static build over n nodes: allocates the blocks, calls store(node) for every node (in
+  // parallel) to write its vector into its block, then links them.
+  void run(std::size_t n, const std::function<void(std::uint32_t)>& store);
   void add(std::span<const std::int64_t> ids, MatrixView vectors);
   void remove(std::span<const std::int64_t> ids);
   // passes = 2 (hnsw_second_pass.cpp): re-selects every layer-0 list with the index's alpha from

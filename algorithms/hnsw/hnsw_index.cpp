@@ -47,12 +47,21 @@ HnswIndex::HnswIndex(Metric metric, std::size_t dim, HnswConfig config)
   const CompactKernels& compact = compact_kernels();
   fp16_kernel_ = metric == Metric::L2 ? compact.l2sq_f32_fp16 : compact.dot_f32_fp16;
   sq8_kernel_ = metric == Metric::L2 ? compact.sq8_l2sq : compact.sq8_dot;
+  u8_kernel_ = metric == Metric::L2 ? compact.l2sq_u8 : compact.dot_u8;
+  i8_kernel_ = metric == Metric::L2 ? compact.l2sq_i8 : compact.dot_i8;
+  requested_storage_ = config.storage;
+  set_storage(config.storage);
+}
+
+void HnswIndex::set_storage(Storage storage) {
+  config_.storage = storage;
   // Padded to 4 bytes: the links that follow are uint32.
-  const std::size_t element = config.storage == Storage::Float  ? sizeof(float)
-                              : config.storage == Storage::Fp16 ? sizeof(std::uint16_t)
-                                                                : sizeof(std::uint8_t);
+  const std::size_t element = storage == Storage::Float  ? sizeof(float)
+                              : storage == Storage::Fp16 ? sizeof(std::uint16_t)
+                                                         : sizeof(std::uint8_t);
   code_bytes_ = (dim_ * element + 3) / 4 * 4;
-  float_copy_ = config.storage != Storage::Float && config.keep_float;
+  // Integer storage is exact: nothing to re-rank with.
+  float_copy_ = (storage == Storage::Sq8 || storage == Storage::Fp16) && config_.keep_float;
   stride_ = (code_bytes_ + max_degree(0) * sizeof(std::uint32_t) + 63) / 64 * 64;
 }
 

@@ -9,7 +9,11 @@
 // >= 1 (M per layer) live in a separate pool, since only ~1/M of the nodes have any.
 //
 // Storage (HnswConfig::storage): the vector in a block is float32, fp16 or an SQ8 code (one
-// byte per dimension, Sq8Codec trained on the base), padded to 4 bytes before the links.
+// byte per dimension, Sq8Codec trained on the base), padded to 4 bytes before the links. A base
+// given natively as uint8 / int8 (build_uint8 / build_int8) is stored as it is (storage uint8 /
+// int8): construction and search then take exact integer distances (compact_distance.h), the
+// walk's query being the float query converted once to the base's type, with no float copy and
+// no re-ranking.
 // Construction and the search walk the graph on what the blocks hold (float query against the
 // stored vector); with fp16 or SQ8 a float copy of the vectors (keep_float) re-ranks the short
 // list with exact float distances. The distance is chosen per search, not per node: the walk is
@@ -63,10 +67,16 @@ inline constexpr double kReachabilityCheck = 1.0 / 32;
 inline constexpr double kFilterExactBelow = 0.02;
 
 // What a layer-0 block holds as the vector (README, "Compact storage").
-enum class Storage : std::uint8_t { Float = 0, Sq8 = 1, Fp16 = 2 };
-// "float", "sq8", "fp16"; parse_storage throws Error naming the value and the accepted ones.
+// Uint8 / Int8: the native integer vectors of build_uint8 / build_int8, never asked for by the
+// `storage` parameter (the dataset's type chooses them).
+enum class Storage : std::uint8_t { Float = 0, Sq8 = 1, Fp16 = 2, Uint8 = 3, Int8 = 4 };
+// "float", "sq8", "fp16", "uint8", "int8"; parse_storage accepts the parameter's values (float,
+// sq8, fp16) and throws Error naming the value and the accepted ones.
 const char* storage_name(Storage storage);
 Storage parse_storage(const std::string& name);
+constexpr bool is_integer(Storage storage) {
+  return storage == Storage::Uint8 || storage == Storage::Int8;
+}
 
 struct HnswConfig {
   std::size_t M = 16;                 // links per node on layers >= 1; 2M on layer 0
@@ -101,6 +111,10 @@ class HnswIndex final : public Index {
   ~HnswIndex() override;
 
   void build(MatrixView base) override;
+  // Native integer bases (metric euclidean or dot): stored as they are, exact integer
+  // distances. The `storage` parameter must be float (its default): sq8 / fp16 is an Error.
+  void build_uint8(U8MatrixView base) override;
+  void build_int8(I8MatrixView base) override;
   // ids must be distinct and not live; a removed id may come back.
   void add(std::span<const std::int64_t> ids, MatrixView vectors) override;
   // ids must be live. May repair the graph (repair_threshold) before returning.
@@ -108,6 +122,9 @@ class HnswIndex final : public Index {
   void set_search_params(const Params& params) override;
   // ef below k is raised to k: the beam must hold at least k results.
   void search(const float* query, std::size_t k, Neighbor* out) const override;
+  // Index's default (OpenMP over search()), with integer storage's query check done first: an
+  // Error cannot leave an OpenMP thread.
+  void search_batch(MatrixView queries, std::size_t k, Neighbor* out) const override;
   // Filter-aware beam search (every node navigates, only allowed live nodes are results), or an
   // exact scan of filter.ids() when the filter's selectivity is below filter_exact_below.
   void search_filtered(const float* query, std::size_t k, const Filter& filter,
@@ -154,7 +171,7 @@ class HnswIndex final : public Index {
   // A node's stored vector: code_bytes() bytes at the start of its block.
   const std::byte* stored(std::uint32_t node) const { return level0_.get() + node * stride_; }
   std::size_t code_bytes() const { return code_bytes_; }
-  // The block's vector as floats: storage float only.
+  // The block's vector as floats: storage float only (uint8 / int8: stored() holds the values).
   const float* vector(std::uint32_t node) const {
     return reinterpret_cast<const float*>(stored(node));
   }
@@ -199,6 +216,14 @@ class HnswIndex final : public Index {
       d = kernel_(query, vector(node), dim_);
     } else if constexpr (S == Storage::Fp16) {
       d = fp16_kernel_(query, reinterpret_cast<const std::uint16_t*>(stored(node)), dim_);
+    } else if constexpr (S == Storage::Uint8) {
+      // The walk's query holds uint8 values here (walk_query()); the exact integer rounds to
+      // float only when above 2^24, monotonically.
+      d = static_cast<float>(u8_kernel_(reinterpret_cast<const std::uint8_t*>(query),
+                                        reinterpret_cast<const std::uint8_t*>(stored(node)), dim_));
+    } else if constexpr (S == Storage::Int8) {
+      d = static_cast<float>(i8_kernel_(reinterpret_cast<const std::int8_t*>(query),
+                                        reinterpret_cast<const std::int8_t*>(stored(node)), dim_));
     } else {
       d = sq8_kernel_(query, reinterpret_cast<const std::uint8_t*>(stored(node)), sq8_min_,
                       sq8_scale_, dim_);
@@ -210,6 +235,8 @@ class HnswIndex final : public Index {
     switch (config_.storage) {
       case Storage::Sq8: return dist<Storage::Sq8>(query, node);
       case Storage::Fp16: return dist<Storage::Fp16>(query, node);
+      case Storage::Uint8: return dist<Storage::Uint8>(query, node);
+      case Storage::Int8: return dist<Storage::Int8>(query, node);
       case Storage::Float: break;
     }
     return dist<Storage::Float>(query, node);
@@ -222,7 +249,8 @@ class HnswIndex final : public Index {
   }
   float compact_node_distance(std::uint32_t a, std::uint32_t b) const;
   // A node's vector as floats, the query of its own insertion: the block (storage float), the
-  // float copy, or the stored vector decoded into `buffer`.
+  // float copy, or the stored vector decoded into `buffer`. Integer storage: the block itself,
+  // a walk query of that type (walk_query()).
   const float* query_vector(std::uint32_t node, std::vector<float>& buffer) const;
   // A node's row of the float copy (has_float_copy() only): re-ranking and the exact scan.
   const float* float_row(std::uint32_t node) const { return float_.data() + node * dim_; }
@@ -230,7 +258,19 @@ class HnswIndex final : public Index {
   // Storage around build() and add() (hnsw_storage.cpp): checks that the vectors can be stored
   // (fp16's range), trains the SQ8 codec when it has none, and during build() keeps a float
   // copy for construction's queries; finish_build() drops it unless keep_float.
+  // Integer storage: checks that float vectors (add(), a float build) hold the type's integers.
   void prepare_storage(MatrixView vectors, bool building);
+  // Sets the storage the blocks hold and what follows from it (block and code sizes, float
+  // copy); only before allocate().
+  void set_storage(Storage storage);
+  // build_uint8 / build_int8: `data` is rows × dim values of storage's type.
+  void build_integer(Storage storage, const void* data, std::size_t rows, std::size_t dim);
+  // The query as integer storage's type into scratch.query's bytes, handed to the walk as its
+  // `const float*` query (dist<Uint8 / Int8> reads it back as bytes; never read as floats).
+  // Error when a value is not an integer of the type.
+  const float* walk_query(const float* query, SearchScratch& scratch) const;
+  // The check of walk_query() alone: Error naming the first value the type cannot hold.
+  void check_integer_query(const float* query, const char* what) const;
   void finish_build();
   void set_codec(Sq8Codec codec);
   // copy_vector() for compact storage: the (angular: normalised) vector into the float copy,
@@ -310,6 +350,12 @@ class HnswIndex final : public Index {
   float (*fp16_kernel_)(const float*, const std::uint16_t*, std::size_t) = nullptr;
   float (*sq8_kernel_)(const float*, const std::uint8_t*, const float*, const float*,
                        std::size_t) = nullptr;
+  // Integer storage: squared L2 or the dot product, exact (compact_distance.h).
+  std::int64_t (*u8_kernel_)(const std::uint8_t*, const std::uint8_t*, std::size_t) = nullptr;
+  std::int64_t (*i8_kernel_)(const std::int8_t*, const std::int8_t*, std::size_t) = nullptr;
+  // config.storage as created: what a float build() stores (config_.storage is what the blocks
+  // hold now, uint8 / int8 after an integer build).
+  Storage requested_storage_ = Storage::Float;
   std::optional<Sq8Codec> sq8_;
   const float* sq8_min_ = nullptr;    // sq8_->min().data()
   const float* sq8_scale_ = nullptr;  // sq8_->scale().data()

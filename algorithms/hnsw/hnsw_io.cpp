@@ -1,4 +1,4 @@
-// Index files: annbench's container (common/index_file.h), module "hnsw", format version 2, with
+// Index files: annbench's container (common/index_file.h), module "hnsw", format version 3, with
 // the whole state of the index, so that a loaded index searches, adds and removes exactly as the
 // saved one would:
 //
@@ -13,8 +13,8 @@
 //   free          uint32 free slots, in the order add() reuses them (last first)
 //   external      int64 caller id per slot, or empty while ids are positions
 //   rng           the level generator's state as text (std::mt19937_64's stream format)
-//   storage       StorageMeta below: what the layer-0 blocks hold (Storage: float, sq8, fp16)
-//                 and keep_float
+//   storage       StorageMeta below: what the layer-0 blocks hold (Storage: float, sq8, fp16,
+//                 and from version 3 uint8, int8) and keep_float
 //   float         float32 slots × dim: the float copy (fp16 / sq8 with keep_float only)
 //   sq8_min       float per dimension: the SQ8 codec (storage sq8, once trained)
 //   sq8_scale     float per dimension
@@ -26,8 +26,9 @@
 // a corrupt file that passes the checksum still gives an Error, not a stray read.
 //
 // Version 1 (before storage) had no storage section and float blocks laid out as version 2's
-// storage float: load() still reads it, as storage float. Other versions are refused with an
-// Error naming the file and its version.
+// storage float: load() still reads it, as storage float. Version 2 is version 3 without the
+// integer storages (uint8, int8): read as it is. Other versions are refused with an Error naming
+// the file and its version.
 
 #include "hnsw_index.h"
 
@@ -44,22 +45,25 @@ namespace annbench::hnsw {
 namespace {
 
 constexpr const char* kModule = "hnsw";
-constexpr std::uint32_t kFormatVersion = 2;
+constexpr std::uint32_t kFormatVersion = 3;
 constexpr std::uint32_t kFloatOnlyVersion = 1;  // before storage: read as storage float
+constexpr std::uint32_t kNoIntegerVersion = 2;  // before storage uint8 / int8
 
 struct StorageMeta {
   std::uint32_t storage;     // Storage
   std::uint32_t keep_float;  // 0 or 1
 };
 
-// The version to open `path` with: this build's, or version 1. Anything else that is an hnsw
-// file is refused here with its version named; other files go on to open(), which says what
-// they are.
+// The version to open `path` with: this build's, or an older one it reads. Anything else that is
+// an hnsw file is refused here with its version named; other files go on to open(), which says
+// what they are.
 std::uint32_t file_version(const std::string& path) {
   const IndexFileInfo info = read_index_file_info(path);
   if (info.module != kModule || info.format_version == kFormatVersion) return kFormatVersion;
-  if (info.format_version == kFloatOnlyVersion) return kFloatOnlyVersion;
-  ANNBENCH_FAIL("'{}' is a hnsw index of format version {}; this build reads versions {} and {}",
+  if (info.format_version == kFloatOnlyVersion || info.format_version == kNoIntegerVersion) {
+    return info.format_version;
+  }
+  ANNBENCH_FAIL("'{}' is a hnsw index of format version {}; this build reads versions {} to {}",
                 path, info.format_version, kFloatOnlyVersion, kFormatVersion);
 }
 
@@ -140,7 +144,7 @@ struct HnswFile {
         r.fail(fmt::format("alpha = {} out of range (1, 2] or with metric dot", config.alpha));
       }
     }
-    read_storage(r, config);
+    read_storage(r, metric, config);
     auto index = std::make_unique<HnswIndex>(metric, dim, config);
     HnswIndex& x = *index;
     if (meta.stride != x.stride_) {
@@ -201,12 +205,19 @@ struct HnswFile {
   }
 
  private:
-  // Version 2's storage section into `config`; a version-1 file is storage float.
-  static void read_storage(const IndexFileReader& r, HnswConfig& config) {
-    if (r.info().format_version == kFloatOnlyVersion) return;
+  // The storage section into `config`; a version-1 file is storage float.
+  static void read_storage(const IndexFileReader& r, Metric metric, HnswConfig& config) {
+    const std::uint32_t version = r.info().format_version;
+    if (version == kFloatOnlyVersion) return;
     const auto s = r.value<StorageMeta>("storage");
-    if (s.storage > static_cast<std::uint32_t>(Storage::Fp16) || s.keep_float > 1) {
+    const Storage last = version == kNoIntegerVersion ? Storage::Fp16 : Storage::Int8;
+    if (s.storage > static_cast<std::uint32_t>(last) || s.keep_float > 1) {
       r.fail(fmt::format("storage {}, keep_float {}", s.storage, s.keep_float));
+    }
+    // build_uint8 / build_int8 refuse angular, so no such index exists.
+    if (is_integer(static_cast<Storage>(s.storage)) && metric == Metric::Angular) {
+      r.fail(fmt::format("storage {} with metric angular",
+                         storage_name(static_cast<Storage>(s.storage))));
     }
     config.storage = static_cast<Storage>(s.storage);
     config.keep_float = s.keep_float == 1;

@@ -27,7 +27,7 @@ const std::vector<ParamSpec> kBuildParams = {
     {"storage", ParamType::String, std::string("float"),
      "what the graph stores and walks on: float (float32), fp16, or sq8 (one byte per dimension, "
      "per-dimension scale trained on the base); fp16 and sq8 re-rank with a float copy "
-     "(keep_float)"},
+     "(keep_float); uint8 / int8 datasets are stored as they are (exact), with float only"},
     {"keep_float", ParamType::Bool, true,
      "fp16 / sq8: keep a float copy of the vectors and re-rank the candidates with exact "
      "distances (false: less memory, results and distances from the compact vectors); ignored "
@@ -86,7 +86,7 @@ const ModuleInfo kInfo = {
     .build_params = kBuildParams,
     .search_params = kSearchParams,
     .filter_search_params = kFilterSearchParams,
-    .capabilities = kCapSaveLoad | kCapInsert | kCapDelete | kCapFilter,
+    .capabilities = kCapSaveLoad | kCapInsert | kCapDelete | kCapFilter | kCapUint8 | kCapInt8,
     .create = &create,
     .load = &load,
     .small_data_search = kSmallDataSearch,

@@ -1,8 +1,8 @@
 // HNSW search: the layer-0 beam search (Algorithm 2 of the paper), the greedy descent through
 // the upper layers, and filtered search (the beam keeping only allowed nodes, or an exact scan).
 // This is the hot path of both queries and construction. The walks run on what the blocks
-// hold (storage float, fp16 or SQ8, a template parameter); finish() re-ranks the short list
-// with exact float distances when the index keeps a float copy.
+// hold (storage float, fp16, SQ8, uint8 or int8, a template parameter); finish() re-ranks the
+// short list with exact float distances when the index keeps a float copy.
 
 #include "hnsw_index.h"
 #include "search_scratch.h"
@@ -46,6 +46,8 @@ decltype(auto) with_storage(Storage storage, F&& f) {
   switch (storage) {
     case Storage::Sq8: return f(std::integral_constant<Storage, Storage::Sq8>{});
     case Storage::Fp16: return f(std::integral_constant<Storage, Storage::Fp16>{});
+    case Storage::Uint8: return f(std::integral_constant<Storage, Storage::Uint8>{});
+    case Storage::Int8: return f(std::integral_constant<Storage, Storage::Int8>{});
     case Storage::Float: break;
   }
   return f(std::integral_constant<Storage, Storage::Float>{});
@@ -206,6 +208,7 @@ Candidate HnswIndex::descend(const float* query, std::size_t& count) const {
 }
 
 const float* HnswIndex::prepare_query(const float* query, SearchScratch& scratch) const {
+  if (is_integer(config_.storage)) return walk_query(query, scratch);
   if (metric_ != Metric::Angular) return query;
   scratch.query.resize(dim_);
   normalize_into(query, dim_, scratch.query.data());
@@ -267,6 +270,13 @@ void HnswIndex::search(const float* query, std::size_t k, Neighbor* out) const {
       config_.storage, [&](auto storage) { return walk<decltype(storage)::value>(q, k, scratch); });
   count += finish(q, k, scratch, out);
   distances_.add(count);
+}
+
+void HnswIndex::search_batch(MatrixView queries, std::size_t k, Neighbor* out) const {
+  if (is_integer(config_.storage)) {
+    for (std::size_t q = 0; q < queries.rows; ++q) check_integer_query(queries.row(q), "query");
+  }
+  Index::search_batch(queries, k, out);
 }
 
 std::vector<Candidate> HnswIndex::candidates(const float* query, std::size_t k) const {
