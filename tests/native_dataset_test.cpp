@@ -11,11 +11,14 @@
 #include <annbench/datasets/dataset.h>
 #include <annbench/datasets/groundtruth.h>
 #include <annbench/datasets/hdf5.h>
+#include <annbench/datasets/synthetic.h>
 #include <annbench/error.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -118,20 +121,23 @@ TEST_F(NativeDatasetTest, ValuesOutsideTheTypeAreErrorsNamingThem) {
   const FloatMatrix test = integers(3, 4, 0, 256, 2);
   train(7, 2) = 256;
   const fs::path path = dir_ / "bad.hdf5";
-  EXPECT_THAT(error_of([&] {
-                write_integer_dataset(path, Metric::L2, ElementType::kUint8, train, test, {}, {});
-              }),
-              HasSubstr("train row 7, column 2 holds 256, not an integer in 0 .. 255"));
+  EXPECT_THAT(
+      error_of([&] {
+        write_integer_dataset(path, Metric::L2, ElementType::kUint8, train, test, {}, {});
+      }),
+      HasSubstr("bad.hdf5': train as uint8: row 7 column 2 is 256, not an integer in 0..255"));
   train(7, 2) = 1.5f;
   EXPECT_THAT(error_of([&] {
                 write_integer_dataset(path, Metric::L2, ElementType::kUint8, train, test, {}, {});
               }),
-              HasSubstr("holds 1.5"));
+              HasSubstr("row 7 column 2 is 1.5"));
+  train = integers(10, 4, -128, 256, 1);
   train(7, 2) = -129;
   EXPECT_THAT(error_of([&] {
-                write_integer_dataset(path, Metric::L2, ElementType::kInt8, train, test, {}, {});
+                write_integer_dataset(path, Metric::L2, ElementType::kInt8, train,
+                                      integers(3, 4, -128, 256, 2), {}, {});
               }),
-              HasSubstr("not an integer in -128 .. 127"));
+              HasSubstr("train as int8: row 7 column 2 is -129, not an integer in -128..127"));
   EXPECT_FALSE(fs::exists(path));  // nothing half-written
 }
 
@@ -220,7 +226,7 @@ TEST_F(NativeDatasetTest, ConvertKeepsTheTypeWhenAsked) {
   EXPECT_THAT(error_of([&] { convert("x.hdf5", "uint16"); }),
               HasSubstr("--point-type 'uint16': expected float, uint8 or int8"));
   EXPECT_THAT(error_of([&] { convert("x.hdf5", "int8"); }),
-              HasSubstr("not an integer in -128 .. 127"));
+              HasSubstr("not an integer in -128..127"));
   write_bin(dir_ / "query.fbin", BinElement::Float32, queries.view());
   EXPECT_THAT(error_of([&] {
                 test::run_captured(dataset_command,
@@ -229,6 +235,39 @@ TEST_F(NativeDatasetTest, ConvertKeepsTheTypeWhenAsked) {
                                     "--out", (dir_ / "y.hdf5").string(), "--point-type", "uint8"});
               }),
               HasSubstr("--point-type uint8 needs both in that type"));
+}
+
+TEST_F(NativeDatasetTest, SyntheticByteSetsAreTheQuantizedMixture) {
+  const auto make = [&](const std::string& type) {
+    const fs::path out = dir_ / (type + ".hdf5");
+    const auto [code, text] =
+        test::run_captured(dataset_command, {"synthetic", "--n", "400", "--queries", "10", "--dim",
+                                             "9", "--metric", "euclidean", "--clusters", "4", "--k",
+                                             "10", "--point-type", type, "--out", out.string()});
+    EXPECT_EQ(code, 0) << text;
+    return out;
+  };
+  const FloatMatrix mixture = gaussian_mixture(410, 9, 4, 1);
+  for (const std::string type : {"uint8", "int8"}) {
+    SCOPED_TRACE(type);
+    const fs::path path = make(type);
+    const h5::File file = h5::File::open_read(path);
+    EXPECT_EQ(file.stored_element("train"),
+              type == "uint8" ? h5::StoredElement::kUint8 : h5::StoredElement::kInt8);
+    const Dataset dataset = load_dataset(path);
+    const float shift = type == "uint8" ? 128.0f : 0.0f;
+    for (std::size_t i = 0; i < 400 * 9; ++i) {
+      const float want =
+          std::clamp(std::nearbyint(8.0f * mixture.data()[i]) + shift, shift - 128, shift + 127);
+      ASSERT_EQ(dataset.train.data()[i], want) << i;
+    }
+    const GroundTruth truth =
+        compute_ground_truth(dataset.train.view(), dataset.test.view(), Metric::L2, 10);
+    for (std::size_t i = 0; i < truth.neighbors.size(); ++i)
+      ASSERT_EQ(dataset.neighbors.data()[i], truth.neighbors.data()[i]);
+  }
+  EXPECT_THAT(error_of([&] { make("float16"); }),
+              HasSubstr("--point-type 'float16': expected float, uint8 or int8"));
 }
 
 TEST_F(NativeDatasetTest, TheRunnerHandsUint8ToModulesThatTakeIt) {

@@ -205,7 +205,13 @@ FloatMatrix read_bin_rows(const fs::path& path, std::size_t from, std::size_t co
 }
 
 FloatMatrix read_bin(const fs::path& path) {
-  return read_bin_rows(path, 0, read_bin_header(path).rows);
+  const BinHeader header = read_bin_header(path);
+  // A large float32 file is mapped (its rows follow the 8-byte header exactly as in memory).
+  if (header.element == BinElement::Float32 && header.rows * header.row_bytes() >= kMapTrainBytes) {
+    FloatMatrix mapped = detail::map_floats(path, kBinHeaderBytes, header.rows, header.dim);
+    if (!mapped.empty()) return mapped;
+  }
+  return read_bin_rows(path, 0, header.rows);
 }
 
 TypedMatrix read_bin_typed(const fs::path& path) {

@@ -1,15 +1,15 @@
 // Loading and writing ANN-Benchmarks dataset files, with every check that would otherwise surface
 // later as a crash or as silently wrong recall.
 
+#include "binary_file.h"
+
+#include <annbench/datasets/bigann.h>
 #include <annbench/datasets/dataset.h>
 #include <annbench/datasets/hdf5.h>
 #include <annbench/error.h>
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -107,27 +107,15 @@ ElementType element_type_of(const h5::File& file) {
   return train;
 }
 
-// Maps a contiguous float32 train read-only from the page cache (copy-on-write, so the matrix
-// stays writable); an empty matrix when the layout does not allow it.
+// A contiguous float32 train mapped instead of read, when `when` asks for it and the layout
+// allows it; an empty matrix otherwise.
 FloatMatrix map_float_train(const h5::File& file, std::size_t rows, std::size_t cols,
                             MapTrain when) {
   const std::size_t bytes = rows * cols * sizeof(float);
   if (when == MapTrain::kNever || (when == MapTrain::kAuto && bytes < kMapTrainBytes)) return {};
   const std::optional<std::uint64_t> offset = file.contiguous_float32_offset("train");
-  if (!offset || *offset % alignof(float) != 0) return {};
-  const int fd = ::open(file.path().c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-  const std::uint64_t start = *offset / page * page;
-  const std::size_t length = bytes + (*offset - start);
-  void* base =
-      ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, static_cast<off_t>(start));
-  ::close(fd);
-  if (base == MAP_FAILED) return {};
-  ::madvise(base, length, MADV_WILLNEED);
-  std::shared_ptr<void> owner(base, [length](void* p) { ::munmap(p, length); });
-  auto* data = reinterpret_cast<float*>(static_cast<char*>(base) + (*offset - start));
-  return FloatMatrix::adopt(data, rows, cols, std::move(owner));
+  if (!offset) return {};
+  return detail::map_floats(file.path(), *offset, rows, cols);
 }
 
 void check_finite(const FloatMatrix& matrix, const fs::path& path, std::string_view name) {
@@ -623,23 +611,13 @@ void write_dataset_file(const fs::path& path, Metric metric, std::string_view po
   });
 }
 
+// values as T, after checking that every one is an exact integer T can hold.
 template <typename T>
 Matrix<T> exact_integers(const FloatMatrix& values, const fs::path& path, std::string_view name) {
+  check_representable(std::is_signed_v<T> ? BinElement::Int8 : BinElement::UInt8, values.view(),
+                      fmt::format("cannot write '{}': {}", path.string(), name));
   Matrix<T> out(values.rows(), values.cols());
-  constexpr auto lo = static_cast<float>(std::numeric_limits<T>::min());
-  constexpr auto hi = static_cast<float>(std::numeric_limits<T>::max());
-  for (std::size_t i = 0; i < values.rows(); ++i) {
-    const float* row = values.row(i);
-    for (std::size_t j = 0; j < values.cols(); ++j) {
-      const float v = row[j];
-      if (!(v >= lo && v <= hi) || std::nearbyint(v) != v) {
-        ANNBENCH_FAIL(
-            "cannot write '{}' as {}: {} row {}, column {} holds {}, not an integer in {} .. {}",
-            path.string(), sizeof(T) == 1 && lo < 0 ? "int8" : "uint8", name, i, j, v, lo, hi);
-      }
-      out(i, j) = static_cast<T>(v);
-    }
-  }
+  for (std::size_t i = 0; i < values.size(); ++i) out.data()[i] = static_cast<T>(values.data()[i]);
   return out;
 }
 

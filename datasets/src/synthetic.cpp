@@ -159,4 +159,35 @@ void make_synthetic_dataset(const std::filesystem::path& path, std::size_t n_tra
   });
 }
 
+void make_synthetic_integer_dataset(const std::filesystem::path& path, ElementType type,
+                                    std::size_t n_train, std::size_t n_test, std::size_t dim,
+                                    Metric metric, std::size_t clusters, std::uint64_t seed,
+                                    std::size_t k) {
+  ANNBENCH_CHECK(type != ElementType::kFloat32,
+                 "synthetic dataset '{}': the integer recipe needs uint8 or int8", path.string());
+  ANNBENCH_CHECK(n_train > 0 && n_test > 0, "synthetic dataset '{}': need train and test points",
+                 path.string());
+  FloatMatrix all = gaussian_mixture(n_train + n_test, dim, clusters, seed);
+  const float shift = type == ElementType::kUint8 ? 128.0f : 0.0f;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    all.data()[i] =
+        std::clamp(std::nearbyint(8.0f * all.data()[i]) + shift, shift - 128.0f, shift + 127.0f);
+  }
+  FloatMatrix train(n_train, dim);
+  FloatMatrix test(n_test, dim);
+  std::copy(all.data(), all.data() + train.size(), train.data());
+  std::copy(all.data() + train.size(), all.data() + all.size(), test.data());
+  all = FloatMatrix();
+  const GroundTruth truth =
+      compute_ground_truth(train.view(), test.view(), metric, std::min(k, n_train));
+  write_integer_dataset(
+      path, metric, type, train, test, truth.neighbors, truth.distances,
+      {{"source",
+        fmt::format("annbench gaussian_mixture (centres uniform in [-10, 10], spread 1) "
+                    "quantized to {}: round(8x){}",
+                    element_type_name(type), type == ElementType::kUint8 ? " + 128" : "")},
+       {"seed", std::to_string(seed)},
+       {"clusters", std::to_string(clusters)}});
+}
+
 }  // namespace annbench

@@ -74,6 +74,9 @@ constexpr const char* kUsage = R"(usage: annbench dataset SUBCOMMAND ...
                                block (train need not fit in memory; the ground truth uses at
                                most SIZE, e.g. 2G, default a quarter of the machine's memory);
                                progress on stderr every few seconds
+        [--point-type uint8|int8]
+                               the same mixture quantized to bytes (round(8x), + 128 for
+                               uint8) and stored in that type (built in memory)
   slice NAME|FILE --train N --queries Q --out FILE [--from ROW] [--k 100]
                                N train vectors from row ROW (default 0) and the first Q test
                                vectors, with exact ground truth for that subset
@@ -508,9 +511,11 @@ int convert(const std::vector<std::string>& argv) {
 int synthetic(const std::vector<std::string>& argv) {
   constexpr const char* kSyntheticUsage =
       "annbench dataset synthetic --n N --queries Q --dim D --metric M --out FILE [--clusters C] "
-      "[--seed S] [--k 100] [--memory SIZE]";
-  const Args args(argv, {"n", "queries", "dim", "metric", "clusters", "seed", "out", "k", "memory"},
-                  {}, "annbench dataset synthetic", kUsage);
+      "[--seed S] [--k 100] [--memory SIZE] [--point-type float|uint8|int8]";
+  const Args args(
+      argv,
+      {"n", "queries", "dim", "metric", "clusters", "seed", "out", "k", "memory", "point-type"}, {},
+      "annbench dataset synthetic", kUsage);
   args.expect_positionals(0, 0, kSyntheticUsage);
   for (const char* name : {"n", "queries", "dim"}) required(args, name, kSyntheticUsage);
   const std::size_t n = positive(args, "n", 0);
@@ -531,7 +536,19 @@ int synthetic(const std::vector<std::string>& argv) {
       ANNBENCH_FAIL("annbench dataset synthetic: --memory '{}': {}", *text, error.what());
     }
   }
+  const std::string point_type = args.get_or("point-type", "float");
+  ANNBENCH_CHECK(point_type == "float" || point_type == "uint8" || point_type == "int8",
+                 "annbench dataset synthetic: --point-type '{}': expected float, uint8 or int8",
+                 point_type);
   const auto start = std::chrono::steady_clock::now();
+  if (point_type != "float") {
+    make_synthetic_integer_dataset(
+        out, point_type == "uint8" ? ElementType::kUint8 : ElementType::kInt8, n, queries, dim,
+        metric, clusters, static_cast<std::uint64_t>(seed), k);
+    fmt::print("wrote {} ({} train, {} test, {}-d {}, {} clusters, seed {}): {:.2f} s\n",
+               out.string(), n, queries, dim, point_type, clusters, seed, seconds_since(start));
+    return 0;
+  }
   // A line every few seconds on stderr, so a long run (10M x 96: about 35 s) shows it moving.
   double reported = 0;
   const SyntheticProgress progress = [&](std::string_view stage, std::size_t done,

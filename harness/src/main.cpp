@@ -21,7 +21,9 @@ commands:
   modules                      list the algorithm modules found, with their parameters
   dataset prepare|fetch|convert|synthetic|list|info ...
                                build, download, convert or inspect datasets
-  groundtruth FILE [--k 100]   (re)compute exact neighbours of a dataset file
+  groundtruth FILE [--k 100] [--memory SIZE]
+                               (re)compute exact neighbours of a dataset file, train read in
+                               blocks that fit in SIZE
   plot RESULTS [options]       draw recall/QPS curves with matplotlib
   compare RESULTS --baseline-algorithm NAME [...]
                                best QPS at recall thresholds vs a baseline (Markdown)

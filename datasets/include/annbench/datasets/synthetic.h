@@ -37,4 +37,14 @@ void make_synthetic_dataset(const std::filesystem::path& path, std::size_t n_tra
                             std::size_t clusters, std::uint64_t seed, std::size_t k = 100,
                             std::size_t memory_bytes = 0, const SyntheticProgress& progress = {});
 
+// The same mixture quantized to bytes, like SIFT's or BigANN's uint8 descriptors: each value x
+// becomes round(8x) + 128 clamped to 0 .. 255 (uint8) or round(8x) clamped to -128 .. 127
+// (int8), so the centres' [-10, 10] spans 48 .. 208 and the spread is 8 steps. Stored in its type
+// (point_type uint8 / int8) with exact ground truth on the quantized values. Built in memory
+// (n × dim floats while quantizing).
+void make_synthetic_integer_dataset(const std::filesystem::path& path, ElementType type,
+                                    std::size_t n_train, std::size_t n_test, std::size_t dim,
+                                    Metric metric, std::size_t clusters, std::uint64_t seed,
+                                    std::size_t k = 100);
+
 }  // namespace annbench
