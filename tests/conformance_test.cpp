@@ -197,6 +197,28 @@ void expect_well_formed(const std::vector<Neighbor>& results, std::size_t k, std
   }
 }
 
+// recall@kK of `results` (kQueries × kK) by ANN-Benchmarks' rule: a result counts when it is no
+// farther than the k-th true neighbour + 1e-3 (duplicates in the base make ties).
+double recall_at_k(const std::vector<Neighbor>& results, const FloatMatrix& base,
+                   const FloatMatrix& queries, Metric metric) {
+  omp_set_num_threads(2);
+  ExactKnn exact(base.view(), metric);
+  std::vector<Neighbor> truth(kQueries * kK);
+  exact.search_batch(queries.view(), kK, truth.data());
+  std::size_t hits = 0;
+  for (std::size_t q = 0; q < kQueries; ++q) {
+    const double limit = truth[q * kK + kK - 1].distance + 1e-3;
+    for (std::size_t j = 0; j < kK; ++j) {
+      const Neighbor& n = results[q * kK + j];
+      if (n.id < 0) continue;
+      const double d =
+          exact_distance(metric, queries.row(q), base.row(static_cast<std::size_t>(n.id)), kDim);
+      hits += d <= limit ? 1 : 0;
+    }
+  }
+  return static_cast<double>(hits) / (kQueries * kK);
+}
+
 TEST_P(Conformance, ResultsAreWellFormedAndSelfQueriesFindThemselves) {
   const auto results = search_all(kK);
   expect_well_formed(results, kK, kRows);
@@ -373,24 +395,7 @@ TEST_P(Conformance, DistancesAreInTheMetricScaleNearestFirst) {
 TEST_P(Conformance, SmallDataSearchSettingsFindNearlyEveryTrueNeighbour) {
   index_->set_search_params(small_data_search(*info_));
   const auto results = search_all(kK);
-  omp_set_num_threads(2);
-  ExactKnn exact(base_.view(), GetParam().metric);
-  std::vector<Neighbor> truth(kQueries * kK);
-  exact.search_batch(queries_.view(), kK, truth.data());
-  std::size_t hits = 0;
-  for (std::size_t q = 0; q < kQueries; ++q) {
-    // ANN-Benchmarks' rule: a result counts when it is no farther than the k-th true neighbour
-    // + 1e-3 (duplicates in the base make ties).
-    const double limit = truth[q * kK + kK - 1].distance + 1e-3;
-    for (std::size_t j = 0; j < kK; ++j) {
-      const Neighbor& n = results[q * kK + j];
-      if (n.id < 0) continue;
-      const double d = exact_distance(GetParam().metric, queries_.row(q),
-                                      base_.row(static_cast<std::size_t>(n.id)), kDim);
-      hits += d <= limit ? 1 : 0;
-    }
-  }
-  EXPECT_GE(static_cast<double>(hits) / (kQueries * kK), info_->small_data_recall)
+  EXPECT_GE(recall_at_k(results, base_, queries_, GetParam().metric), info_->small_data_recall)
       << info_->name << " at its small_data_search settings "
       << small_data_search(*info_).to_json();
 }
@@ -508,23 +513,14 @@ TEST_P(Conformance, IntegerBaseInItsOwnTypeFindsNearlyEveryTrueNeighbour) {
     std::vector<Neighbor> results(kQueries * kK);
     for (std::size_t q = 0; q < kQueries; ++q) typed->search(queries.row(q), kK, &results[q * kK]);
     expect_well_formed(results, kK, kRows);
-    ExactKnn exact(base.view(), GetParam().metric);
-    std::vector<Neighbor> truth(kQueries * kK);
-    exact.search_batch(queries.view(), kK, truth.data());
-    std::size_t hits = 0;
-    for (std::size_t q = 0; q < kQueries; ++q) {
-      const double limit = truth[q * kK + kK - 1].distance + 1e-3;
-      for (std::size_t j = 0; j < kK; ++j) {
-        const Neighbor& n = results[q * kK + j];
-        if (n.id < 0) continue;
-        const double d = exact_distance(GetParam().metric, queries.row(q),
-                                        base.row(static_cast<std::size_t>(n.id)), kDim);
-        // Distances are reported in the metric's scale, as for float data.
-        EXPECT_NEAR(n.distance, d, 1e-3 * std::max(1.0, std::abs(d)));
-        hits += d <= limit ? 1 : 0;
-      }
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (results[i].id < 0) continue;
+      // Distances are reported in the metric's scale, as for float data.
+      const double d = exact_distance(GetParam().metric, queries.row(i / kK),
+                                      base.row(static_cast<std::size_t>(results[i].id)), kDim);
+      EXPECT_NEAR(results[i].distance, d, 1e-3 * std::max(1.0, std::abs(d)));
     }
-    EXPECT_GE(static_cast<double>(hits) / (kQueries * kK), info_->small_data_recall);
+    EXPECT_GE(recall_at_k(results, base, queries, GetParam().metric), info_->small_data_recall);
   }
 }
 

@@ -12,10 +12,9 @@
 //   and from search_batch() alike (checked before any OpenMP region).
 
 #include "hnsw_fixture.h"
+#include "plugin_loader.h"
 
 #include <annbench/filter.h>
-
-#include <dlfcn.h>
 
 #include <bit>
 #include <limits>
@@ -104,22 +103,13 @@ struct OwnedFilter {
   Filter view() const { return Filter(bits, ids, rows); }
 };
 
-// ---------------------------------------------------------------- bruteforce (through dlopen)
+// ---------------------------------------------------------------- bruteforce (the built module)
 
 class BruteForceNative : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string path = std::string(ANNBENCH_TEST_MODULE_DIR) + "/libannbench_bruteforce.so";
-    handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    ASSERT_NE(handle_, nullptr) << dlerror();
-    using EntryPoint = const ModuleInfo* (*)();
-    auto entry = reinterpret_cast<EntryPoint>(dlsym(handle_, ANNBENCH_MODULE_ENTRY_POINT));
-    ASSERT_NE(entry, nullptr) << dlerror();
-    info_ = entry();
-    ASSERT_NE(info_, nullptr);
-  }
-  void TearDown() override {
-    if (handle_ != nullptr) dlclose(handle_);
+    static const ModuleRegistry registry({ANNBENCH_TEST_MODULE_DIR});
+    info_ = registry.get("bruteforce").info;
   }
 
   std::unique_ptr<Index> create(Metric metric, std::size_t dim) const {
@@ -129,7 +119,6 @@ class BruteForceNative : public ::testing::Test {
   template <typename T>
   void check_equals_float_path(Metric metric, std::size_t dim);
 
-  void* handle_ = nullptr;
   const ModuleInfo* info_ = nullptr;
 };
 

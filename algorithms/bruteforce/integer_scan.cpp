@@ -17,7 +17,7 @@ namespace {
 // in L2 while every query of the block scans it, so the base streams from memory once per query
 // block instead of once per query.
 constexpr std::size_t kBatchQueries = 16;
-constexpr std::size_t kBatchRowBytes = 64 * 1024;
+constexpr std::size_t kBatchRowBytes = std::size_t{64} << 10;
 
 template <typename T>
 void convert_to(const float* query, std::size_t dim, T* out) {

@@ -79,7 +79,7 @@ std::size_t ground_truth_block_rows(std::size_t train_rows, std::size_t queries,
   // The queries, the kept top-k of every query and one block's top-k, as Ranked / Neighbor.
   const std::size_t fixed =
       add_or_max(multiply_or_max(multiply_or_max(queries, dim), sizeof(float)),
-                 multiply_or_max(multiply_or_max(queries, k), 2 * 16));
+                 multiply_or_max(multiply_or_max(queries, k), std::size_t{2 * 16}));
   // A train row, plus what ExactKnn keeps per row: |x|^2 (euclidean) or a unit copy (angular).
   std::size_t per_row = dim * sizeof(float);
   if (metric == Metric::L2) per_row += sizeof(float);

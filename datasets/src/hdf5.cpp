@@ -119,6 +119,43 @@ const char* type_name() {
   }
 }
 
+// Opens dataset `name` of `file` (an identifier for H5Dclose), or throws naming the file.
+hid_t open_dataset(hid_t file, const fs::path& path, std::string_view name) {
+  const hid_t dataset = H5Dopen2(file, c_name(name).c_str(), H5P_DEFAULT);
+  if (dataset < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    ANNBENCH_FAIL("'{}' has no dataset '{}'", path.string(), name);
+  }
+  return dataset;
+}
+
+// Throws naming the dataset and the file unless it holds integers or floats.
+void check_numeric(hid_t dataset, const fs::path& path, std::string_view name) {
+  Handle type(H5Dget_type(dataset), H5Tclose);
+  const H5T_class_t type_class = H5Tget_class(type.get());
+  if (type_class != H5T_INTEGER && type_class != H5T_FLOAT) {
+    ANNBENCH_FAIL("dataset '{}' in '{}' holds {} values, expected numbers", name, path.string(),
+                  class_name(type_class));
+  }
+}
+
+// The shape comes from the file: before allocating or reading, check that rows x cols x
+// element_bytes does not overflow (it wrapped to a tiny buffer that H5Dread then overran) and
+// that the file really stores that much data (deflate expands at most ~1032:1), so a few corrupt
+// bytes cannot ask for gigabytes.
+void check_claimed_size(hid_t dataset, const hsize_t dims[2], std::size_t element_bytes,
+                        const fs::path& path, std::string_view name) {
+  std::size_t claimed_bytes = 0;
+  if (__builtin_mul_overflow(dims[0], dims[1], &claimed_bytes) ||
+      __builtin_mul_overflow(claimed_bytes, element_bytes, &claimed_bytes) ||
+      claimed_bytes / 1032 > H5Dget_storage_size(dataset)) {
+    H5Eclear2(H5E_DEFAULT);
+    ANNBENCH_FAIL(
+        "dataset '{}' in '{}' claims shape {} x {} but the file stores only {} bytes of it", name,
+        path.string(), dims[0], dims[1], H5Dget_storage_size(dataset));
+  }
+}
+
 // Reads entries [first, first + count) of a rank-1 dataset as `memory_type` into `out`.
 bool read_entries(hid_t dataset, hid_t file_space, hid_t memory_type, hsize_t first, hsize_t count,
                   void* out) {
@@ -211,17 +248,9 @@ std::vector<std::size_t> File::shape(std::string_view name) const {
 
 template <typename T>
 Matrix<T> File::read_matrix(std::string_view name, std::size_t max_rows) const {
-  Handle dataset(H5Dopen2(id_, c_name(name).c_str(), H5P_DEFAULT), H5Dclose);
-  if (!dataset.valid()) {
-    H5Eclear2(H5E_DEFAULT);
-    ANNBENCH_FAIL("'{}' has no dataset '{}'", path_.string(), name);
-  }
+  Handle dataset(open_dataset(id_, path_, name), H5Dclose);
+  check_numeric(dataset.get(), path_, name);
   Handle type(H5Dget_type(dataset.get()), H5Tclose);
-  const H5T_class_t type_class = H5Tget_class(type.get());
-  if (type_class != H5T_INTEGER && type_class != H5T_FLOAT) {
-    ANNBENCH_FAIL("dataset '{}' in '{}' holds {} values, expected numbers", name, path_.string(),
-                  class_name(type_class));
-  }
   Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
   const int rank = H5Sget_simple_extent_ndims(file_space.get());
   if (rank != 1 && rank != 2) {
@@ -230,20 +259,8 @@ Matrix<T> File::read_matrix(std::string_view name, std::size_t max_rows) const {
   }
   hsize_t dims[2] = {0, 1};
   H5Sget_simple_extent_dims(file_space.get(), dims, nullptr);
-  // The shape comes from the file: before allocating, check that rows x cols x sizeof(T) does not
-  // overflow (it wrapped to a tiny buffer that H5Dread then overran) and that the file really
-  // stores that much data (deflate expands at most ~1032:1), so a few corrupt bytes cannot ask
-  // for gigabytes.
-  std::size_t claimed_bytes = 0;
-  if (__builtin_mul_overflow(dims[0], dims[1], &claimed_bytes) ||
-      __builtin_mul_overflow(claimed_bytes, std::max(H5Tget_size(type.get()), sizeof(T)),
-                             &claimed_bytes) ||
-      claimed_bytes / 1032 > H5Dget_storage_size(dataset.get())) {
-    H5Eclear2(H5E_DEFAULT);
-    ANNBENCH_FAIL(
-        "dataset '{}' in '{}' claims shape {} x {} but the file stores only {} bytes of it", name,
-        path_.string(), dims[0], dims[1], H5Dget_storage_size(dataset.get()));
-  }
+  check_claimed_size(dataset.get(), dims, std::max(H5Tget_size(type.get()), sizeof(T)), path_,
+                     name);
   const std::size_t rows =
       max_rows > 0 && max_rows < dims[0] ? max_rows : static_cast<std::size_t>(dims[0]);
   Matrix<T> out(rows, dims[1]);
@@ -279,11 +296,7 @@ Matrix<std::int8_t> File::read_int8s(std::string_view name, std::size_t max_rows
 }
 
 StoredElement File::stored_element(std::string_view name) const {
-  Handle dataset(H5Dopen2(id_, c_name(name).c_str(), H5P_DEFAULT), H5Dclose);
-  if (!dataset.valid()) {
-    H5Eclear2(H5E_DEFAULT);
-    ANNBENCH_FAIL("'{}' has no dataset '{}'", path_.string(), name);
-  }
+  Handle dataset(open_dataset(id_, path_, name), H5Dclose);
   Handle type(H5Dget_type(dataset.get()), H5Tclose);
   const H5T_class_t type_class = H5Tget_class(type.get());
   const std::size_t size = H5Tget_size(type.get());
@@ -489,18 +502,10 @@ class RowSelection {
  public:
   RowSelection(hid_t file, const fs::path& path, std::string_view name, std::size_t first,
                std::size_t count, bool reading)
-      : dataset_(H5Dopen2(file, c_name(name).c_str(), H5P_DEFAULT), H5Dclose),
-        file_space_(dataset_.valid() ? H5Dget_space(dataset_.get()) : -1, H5Sclose) {
-    if (!dataset_.valid()) {
-      H5Eclear2(H5E_DEFAULT);
-      ANNBENCH_FAIL("'{}' has no dataset '{}'", path.string(), name);
-    }
+      : dataset_(open_dataset(file, path, name), H5Dclose),
+        file_space_(H5Dget_space(dataset_.get()), H5Sclose) {
+    check_numeric(dataset_.get(), path, name);
     Handle type(H5Dget_type(dataset_.get()), H5Tclose);
-    const H5T_class_t type_class = H5Tget_class(type.get());
-    if (type_class != H5T_INTEGER && type_class != H5T_FLOAT) {
-      ANNBENCH_FAIL("dataset '{}' in '{}' holds {} values, expected numbers", name, path.string(),
-                    class_name(type_class));
-    }
     const int rank = H5Sget_simple_extent_ndims(file_space_.get());
     if (rank != 1 && rank != 2) {
       ANNBENCH_FAIL("dataset '{}' in '{}' has rank {}, expected a vector or a matrix", name,
@@ -513,18 +518,9 @@ class RowSelection {
       ANNBENCH_FAIL("rows {} to {} of dataset '{}' in '{}' are out of range: it has {} rows", first,
                     first + count, name, path.string(), dims[0]);
     }
-    // As read_matrix: a corrupt shape must not make a caller walk through rows that the file
-    // does not hold (a write may come before the storage is allocated, so only reads check).
-    std::size_t claimed_bytes = 0;
-    if (reading &&
-        (__builtin_mul_overflow(dims[0], dims[1], &claimed_bytes) ||
-         __builtin_mul_overflow(claimed_bytes, H5Tget_size(type.get()), &claimed_bytes) ||
-         claimed_bytes / 1032 > H5Dget_storage_size(dataset_.get()))) {
-      H5Eclear2(H5E_DEFAULT);
-      ANNBENCH_FAIL(
-          "dataset '{}' in '{}' claims shape {} x {} but the file stores only {} bytes of it", name,
-          path.string(), dims[0], dims[1], H5Dget_storage_size(dataset_.get()));
-    }
+    // A corrupt shape must not make a caller walk through rows that the file does not hold (a
+    // write may come before the storage is allocated, so only reads check).
+    if (reading) check_claimed_size(dataset_.get(), dims, H5Tget_size(type.get()), path, name);
     if (count == 0) return;
     const hsize_t start[2] = {first, 0};
     const hsize_t size[2] = {count, dims[1]};
