@@ -215,8 +215,9 @@ TEST(IvfPq, MemoryIsCodesIdsAndTables) {
       make("ivf-pq", Metric::L2, dim,
            params_of({{"nlist", std::int64_t{16}}, {"m", std::int64_t{8}}, {"precompute", false}}));
   index->build(base.view());
-  // Per list: two vector headers (codes, labels).
-  const std::size_t fixed = nlist * 48 + nlist * dim * 4 + 256 * dim * 4;
+  // Per list: two vector headers (codes, labels); the codebooks twice (by codeword and by
+  // dimension).
+  const std::size_t fixed = nlist * 48 + nlist * dim * 4 + 2 * 256 * dim * 4;
   EXPECT_EQ(index->memory_bytes(), n * (m + 4) + fixed);
   auto full =
       make("ivf-pq", Metric::L2, dim,

@@ -55,6 +55,26 @@ void ProductQuantizer::train(MatrixView data, std::size_t iterations, std::uint6
     const KMeansResult result = kmeans(sub.view(), params);
     std::copy_n(result.centroids.data(), ksub_ * dsub_, codebooks_.row(j * ksub_));
   }
+  transpose_codebooks();
+}
+
+void ProductQuantizer::set_codebooks(FloatMatrix codebooks) {
+  codebooks_ = std::move(codebooks);
+  transpose_codebooks();
+}
+
+void ProductQuantizer::transpose_codebooks() {
+  if (!trained()) {  // an index loaded before its first add()
+    by_dimension_ = FloatMatrix();
+    return;
+  }
+  by_dimension_ = FloatMatrix(m_ * dsub_, ksub_);
+  for (std::size_t j = 0; j < m_; ++j) {
+    for (std::size_t c = 0; c < ksub_; ++c) {
+      const float* word = codeword(j, c);
+      for (std::size_t t = 0; t < dsub_; ++t) by_dimension_.row(j * dsub_ + t)[c] = word[t];
+    }
+  }
 }
 
 void ProductQuantizer::encode(MatrixView data, std::uint8_t* codes) const {
@@ -72,19 +92,33 @@ void ProductQuantizer::decode(const std::uint8_t* code, float* out) const {
   for (std::size_t j = 0; j < m_; ++j) std::copy_n(codeword(j, code[j]), dsub_, out + j * dsub_);
 }
 
+// Both tables walk the codewords by dimension: for each coordinate t of sub-space j, one pass
+// over the ksub codewords' t-th values (contiguous), accumulated in coordinate order, so each
+// entry sums the same terms in the same order as a plain loop over the sub-vector would.
 void ProductQuantizer::inner_product_table(const float* x, float* table) const {
-  const auto ip = distance_kernels().inner_product;
   for (std::size_t j = 0; j < m_; ++j) {
-    for (std::size_t c = 0; c < ksub_; ++c)
-      table[j * ksub_ + c] = ip(x + j * dsub_, codeword(j, c), dsub_);
+    float* out = table + j * ksub_;
+    std::fill_n(out, ksub_, 0.0f);
+    for (std::size_t t = 0; t < dsub_; ++t) {
+      const float xt = x[j * dsub_ + t];
+      const float* column = by_dimension_.row(j * dsub_ + t);
+      for (std::size_t c = 0; c < ksub_; ++c) out[c] += xt * column[c];
+    }
   }
 }
 
 void ProductQuantizer::l2_table(const float* x, float* table) const {
-  const auto l2 = distance_kernels().l2_squared;
   for (std::size_t j = 0; j < m_; ++j) {
-    for (std::size_t c = 0; c < ksub_; ++c)
-      table[j * ksub_ + c] = l2(x + j * dsub_, codeword(j, c), dsub_);
+    float* out = table + j * ksub_;
+    std::fill_n(out, ksub_, 0.0f);
+    for (std::size_t t = 0; t < dsub_; ++t) {
+      const float xt = x[j * dsub_ + t];
+      const float* column = by_dimension_.row(j * dsub_ + t);
+      for (std::size_t c = 0; c < ksub_; ++c) {
+        const float diff = xt - column[c];
+        out[c] += diff * diff;
+      }
+    }
   }
 }
 

@@ -42,16 +42,21 @@ class ProductQuantizer {
   const float* codeword(std::size_t j, std::size_t c) const {
     return codebooks_.row(j * ksub_ + c);
   }
-  std::size_t memory_bytes() const { return codebooks_.bytes(); }
+  std::size_t memory_bytes() const { return codebooks_.bytes() + by_dimension_.bytes(); }
   // (m · ksub) × dsub; empty until trained.
   const FloatMatrix& codebooks() const { return codebooks_; }
   bool trained() const { return codebooks_.rows() != 0; }
   // Codebooks read from an index file: (m · ksub) × dsub, checked by the caller.
-  void set_codebooks(FloatMatrix codebooks) { codebooks_ = std::move(codebooks); }
+  void set_codebooks(FloatMatrix codebooks);
 
  private:
+  void transpose_codebooks();
   std::size_t m_ = 0, dsub_ = 0, ksub_ = 0;
   FloatMatrix codebooks_;  // (m * ksub) × dsub: sub-space j owns rows [j * ksub, (j + 1) * ksub)
+  // The same values by dimension, (m * dsub) × ksub: row j * dsub + t holds coordinate t of
+  // every codeword of sub-space j, so a query's table is built with contiguous vector loads
+  // (one multiply-add per codeword and coordinate) instead of one short dot product each.
+  FloatMatrix by_dimension_;
 };
 
 }  // namespace annbench::ivf
