@@ -21,12 +21,30 @@
 namespace annbench::hnsw {
 namespace {
 
-// Heap orders: the frontier pops the closest, the result heap evicts the farthest.
-inline bool farther(const Candidate& a, const Candidate& b) {
+// Heap orders: the frontier pops the closest, the result heap evicts the farthest. Lambdas, not
+// functions: each has its own type, so the heap algorithms inline them instead of calling
+// through a pointer.
+constexpr auto farther = [](const Candidate& a, const Candidate& b) {
   return a.distance > b.distance;
-}
-inline bool closer(const Candidate& a, const Candidate& b) {
+};
+constexpr auto closer = [](const Candidate& a, const Candidate& b) {
   return a.distance < b.distance;
+};
+
+// Replaces the farthest of a full result heap (its root) with c, which is closer, and restores
+// the heap: one sift-down where a push and a pop would take two passes.
+inline void replace_farthest(std::vector<Candidate>& heap, Candidate c) {
+  const std::size_t n = heap.size();
+  std::size_t i = 0;
+  for (;;) {
+    std::size_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && closer(heap[child], heap[child + 1])) ++child;
+    if (!closer(c, heap[child])) break;
+    heap[i] = heap[child];
+    i = child;
+  }
+  heap[i] = c;
 }
 
 // Cache lines of a neighbour's vector fetched while the previous distance is computed: the whole
@@ -54,9 +72,9 @@ decltype(auto) with_storage(Storage storage, F&& f) {
 }
 
 // The re-ranked order: exact distance, ties by node id (independent of the beam's order).
-inline bool exact_order(const Candidate& a, const Candidate& b) {
+constexpr auto exact_order = [](const Candidate& a, const Candidate& b) {
   return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
-}
+};
 
 }  // namespace
 
@@ -137,11 +155,11 @@ std::size_t HnswIndex::beam_search(const float* query, Candidate start, std::siz
         _mm_prefetch(reinterpret_cast<const char*>(link_list(id, level)), _MM_HINT_T0);
         // A node `keep` rejects is expanded like any other (it still navigates) but never kept.
         if (!keep(id)) continue;
-        results.push_back({d, id});
-        std::push_heap(results.begin(), results.end(), closer);
-        if (results.size() > ef) {
-          std::pop_heap(results.begin(), results.end(), closer);
-          results.pop_back();
+        if (results.size() < ef) {
+          results.push_back({d, id});
+          std::push_heap(results.begin(), results.end(), closer);
+        } else {
+          replace_farthest(results, {d, id});
         }
         bound = results.front().distance;
       }
