@@ -1,5 +1,6 @@
 // annbench compare on a hand-made results set: the CSV reader (quotes, escaped quotes, commas
-// and newlines inside fields), the best-QPS-at-threshold rule, ratios, missing values, modes.
+// and newlines inside fields), the best-QPS-at-threshold rule, ratios, missing values, modes,
+// and several rounds of one sweep combined by medians of within-round ratios.
 
 #include "compare.h"
 #include "csv.h"
@@ -86,6 +87,54 @@ TEST(Compare, GroupsByDatasetAndModeAndNeedsTheBaseline) {
   EXPECT_TRUE(tables[0].batch);
   EXPECT_EQ(tables[0].best_qps[0][0], 5000.0);
   EXPECT_THROW(compare_runs_from_csv(parse_csv("dataset,qps\nd,1\n"), "x"), Error);
+}
+
+// One round: the baseline at `base` QPS and "fast" at `fast` QPS, both at recall 0.95; "late"
+// (when given) reaches 0.95 only in some rounds.
+std::vector<CompareTable> round_of(double base, double fast, double late) {
+  std::vector<CompareRun> runs = {{"d", 10, false, "base", 0.95, base},
+                                  {"d", 10, false, "fast", 0.95, fast}};
+  if (late > 0) runs.push_back({"d", 10, false, "late", 0.95, late});
+  return compare_tables(runs, "base", {0.90, 0.99});
+}
+
+TEST(Compare, RoundsTakeTheMedianOfWithinRoundRatios) {
+  // The machine runs at full speed, half speed and 0.8 speed: QPS moves, the ratio barely.
+  const std::vector<std::vector<CompareTable>> rounds = {
+      round_of(1000, 3000, 500), round_of(500, 1600, 0), round_of(800, 2000, 400)};
+  const auto tables = combine_rounds(rounds);
+  ASSERT_EQ(tables.size(), 1u);
+  const RoundsTable& t = tables[0];
+  EXPECT_EQ(t.rounds, 3u);
+  ASSERT_EQ(t.algorithms, (std::vector<std::string>{"base", "fast", "late"}));
+  const RoundsCell& fast = t.cells[1][0];
+  EXPECT_DOUBLE_EQ(*fast.qps, 2000.0);  // median of 3000, 1600, 2000
+  EXPECT_DOUBLE_EQ(*fast.ratio, 3.0);   // median of 3.0, 3.2, 2.5
+  EXPECT_DOUBLE_EQ(fast.ratio_min, 2.5);
+  EXPECT_DOUBLE_EQ(fast.ratio_max, 3.2);
+  EXPECT_EQ(fast.ratio_rounds, 3u);
+  // Two rounds only: the median of an even count is the mean of the middle two.
+  const RoundsCell& late = t.cells[2][0];
+  EXPECT_DOUBLE_EQ(*late.qps, 450.0);
+  EXPECT_DOUBLE_EQ(*late.ratio, 0.5);
+  EXPECT_EQ(late.ratio_rounds, 2u);
+  // Nobody reaches 0.99.
+  EXPECT_FALSE(t.cells[1][1].qps.has_value());
+  EXPECT_FALSE(t.cells[1][1].ratio.has_value());
+
+  const std::string markdown = format_rounds_markdown(t);
+  EXPECT_NE(markdown.find("3 rounds"), std::string::npos) << markdown;
+  EXPECT_NE(markdown.find("| fast | 2000 | 3.00 (2.50–3.20) | — | — |"), std::string::npos)
+      << markdown;
+  EXPECT_NE(markdown.find("| late | 450 | 0.50 (0.50–0.50) [2 of 3] | — | — |"), std::string::npos)
+      << markdown;
+}
+
+TEST(Compare, RoundsMustShareBaselineAndThresholds) {
+  std::vector<std::vector<CompareTable>> rounds = {round_of(1000, 3000, 0),
+                                                   round_of(1000, 3000, 0)};
+  rounds[1][0].thresholds = {0.5, 0.99};
+  EXPECT_THROW(combine_rounds(rounds), Error);
 }
 
 }  // namespace

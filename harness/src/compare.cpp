@@ -18,6 +18,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+std::string format_qps(double qps) {
+  // Whole numbers where they are large; three significant digits for slow exact methods.
+  return qps >= 100 ? fmt::format("{:.0f}", qps) : fmt::format("{:.3g}", qps);
+}
+
 double parse_number(const std::string& text, std::string_view what, std::string_view column) {
   double value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -133,13 +144,88 @@ std::string format_compare_markdown(const CompareTable& table) {
     for (std::size_t t = 0; t < table.thresholds.size(); ++t) {
       const auto& qps = table.best_qps[a][t];
       const auto ratio = table.ratio(a, t);
-      // Whole numbers where they are large; three significant digits for slow exact methods.
-      if (qps) {
-        out += *qps >= 100 ? fmt::format(" {:.0f} |", *qps) : fmt::format(" {:.3g} |", *qps);
-      } else {
-        out += " — |";
-      }
+      out += qps ? fmt::format(" {} |", format_qps(*qps)) : std::string(" — |");
       out += ratio ? fmt::format(" {:.2f} |", *ratio) : std::string(" — |");
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+std::vector<RoundsTable> combine_rounds(const std::vector<std::vector<CompareTable>>& rounds) {
+  using Key = std::tuple<std::string, long long, bool>;
+  std::map<Key, std::vector<const CompareTable*>> groups;
+  for (const auto& tables : rounds) {
+    for (const auto& table : tables)
+      groups[{table.dataset, table.count, table.batch}].push_back(&table);
+  }
+  std::vector<RoundsTable> out;
+  for (const auto& [key, tables] : groups) {
+    RoundsTable combined;
+    std::tie(combined.dataset, combined.count, combined.batch) = key;
+    combined.baseline = tables.front()->baseline;
+    combined.thresholds = tables.front()->thresholds;
+    combined.rounds = tables.size();
+    std::set<std::string> others;
+    for (const CompareTable* table : tables) {
+      ANNBENCH_CHECK(
+          table->baseline == combined.baseline && table->thresholds == combined.thresholds,
+          "annbench compare: rounds of {} differ in baseline or thresholds", combined.dataset);
+      for (const auto& name : table->algorithms) {
+        if (name != combined.baseline) others.insert(name);
+      }
+    }
+    combined.algorithms.push_back(combined.baseline);
+    combined.algorithms.insert(combined.algorithms.end(), others.begin(), others.end());
+    for (const auto& name : combined.algorithms) {
+      std::vector<RoundsCell> row(combined.thresholds.size());
+      for (std::size_t t = 0; t < combined.thresholds.size(); ++t) {
+        std::vector<double> qps, ratios;
+        for (const CompareTable* table : tables) {
+          const auto at = std::find(table->algorithms.begin(), table->algorithms.end(), name);
+          if (at == table->algorithms.end()) continue;
+          const auto a = static_cast<std::size_t>(at - table->algorithms.begin());
+          if (const auto& best = table->best_qps[a][t]) qps.push_back(*best);
+          if (const auto ratio = table->ratio(a, t)) ratios.push_back(*ratio);
+        }
+        RoundsCell& cell = row[t];
+        if (!qps.empty()) cell.qps = median(qps);
+        if (!ratios.empty()) {
+          cell.ratio = median(ratios);
+          cell.ratio_min = *std::min_element(ratios.begin(), ratios.end());
+          cell.ratio_max = *std::max_element(ratios.begin(), ratios.end());
+          cell.ratio_rounds = ratios.size();
+        }
+      }
+      combined.cells.push_back(std::move(row));
+    }
+    out.push_back(std::move(combined));
+  }
+  return out;
+}
+
+std::string format_rounds_markdown(const RoundsTable& table) {
+  std::string out = fmt::format(
+      "{} (k={}, {} mode), {} rounds: median best QPS at recall >= threshold, and median "
+      "(lowest–highest) of the ratio to {} within each round\n\n| algorithm |",
+      table.dataset, table.count, table.batch ? "batch" : "single-query", table.rounds,
+      table.baseline);
+  for (const double t : table.thresholds) out += fmt::format(" QPS @ {:.2f} | × {} |", t, "base");
+  out += "\n|---|";
+  for (std::size_t t = 0; t < table.thresholds.size(); ++t) out += "---:|---:|";
+  out += '\n';
+  for (std::size_t a = 0; a < table.algorithms.size(); ++a) {
+    out += fmt::format("| {} |", table.algorithms[a]);
+    for (const RoundsCell& cell : table.cells[a]) {
+      out += cell.qps ? fmt::format(" {} |", format_qps(*cell.qps)) : std::string(" — |");
+      if (!cell.ratio) {
+        out += " — |";
+        continue;
+      }
+      out += fmt::format(" {:.2f} ({:.2f}–{:.2f})", *cell.ratio, cell.ratio_min, cell.ratio_max);
+      if (cell.ratio_rounds < table.rounds)
+        out += fmt::format(" [{} of {}]", cell.ratio_rounds, table.rounds);
+      out += " |";
     }
     out += '\n';
   }

@@ -52,4 +52,34 @@ std::vector<CompareTable> compare_tables(const std::vector<CompareRun>& runs,
 // A Markdown table; missing values are "—".
 std::string format_compare_markdown(const CompareTable& table);
 
+// Several rounds of one sweep (a results folder each, e.g. the same saved indexes searched again
+// with --load-index). A shared machine's speed drifts by tens of per cent over minutes, moving
+// whole stretches of a sweep; the ratio between algorithms measured in one round is what
+// repeats. Per cell: the median over rounds of the best QPS, and the median, lowest and highest
+// of the ratio to the baseline taken within each round.
+struct RoundsCell {
+  std::optional<double> qps;    // median over the rounds that reach the threshold
+  std::optional<double> ratio;  // median of the per-round ratios
+  double ratio_min = 0, ratio_max = 0;
+  std::size_t ratio_rounds = 0;  // rounds in which both reach the threshold
+};
+
+struct RoundsTable {
+  std::string dataset;
+  long long count = 0;
+  bool batch = false;
+  std::string baseline;
+  std::vector<double> thresholds;
+  std::size_t rounds = 0;                      // rounds holding this (dataset, k, mode)
+  std::vector<std::string> algorithms;         // baseline first, then by name
+  std::vector<std::vector<RoundsCell>> cells;  // [algorithm][threshold]
+};
+
+// rounds[r]: compare_tables() of round r, all with the same baseline and thresholds.
+std::vector<RoundsTable> combine_rounds(const std::vector<std::vector<CompareTable>>& rounds);
+
+// A Markdown table: "QPS | ratio (lowest–highest)"; a ratio seen in fewer rounds than the
+// table has says in how many.
+std::string format_rounds_markdown(const RoundsTable& table);
+
 }  // namespace annbench
