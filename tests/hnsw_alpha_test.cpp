@@ -7,6 +7,8 @@
 #include "hnsw_builder.h"
 #include "hnsw_fixture.h"
 
+#include <fmt/format.h>
+
 namespace annbench {
 namespace {
 
@@ -106,6 +108,16 @@ TEST_F(HnswAlpha, AlphaAboveOneKeepsMoreLinksAndRecall) {
     auto more = build_with(metric, base_.view(), alpha_passes(1.2, 1), 16);
     // Mean layer-0 degree 11.3 -> 23.2 (euclidean), 11.8 -> 23.2 (angular).
     EXPECT_GT(mean_layer0_degree(graph(*more)), mean_layer0_degree(graph(*one)) + 5.0);
+    // The run's build_report says the same.
+    for (const Index* index : {one.get(), more.get()}) {
+      const std::string report = index->build_report();
+      EXPECT_EQ(report.rfind(fmt::format(R"({{"layer0_mean_degree":{:.2f},)",
+                                         mean_layer0_degree(graph(*index))),
+                             0),
+                0u)
+          << report;
+      EXPECT_NE(report.find(R"("layer0_max_degree":32})"), std::string::npos) << report;
+    }
     EXPECT_EQ(reachable_on_layer0(graph(*more)), base_.rows());
     expect_same_upper_layers(graph(*one), graph(*more));
     // Recall@10 at ef 10: 0.962 -> 0.998 (euclidean), 0.966 -> 0.998 (angular).

@@ -8,6 +8,7 @@
 #include <annbench/common/normalize.h>
 #include <annbench/error.h>
 
+#include <fmt/format.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -196,6 +197,25 @@ void HnswIndex::set_search_params(const Params& params) {
                  "found; n > 0: the best n, at least k)",
                  rerank);
   rerank_ = static_cast<std::size_t>(rerank);
+}
+
+std::string HnswIndex::build_report() const {
+  std::uint64_t links = 0, full = 0, live = 0;
+  const std::size_t cap = max_degree(0);
+  for (std::uint32_t node = 0; node < n_; ++node) {
+    if (!state_.empty() && state_[node] != static_cast<std::uint8_t>(SlotState::Live)) continue;
+    const std::size_t degree = neighbors(node, 0).size();
+    links += degree;
+    full += degree == cap ? 1 : 0;
+    ++live;
+  }
+  if (live == 0) return {};
+  const auto per_node = [live](std::uint64_t total) {
+    return static_cast<double>(total) / static_cast<double>(live);
+  };
+  return fmt::format(
+      R"({{"layer0_mean_degree":{:.2f},"layer0_full_lists":{:.3f},"layer0_max_degree":{}}})",
+      per_node(links), per_node(full), cap);
 }
 
 std::size_t HnswIndex::memory_bytes() const {

@@ -131,6 +131,10 @@ class HnswIndex final : public Index {
                        Neighbor* out) const override;
   std::size_t memory_bytes() const override;
   std::optional<std::uint64_t> distance_count() const override { return distances_.get(); }
+  // Layer 0's out-degree over the live nodes (what alpha and the second pass change):
+  // {"layer0_mean_degree":..,"layer0_full_lists":..,"layer0_max_degree":2M}; empty when no node
+  // is live.
+  std::string build_report() const override;
 
   // The short list search() re-ranks (testing hook): the layer-0 beam of an unfiltered search on
   // the stored vectors, nearest first by the stored-vector distance (internal scale), cut to
