@@ -29,6 +29,15 @@ std::string format_qps(double qps) {
   return qps >= 100 ? fmt::format("{:.0f}", qps) : fmt::format("{:.3g}", qps);
 }
 
+// The column header rows: the algorithm, then QPS and ratio per threshold.
+std::string header_rows(const std::vector<double>& thresholds) {
+  std::string out = "| algorithm |";
+  for (const double t : thresholds) out += fmt::format(" QPS @ {:.2f} | × base |", t);
+  out += "\n|---|";
+  for (std::size_t t = 0; t < thresholds.size(); ++t) out += "---:|---:|";
+  return out + '\n';
+}
+
 double parse_number(const std::string& text, std::string_view what, std::string_view column) {
   double value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -133,12 +142,9 @@ std::vector<CompareTable> compare_tables(const std::vector<CompareRun>& runs,
 std::string format_compare_markdown(const CompareTable& table) {
   std::string out = fmt::format(
       "{} (k={}, {} mode): best QPS at recall >= threshold, and ratio "
-      "to {}\n\n| algorithm |",
+      "to {}\n\n",
       table.dataset, table.count, table.batch ? "batch" : "single-query", table.baseline);
-  for (const double t : table.thresholds) out += fmt::format(" QPS @ {:.2f} | × {} |", t, "base");
-  out += "\n|---|";
-  for (std::size_t t = 0; t < table.thresholds.size(); ++t) out += "---:|---:|";
-  out += '\n';
+  out += header_rows(table.thresholds);
   for (std::size_t a = 0; a < table.algorithms.size(); ++a) {
     out += fmt::format("| {} |", table.algorithms[a]);
     for (std::size_t t = 0; t < table.thresholds.size(); ++t) {
@@ -207,13 +213,10 @@ std::vector<RoundsTable> combine_rounds(const std::vector<std::vector<CompareTab
 std::string format_rounds_markdown(const RoundsTable& table) {
   std::string out = fmt::format(
       "{} (k={}, {} mode), {} rounds: median best QPS at recall >= threshold, and median "
-      "(lowest–highest) of the ratio to {} within each round\n\n| algorithm |",
+      "(lowest–highest) of the ratio to {} within each round\n\n",
       table.dataset, table.count, table.batch ? "batch" : "single-query", table.rounds,
       table.baseline);
-  for (const double t : table.thresholds) out += fmt::format(" QPS @ {:.2f} | × {} |", t, "base");
-  out += "\n|---|";
-  for (std::size_t t = 0; t < table.thresholds.size(); ++t) out += "---:|---:|";
-  out += '\n';
+  out += header_rows(table.thresholds);
   for (std::size_t a = 0; a < table.algorithms.size(); ++a) {
     out += fmt::format("| {} |", table.algorithms[a]);
     for (const RoundsCell& cell : table.cells[a]) {
