@@ -24,13 +24,17 @@ struct CompareRun {
   double qps = 0;
 };
 
-struct CompareTable {
+// What a table compares: one (dataset, k, mode) group, its baseline, thresholds and rows.
+struct CompareHeading {
   std::string dataset;
   long long count = 0;
   bool batch = false;
   std::string baseline;
   std::vector<double> thresholds;
   std::vector<std::string> algorithms;  // baseline first, then by name
+};
+
+struct CompareTable : CompareHeading {
   // best_qps[a][t]: algorithm a's best QPS at recall >= thresholds[t].
   std::vector<std::vector<std::optional<double>>> best_qps;
 
@@ -64,14 +68,8 @@ struct RoundsCell {
   std::size_t ratio_rounds = 0;  // rounds in which both reach the threshold
 };
 
-struct RoundsTable {
-  std::string dataset;
-  long long count = 0;
-  bool batch = false;
-  std::string baseline;
-  std::vector<double> thresholds;
+struct RoundsTable : CompareHeading {
   std::size_t rounds = 0;                      // rounds holding this (dataset, k, mode)
-  std::vector<std::string> algorithms;         // baseline first, then by name
   std::vector<std::vector<RoundsCell>> cells;  // [algorithm][threshold]
 };
 
