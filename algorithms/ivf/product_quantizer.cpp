@@ -95,31 +95,28 @@ void ProductQuantizer::decode(const std::uint8_t* code, float* out) const {
 // Both tables walk the codewords by dimension: for each coordinate t of sub-space j, one pass
 // over the ksub codewords' t-th values (contiguous), accumulated in coordinate order, so each
 // entry sums the same terms in the same order as a plain loop over the sub-vector would.
-void ProductQuantizer::inner_product_table(const float* x, float* table) const {
+template <typename Term>
+void ProductQuantizer::table_by_dimension(const float* x, float* table, Term term) const {
   for (std::size_t j = 0; j < m_; ++j) {
     float* out = table + j * ksub_;
     std::fill_n(out, ksub_, 0.0f);
     for (std::size_t t = 0; t < dsub_; ++t) {
       const float xt = x[j * dsub_ + t];
       const float* column = by_dimension_.row(j * dsub_ + t);
-      for (std::size_t c = 0; c < ksub_; ++c) out[c] += xt * column[c];
+      for (std::size_t c = 0; c < ksub_; ++c) out[c] += term(xt, column[c]);
     }
   }
 }
 
+void ProductQuantizer::inner_product_table(const float* x, float* table) const {
+  table_by_dimension(x, table, [](float a, float b) { return a * b; });
+}
+
 void ProductQuantizer::l2_table(const float* x, float* table) const {
-  for (std::size_t j = 0; j < m_; ++j) {
-    float* out = table + j * ksub_;
-    std::fill_n(out, ksub_, 0.0f);
-    for (std::size_t t = 0; t < dsub_; ++t) {
-      const float xt = x[j * dsub_ + t];
-      const float* column = by_dimension_.row(j * dsub_ + t);
-      for (std::size_t c = 0; c < ksub_; ++c) {
-        const float diff = xt - column[c];
-        out[c] += diff * diff;
-      }
-    }
-  }
+  table_by_dimension(x, table, [](float a, float b) {
+    const float diff = a - b;
+    return diff * diff;
+  });
 }
 
 void ProductQuantizer::norm_table(float* table) const {

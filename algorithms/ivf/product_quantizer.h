@@ -51,6 +51,9 @@ class ProductQuantizer {
 
  private:
   void transpose_codebooks();
+  // table[j * ksub + c] = sum over t of term(x_jt, p_jct), summed in coordinate order.
+  template <typename Term>
+  void table_by_dimension(const float* x, float* table, Term term) const;
   std::size_t m_ = 0, dsub_ = 0, ksub_ = 0;
   FloatMatrix codebooks_;  // (m * ksub) × dsub: sub-space j owns rows [j * ksub, (j + 1) * ksub)
   // The same values by dimension, (m * dsub) × ksub: row j * dsub + t holds coordinate t of
